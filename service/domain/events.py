@@ -1,0 +1,78 @@
+"""What can happen to a ticket: the inputs of the state machine.
+
+Every source of change (an email, a web form, the API, a timer) is turned
+into one of these before it reaches the funnel, so the machine never needs to
+know where a request came from, only who made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.domain.records import Attachment, Party, TicketType, TimerEvent
+
+
+@dataclass(frozen=True)
+class Open:
+    type: TicketType
+    by: Party
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    by: Party
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangeType:
+    by: Party
+    type: TicketType
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Close:
+    by: Party
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Approve:
+    by: Party
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Escalate:
+    by: Party
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Fire:
+    """A timer falling due; only the scheduler sends these."""
+
+    event: TimerEvent
+    by: Party = Party.SYSTEM
+
+
+ActorEvent = Reply | ChangeType | Close | Approve | Escalate
+TicketEvent = ActorEvent | Fire
+Event = Open | TicketEvent
+
+EVENT_NAMES: dict[type, str] = {
+    Open: "open",
+    Reply: "reply",
+    ChangeType: "change_type",
+    Close: "close",
+    Approve: "approve",
+    Escalate: "escalate",
+}

@@ -1,0 +1,431 @@
+"""The ticket state machine of SPEC §2: (ticket, event, now, facts) in, new ticket and effects out.
+
+Pure by design: no I/O, no clock, no randomness, so every rule can be tested
+to the minute by calling a function. The funnel (`service.desk`) loads the
+facts, calls `open_ticket` or `apply`, and commits what comes back.
+
+Every accepted event appends history entries; `service.domain.notifications`
+turns those into notifications. A refused event changes nothing and tells
+the requester why. A timer that is no longer the ticket's pending timer (the
+ticket changed since it was set) is ignored, which makes firing idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from service.domain import policy
+from service.domain.calendar import BusinessCalendar
+from service.domain.effects import (
+    CancelSubscription,
+    CancelTimer,
+    Effect,
+    Notify,
+    RecordEscalation,
+    RefundBill,
+    SetTimer,
+)
+from service.domain.events import (
+    ActorEvent,
+    Approve,
+    ChangeType,
+    Close,
+    Escalate,
+    Fire,
+    Open,
+    Reply,
+    TicketEvent,
+)
+from service.domain.notifications import REQUEST_REFUSED, notifications_for
+from service.domain.policy import Refusal
+from service.domain.records import (
+    Attachment,
+    CloseReason,
+    Comment,
+    HistoryEntry,
+    Order,
+    Party,
+    SubscriptionStatus,
+    Ticket,
+    TicketStatus,
+    TicketType,
+    Timer,
+    TimerEvent,
+    Vendor,
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the machine may know beyond the ticket: its vendor, its order, the vendor's calendar.
+
+    `open_request` is the number of another open refund or cancelation ticket
+    on the same order, if any: one request at a time per order.
+    """
+
+    vendor: Vendor
+    order: Order
+    open_request: int | None = None
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        return BusinessCalendar(self.vendor.timezone)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The outcome of one event. `ticket` is None only for a refused open."""
+
+    ticket: Ticket | None
+    effects: tuple[Effect, ...] = ()
+    refusal: Refusal | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def notifications(self) -> tuple[Notify, ...]:
+        return tuple(e for e in self.effects if isinstance(e, Notify))
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.refusal = Refusal(code, reason)
+
+
+def _refuse(code: str, reason: str) -> _Refused:
+    return _Refused(code, reason)
+
+
+def _refused(ticket: Ticket | None, refusal: Refusal, requester: Party) -> Transition:
+    effects: tuple[Effect, ...] = ()
+    if requester in (Party.CUSTOMER, Party.VENDOR):
+        effects = (
+            Notify(REQUEST_REFUSED, requester, {"reason": refusal.reason, "code": refusal.code}),
+        )
+    return Transition(ticket, effects, refusal)
+
+
+# --- opening -----------------------------------------------------------------
+
+
+def open_ticket(number: int, event: Open, now: datetime, facts: Facts) -> Transition:
+    """Open ticket `number` on `facts.order`, or refuse and say why."""
+    try:
+        if event.type.is_request:
+            _check_request_allowed(event.type, event.by, now, facts)
+    except _Refused as refused:
+        return _refused(None, refused.refusal, event.by)
+    spoke = event.by
+    ticket = Ticket(
+        number=number,
+        vendor_id=facts.vendor.id,
+        order_reference=facts.order.reference,
+        customer_email=facts.order.customer_email,
+        type=event.type,
+        status=TicketStatus.OPEN,
+        opened_by=event.by,
+        opened_at=now,
+        last_activity_at=now,
+        waiting_on=Party.CUSTOMER if spoke is Party.VENDOR else Party.VENDOR,
+    )
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    step = _Step(ticket, [], [HistoryEntry("opened", event.by, now, {"type": event.type.value})])
+    if event.type.is_request:
+        _schedule_request(step, event.by, now, facts)
+    else:
+        step.set_due(_ladder_timer(step.ticket, facts.calendar))
+    return step.finish(now, facts)
+
+
+# --- events on an existing ticket --------------------------------------------
+
+
+def apply(ticket: Ticket, event: TicketEvent, now: datetime, facts: Facts) -> Transition:
+    """Apply one event to an existing ticket."""
+    if isinstance(event, Fire):
+        return _fire(ticket, event.event, now, facts)
+    try:
+        return _act(ticket, event, now, facts)
+    except _Refused as refused:
+        return _refused(ticket, refused.refusal, event.by)
+
+
+def _act(ticket: Ticket, event: ActorEvent, now: datetime, facts: Facts) -> Transition:
+    if event.by is Party.SYSTEM:
+        raise _refuse("not_allowed", "The system only acts through timers.")
+    if isinstance(event, Escalate):
+        return _escalate(ticket, event, now, facts)
+    if not ticket.is_open:
+        raise _refuse(
+            "ticket_closed",
+            f"Ticket #{ticket.number} is closed. To ask for something new, open a new ticket.",
+        )
+    if isinstance(event, Reply):
+        return _reply(ticket, event, now, facts)
+    if isinstance(event, ChangeType):
+        return _change(ticket, event, now, facts)
+    if isinstance(event, Close):
+        return _close(ticket, event, now, facts)
+    return _approve(ticket, event, now, facts)
+
+
+def _reply(ticket: Ticket, event: Reply, now: datetime, facts: Facts) -> Transition:
+    if not event.text.strip() and not event.attachments:
+        raise _refuse("empty_reply", "Your reply had no text; nothing was added to the ticket.")
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    step = _Step(_touched(ticket, event.by, now), [], [HistoryEntry("replied", event.by, now)])
+    if not ticket.type.is_request:
+        step.set_due(_ladder_timer(step.ticket, facts.calendar))
+    return step.finish(now, facts)
+
+
+def _change(ticket: Ticket, event: ChangeType, now: datetime, facts: Facts) -> Transition:
+    old, new = ticket.type, event.type
+    if old is new:
+        raise _refuse("no_change", f"Ticket #{ticket.number} is already a {new.value} ticket.")
+    saved_by_vendor = False
+    if event.by is Party.VENDOR and old.is_request:
+        _check_vendor_may_save(ticket, facts)
+        if new.is_request:
+            raise _refuse(
+                "not_allowed",
+                f"A vendor can change a {old.value} ticket only to support, with the "
+                "customer's consent.",
+            )
+        saved_by_vendor = True
+    if new.is_request:
+        _check_request_allowed(new, event.by, now, facts)
+    ticket = replace(ticket, type=new, awaiting_approval=False)
+    if saved_by_vendor:
+        ticket = replace(ticket, vendor_saved_at=now)
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    detail = {"from": old.value, "to": new.value}
+    step = _Step(
+        _touched(ticket, event.by, now), [], [HistoryEntry("changed", event.by, now, detail)]
+    )
+    if new.is_request:
+        _schedule_request(step, event.by, now, facts)
+    else:
+        step.set_due(_ladder_timer(step.ticket, facts.calendar))
+    return step.finish(now, facts)
+
+
+def _close(ticket: Ticket, event: Close, now: datetime, facts: Facts) -> Transition:
+    if event.by is Party.VENDOR:
+        reason = CloseReason.CLOSED_BY_VENDOR
+        if ticket.type.is_request:
+            _check_vendor_may_save(ticket, facts)
+            ticket = replace(ticket, vendor_saved_at=now)
+    else:
+        reason = CloseReason.CLOSED_BY_CUSTOMER
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = _closed(ticket, reason, now)
+    step = _Step(ticket, [], [HistoryEntry("closed", event.by, now, {"reason": reason.value})])
+    step.set_due(None)
+    return step.finish(now, facts)
+
+
+def _approve(ticket: Ticket, event: Approve, now: datetime, facts: Facts) -> Transition:
+    if event.by is not Party.VENDOR:
+        raise _refuse("not_allowed", "Only the vendor can approve a refund.")
+    if not ticket.awaiting_approval:
+        raise _refuse(
+            "nothing_to_approve", f"Ticket #{ticket.number} is not waiting for an approval."
+        )
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = replace(ticket, awaiting_approval=False)
+    step = _Step(ticket, [], [HistoryEntry("approved", event.by, now)])
+    # An approval is a person's decision: processed at once, weekend or not.
+    _process(step, now, facts)
+    return step.finish(now, facts)
+
+
+def _escalate(ticket: Ticket, event: Escalate, now: datetime, facts: Facts) -> Transition:
+    if event.by is not Party.CUSTOMER:
+        raise _refuse("not_allowed", "Only the customer can escalate a ticket.")
+    if ticket.escalated_at is not None:
+        raise _refuse("already_escalated", f"Ticket #{ticket.number} was already escalated.")
+    if not policy.may_escalate(ticket.vendor_saved_at, now):
+        raise _refuse(
+            "not_escalatable",
+            f"Ticket #{ticket.number} can be escalated only within "
+            f"{policy.ESCALATION_WINDOW.days} days after the vendor closed it or changed "
+            "your refund or cancelation request.",
+        )
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = replace(ticket, escalated_at=now)
+    step = _Step(ticket, [RecordEscalation(event.text)], [HistoryEntry("escalated", event.by, now)])
+    return step.finish(now, facts)
+
+
+# --- timers ------------------------------------------------------------------
+
+
+def _fire(ticket: Ticket, event: TimerEvent, now: datetime, facts: Facts) -> Transition:
+    due = ticket.due
+    if not ticket.is_open or due is None or due.event is not event or due.at > now:
+        return Transition(ticket)  # stale or early: nothing to do
+    step = _Step(ticket, [], [])
+    if event is TimerEvent.PROCESS:
+        _process(step, now, facts)
+    elif event is TimerEvent.INACTIVITY_WARNING:
+        step.ticket = replace(ticket, warnings_sent=ticket.warnings_sent + 1)
+        step.history.append(
+            HistoryEntry(
+                "inactivity_warning", Party.SYSTEM, now, {"waiting_on": ticket.waiting_on.value}
+            )
+        )
+        step.set_due(_ladder_timer(step.ticket, facts.calendar))
+    else:
+        step.ticket = _closed(ticket, CloseReason.INACTIVITY, now)
+        step.history.append(
+            HistoryEntry("closed", Party.SYSTEM, now, {"reason": CloseReason.INACTIVITY.value})
+        )
+        step.set_due(None)
+    return step.finish(now, facts)
+
+
+def _process(step: _Step, now: datetime, facts: Facts) -> None:
+    """Carry out a refund or cancelation and close the ticket."""
+    ticket, order = step.ticket, facts.order
+    active = order.subscription_status is SubscriptionStatus.ACTIVE
+    if ticket.type is TicketType.REFUND:
+        bill = order.latest_bill
+        detail = {"amount": "0", "currency": order.currency}
+        if bill is not None and not bill.refunded:
+            step.effects.append(RefundBill(order.reference, bill.billed_at))
+            detail["amount"] = str(bill.amount)
+        if active:
+            step.effects.append(CancelSubscription(order.reference))
+        step.history.append(HistoryEntry("refund_processed", Party.SYSTEM, now, detail))
+        step.ticket = _closed(ticket, CloseReason.REFUNDED, now)
+    else:
+        if active:
+            step.effects.append(CancelSubscription(order.reference))
+        step.history.append(HistoryEntry("cancelation_processed", Party.SYSTEM, now))
+        step.ticket = _closed(ticket, CloseReason.CANCELED, now)
+    step.set_due(None)
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+@dataclass
+class _Step:
+    """A transition being built: the ticket so far, its effects, its new history."""
+
+    ticket: Ticket
+    effects: list[Effect]
+    history: list[HistoryEntry]
+    _timer_changed: bool = False
+
+    def set_due(self, timer: Timer | None) -> None:
+        self.ticket = replace(self.ticket, due=timer)
+        self._timer_changed = True
+
+    def finish(self, now: datetime, facts: Facts) -> Transition:
+        due = self.ticket.due
+        if due is not None and due.event is TimerEvent.PROCESS and due.at <= now:
+            # Processing that is due already (an abusing vendor's ticket) happens now.
+            _process(self, now, facts)
+        ticket = replace(self.ticket, history=self.ticket.history + tuple(self.history))
+        timer_effects: list[Effect] = []
+        if self._timer_changed:
+            timer_effects.append(SetTimer(ticket.due) if ticket.due else CancelTimer())
+        return Transition(
+            ticket,
+            (*self.effects, *timer_effects, *notifications_for(self.history)),
+        )
+
+
+def _check_request_allowed(kind: TicketType, by: Party, now: datetime, facts: Facts) -> None:
+    refusal = policy.refusal_for(kind, facts.order, facts.vendor, by, now)
+    if refusal is not None:
+        raise _Refused(refusal.code, refusal.reason)
+    if facts.open_request is not None:
+        raise _refuse(
+            "request_open",
+            f"A refund or cancelation request for order {facts.order.reference} is already "
+            f"open as ticket #{facts.open_request}.",
+        )
+
+
+def _check_vendor_may_save(ticket: Ticket, facts: Facts) -> None:
+    if facts.vendor.abusing:
+        raise _refuse(
+            "save_not_allowed",
+            f"Ticket #{ticket.number} will be processed as requested; your account can no "
+            "longer close or change refund and cancelation tickets.",
+        )
+
+
+def _schedule_request(step: _Step, by: Party, now: datetime, facts: Facts) -> None:
+    ticket = step.ticket
+    if ticket.type is TicketType.REFUND and policy.needs_approval(facts.order, facts.vendor, by):
+        step.ticket = replace(ticket, awaiting_approval=True)
+        step.set_due(None)
+        return
+    at = policy.processing_time(ticket.type, facts.order, facts.vendor, by, now, facts.calendar)
+    step.set_due(Timer(TimerEvent.PROCESS, at))
+
+
+def _ladder_timer(ticket: Ticket, calendar: BusinessCalendar) -> Timer | None:
+    """The next rung of the inactivity ladder, counted from the last activity."""
+    last = ticket.last_activity_at
+    if ticket.waiting_on is Party.VENDOR:
+        if ticket.warnings_sent == 0:
+            return Timer(TimerEvent.INACTIVITY_WARNING, last + policy.FIRST_WARNING_AFTER)
+        if ticket.warnings_sent == 1:
+            return Timer(TimerEvent.INACTIVITY_WARNING, last + policy.SECOND_WARNING_AFTER)
+        return Timer(
+            TimerEvent.INACTIVITY_CLOSE,
+            calendar.defer_off_weekend(last + policy.VENDOR_SILENCE_CLOSE_AFTER),
+        )
+    if ticket.warnings_sent == 0:
+        return Timer(
+            TimerEvent.INACTIVITY_WARNING,
+            calendar.add_weekdays(last, policy.CUSTOMER_SILENCE_WARNING_WEEKDAYS),
+        )
+    return Timer(
+        TimerEvent.INACTIVITY_CLOSE,
+        calendar.defer_off_weekend(
+            calendar.add_weekdays(last, policy.CUSTOMER_SILENCE_CLOSE_WEEKDAYS)
+        ),
+    )
+
+
+def _touched(ticket: Ticket, by: Party, now: datetime) -> Ticket:
+    """Activity by one party restarts the ladder and hands the turn to the other."""
+    waiting_on = Party.CUSTOMER if by is Party.VENDOR else Party.VENDOR
+    return replace(ticket, last_activity_at=now, waiting_on=waiting_on, warnings_sent=0)
+
+
+def _with_comment(
+    ticket: Ticket, by: Party, text: str, attachments: Sequence[Attachment], now: datetime
+) -> Ticket:
+    if not text.strip() and not attachments:
+        return ticket
+    comment = Comment(by, text.strip(), now, tuple(attachments))
+    return replace(ticket, comments=(*ticket.comments, comment))
+
+
+def _closed(ticket: Ticket, reason: CloseReason, now: datetime) -> Ticket:
+    return replace(
+        ticket,
+        status=TicketStatus.CLOSED,
+        closed_at=now,
+        close_reason=reason,
+        awaiting_approval=False,
+    )
+
+
+def latest_comment(ticket: Ticket) -> Comment | None:
+    return ticket.comments[-1] if ticket.comments else None
+
+
+__all__ = ["Facts", "Transition", "apply", "latest_comment", "open_ticket"]

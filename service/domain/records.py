@@ -1,0 +1,246 @@
+"""The records of SPEC §1: vendors, customers, products, orders, bills, tickets.
+
+Plain frozen data classes. They hold facts and the few questions that are
+answered from those facts alone (an order's latest bill, who a vendor's mail
+goes to). They never touch storage, the clock or the network: the state
+machine works on them as values and returns new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+
+class RefundCategory(StrEnum):
+    NO_RESTRICTIONS = "no_restrictions"
+    WITHIN_DAYS = "within_days"
+    APPROVAL_REQUIRED = "approval_required"
+
+
+@dataclass(frozen=True)
+class RefundPolicy:
+    category: RefundCategory = RefundCategory.NO_RESTRICTIONS
+    days: int | None = None
+
+
+@dataclass(frozen=True)
+class Vendor:
+    id: str
+    name: str
+    account_email: str
+    api_key: str
+    timezone: str = "UTC"
+    support_email: str | None = None
+    agent_emails: tuple[str, ...] = ()
+    refund_policy: RefundPolicy = RefundPolicy()
+    webhook_url: str | None = None
+    abusing: bool = False
+    command_token: str = ""
+
+    @property
+    def notification_email(self) -> str:
+        """Ticket mail goes to the support address so it stays apart from account mail."""
+        return self.support_email or self.account_email
+
+    def speaks_for(self, address: str) -> bool:
+        """Whether mail from `address` may act for this vendor."""
+        wanted = address.strip().lower()
+        own = {self.account_email, self.support_email or "", *self.agent_emails}
+        return wanted in {a.lower() for a in own if a}
+
+
+@dataclass(frozen=True)
+class Customer:
+    vendor_id: str
+    email: str
+    name: str = ""
+
+
+class ProductKind(StrEnum):
+    DIGITAL = "digital"
+    PHYSICAL = "physical"
+    SUBSCRIPTION = "subscription"
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    vendor_id: str
+    name: str
+    kind: ProductKind
+    price: Decimal
+    currency: str
+    interval: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    name: str = ""
+    kind: ProductKind = ProductKind.DIGITAL
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class Bill:
+    billed_at: datetime
+    amount: Decimal
+    refunded_at: datetime | None = None
+
+    @property
+    def refunded(self) -> bool:
+        return self.refunded_at is not None
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class Order:
+    reference: str
+    vendor_id: str
+    customer_email: str
+    items: tuple[OrderItem, ...]
+    payment_method: str
+    purchased_at: datetime
+    bills: tuple[Bill, ...]
+    customer_name: str = ""
+    license_key: str | None = None
+    download_url: str | None = None
+    subscription_status: SubscriptionStatus | None = None
+
+    @property
+    def latest_bill(self) -> Bill | None:
+        """The bill a refund acts on: the newest charge (the sale itself for one-off orders)."""
+        return max(self.bills, key=lambda bill: bill.billed_at, default=None)
+
+    @property
+    def refunded_amount(self) -> Decimal:
+        return sum((bill.amount for bill in self.bills if bill.refunded), Decimal("0"))
+
+    @property
+    def is_subscription(self) -> bool:
+        return self.subscription_status is not None
+
+    @property
+    def is_physical(self) -> bool:
+        return any(item.kind is ProductKind.PHYSICAL for item in self.items)
+
+    @property
+    def currency(self) -> str:
+        return self.items[0].currency if self.items else "USD"
+
+
+class TicketType(StrEnum):
+    REFUND = "refund"
+    CANCELATION = "cancelation"
+    SUPPORT = "support"
+
+    @property
+    def is_request(self) -> bool:
+        """Refunds and cancelations act on the order; support tickets only talk."""
+        return self is not TicketType.SUPPORT
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Party(StrEnum):
+    CUSTOMER = "customer"
+    VENDOR = "vendor"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class CloseReason(StrEnum):
+    CLOSED_BY_CUSTOMER = "closed_by_customer"
+    CLOSED_BY_VENDOR = "closed_by_vendor"
+    REFUNDED = "refunded"
+    CANCELED = "canceled"
+    INACTIVITY = "inactivity"
+
+
+class TimerEvent(StrEnum):
+    PROCESS = "process"
+    INACTIVITY_WARNING = "inactivity_warning"
+    INACTIVITY_CLOSE = "inactivity_close"
+
+
+@dataclass(frozen=True)
+class Timer:
+    """The one pending timed event of a ticket; a ticket has at most one at a time."""
+
+    event: TimerEvent
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    blob_id: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    author: Party
+    text: str
+    at: datetime
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    kind: str
+    by: Party
+    at: datetime
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A ticket and everything the state machine needs to decide its next step.
+
+    `last_activity_at` and `warnings_sent` drive the inactivity ladder, which
+    always counts from the last activity; `vendor_saved_at` records a vendor's
+    close or change of a refund/cancelation (the save the customer may
+    escalate); `awaiting_approval` marks a refund parked for the vendor.
+    """
+
+    number: int
+    vendor_id: str
+    order_reference: str
+    customer_email: str
+    type: TicketType
+    status: TicketStatus
+    opened_by: Party
+    opened_at: datetime
+    last_activity_at: datetime
+    waiting_on: Party = Party.VENDOR
+    warnings_sent: int = 0
+    awaiting_approval: bool = False
+    vendor_saved_at: datetime | None = None
+    escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: CloseReason | None = None
+    due: Timer | None = None
+    comments: tuple[Comment, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is TicketStatus.OPEN
+
+
+DAY = timedelta(days=1)
