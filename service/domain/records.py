@@ -39,7 +39,6 @@ class Vendor:
     refund_policy: RefundPolicy = RefundPolicy()
     webhook_url: str | None = None
     abusing: bool = False
-    command_token: str = ""
 
     @property
     def notification_email(self) -> str:

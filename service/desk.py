@@ -1,0 +1,283 @@
+"""The funnel: every change to a ticket, from any source, goes through `Desk.apply`.
+
+An email, a web form, an API call and a timer all become a request here. The
+funnel loads the ticket and its facts, asks the pure state machine what
+happens, and commits everything that follows (the new state, its history,
+its timer, the order's refund or cancelation, the queued notifications) in
+one transaction. Nothing is sent from here: the outbox worker delivers after
+the commit, so a crash can never leave an email sent for a change that was
+rolled back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from service.clock import Clock
+from service.domain import machine
+from service.domain.effects import (
+    CancelSubscription,
+    Effect,
+    Notify,
+    RecordEscalation,
+    RefundBill,
+)
+from service.domain.events import Fire, Open, TicketEvent
+from service.domain.machine import Facts, Transition
+from service.domain.policy import Refusal
+from service.domain.records import Order, Party, Ticket, TimerEvent, Vendor
+from service.store import OutboxItem, Queries, Store
+
+
+class DeskError(Exception):
+    """A request the funnel cannot even start on; the message says what was wrong."""
+
+
+class OrderNotFound(DeskError):
+    pass
+
+
+class TicketNotFound(DeskError):
+    pass
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """Open a ticket on an order. `blobs` holds attachment bytes by `Attachment.blob_id`."""
+
+    order_reference: str
+    event: Open
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TicketAction:
+    """Apply events to one ticket, in order, in one transaction (a reply and its `#close`)."""
+
+    number: int
+    events: Sequence[TicketEvent]
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+
+
+Request = OpenRequest | TicketAction
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ticket: Ticket | None
+    refusals: tuple[Refusal, ...] = ()
+    changed: bool = False
+    queued: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return not self.refusals
+
+
+@dataclass(frozen=True)
+class MailIdentity:
+    """How maildesk's own mail is addressed: the support domain its Message-IDs live in."""
+
+    domain: str
+
+
+class Desk:
+    def __init__(self, store: Store, clock: Clock, identity: MailIdentity) -> None:
+        self.store = store
+        self.clock = clock
+        self.identity = identity
+
+    async def apply(
+        self,
+        request: Request,
+        *,
+        at: datetime | None = None,
+        refusals_by_email: bool = True,
+    ) -> Outcome:
+        """Apply one request in one transaction and report what happened.
+
+        `at` overrides the moment the event takes effect (the scheduler passes a
+        timer's due time). With `refusals_by_email=False` (the API, which answers
+        in its response) a refusal queues no email.
+        """
+        now = at or self.clock.now()
+        async with self.store.transaction() as q:
+            if isinstance(request, OpenRequest):
+                return await self._open(q, request, now, refusals_by_email)
+            return await self._act(q, request, now, refusals_by_email)
+
+    async def fire(self, number: int, event: TimerEvent, due_at: datetime) -> Outcome:
+        """Run a due timer; a timer that is no longer pending changes nothing."""
+        return await self.apply(TicketAction(number, (Fire(event),)), at=due_at)
+
+    async def notify_address(
+        self,
+        to_address: str,
+        kind: str,
+        facts: Mapping[str, str],
+        order_reference: str | None = None,
+    ) -> None:
+        """Queue mail that belongs to no ticket (a lookup result, "no purchase found")."""
+        now = self.clock.now()
+        item = OutboxItem(
+            kind=kind,
+            party=Party.CUSTOMER.value,
+            to_address=to_address,
+            to_name="",
+            message_id=self._new_message_id(),
+            thread_root=None,
+            payload={"facts": dict(facts), "order": order_reference},
+            ticket_number=None,
+            created_at=now,
+        )
+        async with self.store.transaction() as q:
+            await q.enqueue([item])
+
+    # --- the two shapes of request --------------------------------------------------
+
+    async def _open(
+        self, q: Queries, request: OpenRequest, now: datetime, refusals_by_email: bool
+    ) -> Outcome:
+        order, vendor = await self._facts_of(q, request.order_reference)
+        await q.lock_order(order.reference)
+        facts = Facts(vendor, order, await q.open_request_on(order.reference))
+        number = await q.next_ticket_number()
+        transition = machine.open_ticket(number, request.event, now, facts)
+        thread_token = secrets.token_hex(8)
+        if transition.ticket is not None:
+            await q.insert_ticket(transition.ticket, thread_token, request.blobs)
+        queued = await self._carry_out(
+            q, transition, order, vendor, thread_token, now, refusals_by_email
+        )
+        return Outcome(
+            transition.ticket,
+            (transition.refusal,) if transition.refusal else (),
+            changed=transition.accepted,
+            queued=queued,
+        )
+
+    async def _act(
+        self, q: Queries, request: TicketAction, now: datetime, refusals_by_email: bool
+    ) -> Outcome:
+        original = await q.ticket(request.number, for_update=True)
+        if original is None:
+            raise TicketNotFound(f"there is no ticket #{request.number}")
+        order, vendor = await self._facts_of(q, original.order_reference)
+        thread_token = await q.ticket_thread_token(original.number) or ""
+        ticket, refusals, queued, changed = original, [], 0, False
+        for event in request.events:
+            open_request = await q.open_request_on(order.reference, excluding=ticket.number)
+            transition = machine.apply(ticket, event, now, Facts(vendor, order, open_request))
+            if transition.refusal is not None:
+                refusals.append(transition.refusal)
+            assert transition.ticket is not None
+            changed = changed or transition.ticket != ticket
+            ticket = transition.ticket
+            queued += await self._carry_out(
+                q, transition, order, vendor, thread_token, now, refusals_by_email
+            )
+            if any(isinstance(e, RefundBill | CancelSubscription) for e in transition.effects):
+                order = await self._order(q, order.reference)
+        if changed:
+            await q.save_ticket(original, ticket, request.blobs)
+        return Outcome(ticket, tuple(refusals), changed=changed, queued=queued)
+
+    # --- effects -----------------------------------------------------------------------
+
+    async def _carry_out(
+        self,
+        q: Queries,
+        transition: Transition,
+        order: Order,
+        vendor: Vendor,
+        thread_token: str,
+        now: datetime,
+        refusals_by_email: bool,
+    ) -> int:
+        """Apply the effects that touch other records; timers are stored with the ticket."""
+        notifications: list[Notify] = []
+        for effect in transition.effects:
+            await self._carry_out_one(q, effect, transition, vendor, now)
+            if isinstance(effect, Notify):
+                if transition.refusal is not None and not refusals_by_email:
+                    continue
+                notifications.append(effect)
+        items = [
+            self._outbox_item(n, transition.ticket, order, vendor, thread_token, now)
+            for n in notifications
+        ]
+        if items:
+            await q.enqueue(items)
+        return len(items)
+
+    async def _carry_out_one(
+        self, q: Queries, effect: Effect, transition: Transition, vendor: Vendor, now: datetime
+    ) -> None:
+        if isinstance(effect, RefundBill):
+            await q.refund_bill(effect.order_reference, effect.billed_at, now)
+        elif isinstance(effect, CancelSubscription):
+            await q.cancel_subscription(effect.order_reference)
+        elif isinstance(effect, RecordEscalation) and transition.ticket is not None:
+            await q.record_escalation(transition.ticket.number, vendor.id, now, effect.reason)
+
+    def _outbox_item(
+        self,
+        notify: Notify,
+        ticket: Ticket | None,
+        order: Order,
+        vendor: Vendor,
+        thread_token: str,
+        now: datetime,
+    ) -> OutboxItem:
+        if notify.party is Party.VENDOR:
+            to_address, to_name = vendor.notification_email, vendor.name
+        else:
+            to_address, to_name = order.customer_email, order.customer_name
+        payload: dict[str, object] = {
+            "facts": dict(notify.facts),
+            "order": order.reference,
+            "vendor": vendor.id,
+        }
+        root: str | None = None
+        message_id = self._new_message_id()
+        if ticket is not None and notify.kind != "request_refused":
+            # A snapshot marker: the renderer shows the ticket as it was at this event.
+            payload["comments"] = len(ticket.comments)
+            payload["history"] = len(ticket.history)
+            root = f"<t{ticket.number}.{notify.party.value}.{thread_token}@{self.identity.domain}>"
+            if notify.kind == "ticket_opened":
+                message_id = root
+        return OutboxItem(
+            kind=notify.kind,
+            party=notify.party.value,
+            to_address=to_address,
+            to_name=to_name,
+            message_id=message_id,
+            thread_root=root,
+            payload=payload,
+            ticket_number=ticket.number if ticket is not None else None,
+            created_at=now,
+        )
+
+    def _new_message_id(self) -> str:
+        return f"<{uuid.uuid4().hex}@{self.identity.domain}>"
+
+    # --- facts ---------------------------------------------------------------------------
+
+    async def _facts_of(self, q: Queries, reference: str) -> tuple[Order, Vendor]:
+        order = await self._order(q, reference)
+        vendor = await q.vendor(order.vendor_id)
+        if vendor is None:  # foreign keys make this unreachable; say so if it ever is not
+            raise DeskError(f"order {reference} names vendor {order.vendor_id}, which is missing")
+        return order, vendor
+
+    @staticmethod
+    async def _order(q: Queries, reference: str) -> Order:
+        order = await q.order(reference)
+        if order is None:
+            raise OrderNotFound(f"there is no order {reference}")
+        return order

@@ -1,0 +1,60 @@
+"""The storage interface: what the rest of maildesk may ask of a database.
+
+Two real implementations sit behind it: SQLite through aiosqlite (the
+default, one process) and PostgreSQL through asyncpg (many processes on many
+machines). Both speak the same SQL through a `SqlConnection`, so the queries
+in `service.store.queries` are written once and every test runs on both.
+
+A `Store` hands out `Queries` bound either to a read connection or to a
+write transaction. Nothing outside `service.store` writes SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from service.store.queries import Queries
+
+Row = Mapping[str, Any]
+
+
+class StorageError(Exception):
+    """The database could not do what was asked (full disk, read-only file, lost connection).
+
+    Callers treat it as transient: SMTP answers 451 so the sender retries.
+    """
+
+
+class SqlConnection(Protocol):
+    """The handful of calls the queries need; `?` placeholders in every dialect."""
+
+    dialect: str
+
+    async def execute(self, sql: str, *args: object) -> None: ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None: ...
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: object) -> Row | None: ...
+
+    async def fetchval(self, sql: str, *args: object) -> Any: ...
+
+
+class Store(Protocol):
+    """A database maildesk can run on."""
+
+    url: str
+
+    def transaction(self) -> AbstractAsyncContextManager[Queries]:
+        """One atomic unit of work: all of it is committed, or none of it."""
+        ...
+
+    def reading(self) -> AbstractAsyncContextManager[Queries]:
+        """Reads outside any write transaction (they see committed data only)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,127 @@
+"""The PostgreSQL store (asyncpg): for many `maildesk serve` processes sharing one database.
+
+The queries are the same as SQLite's (`service.store.queries`); this module
+only adapts them: `?` placeholders become `$1…$n`, a connection pool replaces
+the single writer, and the schema is migrated under an advisory lock so that
+several processes starting at once migrate it exactly once. Row locks
+(`FOR UPDATE`, `SKIP LOCKED`) in the queries keep concurrent processes from
+acting on the same ticket, timer or email twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from enum import Enum
+from functools import lru_cache
+from typing import Any, cast
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from service.store.base import Row, StorageError
+from service.store.migrations import scripts
+from service.store.queries import Queries
+
+MIGRATION_LOCK = 7_215_311  # pg_advisory_xact_lock key: "maildesk migrations"
+_PLACEHOLDER = re.compile(r"\?")
+_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+@lru_cache(maxsize=512)
+def numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1, $2, …` (our SQL has no literal question marks)."""
+    counter = iter(range(1, 10_000))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+
+
+def encode(value: object) -> object:
+    return value.value if isinstance(value, Enum) else value
+
+
+class PostgresConnection:
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: object) -> None:
+        await self._conn.execute(numbered(sql), *[encode(a) for a in args])
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        batch = [[encode(a) for a in row] for row in rows]
+        if batch:
+            await self._conn.executemany(numbered(sql), batch)
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        return cast(list[Row], await self._conn.fetch(numbered(sql), *[encode(a) for a in args]))
+
+    async def fetchrow(self, sql: str, *args: object) -> Row | None:
+        row = await self._conn.fetchrow(numbered(sql), *[encode(a) for a in args])
+        return cast(Row | None, row)
+
+    async def fetchval(self, sql: str, *args: object) -> Any:
+        return await self._conn.fetchval(numbered(sql), *[encode(a) for a in args])
+
+
+class PostgresStore:
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+        self.url = url
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls, url: str, *, schema: str | None = None, max_size: int = 10
+    ) -> PostgresStore:
+        """Connect and migrate. `schema` isolates a deployment (or a test) in its own schema."""
+        settings = {"search_path": schema} if schema else None
+        try:
+            if schema:
+                conn = await asyncpg.connect(url)
+                try:
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                finally:
+                    await conn.close()
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max_size, server_settings=settings
+            )
+        except _FAILURES as error:
+            raise StorageError(
+                f"cannot connect to PostgreSQL at {url}: {error}; check the --db URL and that "
+                "the server is running"
+            ) from error
+        store = cls(url, pool)
+        await store._migrate()
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            current = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            for version, script in scripts("postgresql"):
+                if version > current:
+                    await conn.execute(script)
+                    await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Queries]:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield Queries(PostgresConnection(conn))
+        except _FAILURES as error:
+            raise StorageError(f"PostgreSQL transaction failed: {error}") from error
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Queries]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield Queries(PostgresConnection(conn))
+        except _FAILURES as error:
+            raise StorageError(f"PostgreSQL read failed: {error}") from error
+
+    async def close(self) -> None:
+        await self._pool.close()
