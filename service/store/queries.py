@@ -303,10 +303,13 @@ class Queries:
             )
 
     async def ticket(self, number: int, *, for_update: bool = False) -> Ticket | None:
-        lock = " FOR UPDATE OF t" if for_update and self.sql.dialect == "postgresql" else ""
+        if for_update and self.sql.dialect == "postgresql":
+            # Lock in a statement of its own: a locking read that had to wait re-checks
+            # only the locked row, and would pair the new ticket with its old timer.
+            await self.sql.execute("SELECT 1 FROM tickets WHERE number = ? FOR UPDATE", number)
         row = await self.sql.fetchrow(
             "SELECT t.*, tm.event AS due_event, tm.due_at FROM tickets t "
-            "LEFT JOIN timers tm ON tm.ticket_number = t.number WHERE t.number = ?" + lock,
+            "LEFT JOIN timers tm ON tm.ticket_number = t.number WHERE t.number = ?",
             number,
         )
         if row is None:

@@ -1,0 +1,111 @@
+"""Settings from flags and `MAILDESK_*` environment variables, validated once at start.
+
+A flag wins over its variable, a variable over the default. The defaults run
+maildesk on one machine with nothing else installed: SQLite in
+`maildesk.db`, everything listening on 127.0.0.1, outgoing mail caught by the
+built-in catcher. What cannot be defaulted safely (the secret that signs
+reply addresses and links) is an error outside demo and test modes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+DEFAULT_DB = "maildesk.db"
+DEFAULT_DOMAIN = "support.maildesk.test"
+DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+DEFAULT_NEW_TICKETS_PER_HOUR = 20
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the flag, the variable and a fix."""
+
+
+@dataclass(frozen=True)
+class Relay:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = DEFAULT_DB
+    domain: str = DEFAULT_DOMAIN
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    http_host: str = "127.0.0.1"
+    http_port: int = 8025
+    relay: Relay | None = None
+    base_url: str = ""
+    fake_clock: bool = False
+    fake_clock_start: datetime | None = None
+    secret: bytes = b""
+    admin_token: str = ""
+    templates: str | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    new_tickets_per_hour: int = DEFAULT_NEW_TICKETS_PER_HOUR
+    mode: str = "production"
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def from_address(self) -> str:
+        return f"support@{self.domain}"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"MAILDESK_{name.upper()}", default)
+
+
+def parse_relay(value: str | None) -> Relay | None:
+    if not value:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--relay {value!r}: expected HOST:PORT, e.g. smtp.example.com:587")
+    return Relay(host.strip("[]"), int(port))
+
+
+def parse_port(name: str, value: str | int) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"--{name} {value!r}: expected a port number") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--{name} {port}: a port is between 0 and 65535")
+    return port
+
+
+def parse_time(name: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--{name} {value!r}: expected an ISO-8601 time like 2026-11-02T10:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"--{name} {value!r}: add a time zone (Z or +01:00)")
+    return moment
+
+
+def resolve_secret(value: str | None, mode: str) -> bytes:
+    """The signing secret; demo and test modes make a throwaway one when none is set."""
+    if value:
+        if len(value) < 16:
+            raise ConfigError(
+                "MAILDESK_SECRET is shorter than 16 characters; use a long random value, "
+                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return value.encode()
+    if mode in ("demo", "test"):
+        return secrets.token_bytes(32)
+    raise ConfigError(
+        "MAILDESK_SECRET is not set; it signs reply addresses and ticket links. Make one with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` and export it, "
+        "or run `maildesk demo` to try maildesk with a throwaway secret"
+    )

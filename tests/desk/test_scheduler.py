@@ -1,0 +1,136 @@
+"""Durable timers: fired in time order, each exactly once, also across restarts and races."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from service.clock import FakeClock
+from service.desk import Desk, MailIdentity, OpenRequest
+from service.domain.events import Open
+from service.domain.records import CloseReason, Party, TicketStatus, TicketType
+from service.scheduler import Scheduler
+from service.store import Store
+from service.store.postgres import PostgresStore
+from service.store.sqlite import SqliteStore
+from tests.conftest import DOMAIN, POSTGRES_URL
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_week_of_fake_time_fires_the_whole_ladder_at_the_minutes_it_was_due(
+    desk: Desk, scheduler: Scheduler, store: Store, catalog: dict[str, Any], clock: FakeClock
+) -> None:
+    opened = await desk.apply(OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
+    assert opened.ticket is not None
+    start = clock.now()  # Monday 10:00 UTC; day six is Sunday 10:00 -> Monday 00:00 New York
+    clock.advance(timedelta(days=10))
+    assert await scheduler.run_due() == 3
+    async with store.reading() as q:
+        ticket = await q.ticket(opened.ticket.number)
+    assert ticket is not None
+    assert [(h.kind, h.at) for h in ticket.history] == [
+        ("opened", start),
+        ("inactivity_warning", start + timedelta(hours=48)),
+        ("inactivity_warning", start + timedelta(hours=96)),
+        ("closed", datetime(2026, 11, 9, 5, 0, tzinfo=UTC)),  # Monday 00:00 EST
+    ]
+    assert ticket.close_reason is CloseReason.INACTIVITY
+
+
+async def test_timers_fire_in_time_order_across_tickets(
+    desk: Desk, scheduler: Scheduler, store: Store, catalog: dict[str, Any], clock: FakeClock
+) -> None:
+    first = await desk.apply(OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
+    clock.advance(timedelta(hours=1))
+    second = await desk.apply(OpenRequest("MUG00001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
+    assert first.ticket and second.ticket
+    clock.advance(timedelta(days=3))
+    await scheduler.run_due()
+    async with store.reading() as q:
+        rows = await q.outbox()
+    warnings = sorted(
+        (m.id, m.item.ticket_number) for m in rows if m.item.kind == "inactivity_warning"
+    )
+    assert [n for _, n in warnings] == [first.ticket.number] * 2 + [second.ticket.number] * 2
+
+
+async def test_nothing_fires_twice_across_a_restart_and_what_fell_due_meanwhile_fires(
+    tmp_path: Path, catalog: dict[str, Any], backend: str, store: Store
+) -> None:
+    clock = FakeClock(datetime(2026, 11, 2, 10, 0, tzinfo=UTC))
+    desk = Desk(store, clock, MailIdentity(DOMAIN))
+    opened = await desk.apply(OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
+    assert opened.ticket is not None
+    clock.advance(timedelta(hours=50))
+    assert await Scheduler(store, desk, clock).run_due() == 1
+
+    # "Restart": a second store on the same database, with fresh desk and scheduler.
+    again = await reopen(store, backend)
+    try:
+        desk2 = Desk(again, clock, MailIdentity(DOMAIN))
+        assert await Scheduler(again, desk2, clock).run_due() == 0
+        clock.advance(timedelta(hours=50))  # the second warning fell due "while down"
+        assert await Scheduler(again, desk2, clock).run_due() == 1
+        async with again.reading() as q:
+            ticket = await q.ticket(opened.ticket.number)
+            sent = [m.item.kind for m in await q.outbox()]
+    finally:
+        await again.close()
+    assert ticket is not None
+    assert [h.kind for h in ticket.history].count("inactivity_warning") == 2
+    assert sent.count("inactivity_warning") == 4  # two warnings, two parties each
+
+
+async def test_two_schedulers_racing_fire_each_timer_once(
+    catalog: dict[str, Any], backend: str, store: Store, clock: FakeClock
+) -> None:
+    desk = Desk(store, clock, MailIdentity(DOMAIN))
+    numbers = []
+    for reference in ("BOOK0001", "MUG00001", "SUB00001", "GLX00001"):
+        outcome = await desk.apply(OpenRequest(reference, Open(TicketType.SUPPORT,
+                                                               Party.CUSTOMER)))
+        assert outcome.ticket is not None
+        numbers.append(outcome.ticket.number)
+    other = await reopen(store, backend)
+    try:
+        clock.advance(timedelta(days=10))
+        counts: list[int] = []
+
+        async def run(s: Store) -> None:
+            counts.append(await Scheduler(s, Desk(s, clock, MailIdentity(DOMAIN)), clock)
+                          .run_due())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(run, store)
+            group.start_soon(run, other)
+    finally:
+        await other.close()
+    assert sum(counts) == 3 * len(numbers)
+    async with store.reading() as q:
+        for number in numbers:
+            ticket = await q.ticket(number)
+            assert ticket is not None and ticket.status is TicketStatus.CLOSED
+            assert [h.kind for h in ticket.history].count("inactivity_warning") == 2
+        kinds = [m.item.kind for m in await q.outbox()]
+    assert kinds.count("ticket_closed") == 2 * len(numbers)
+
+
+async def test_an_idle_tick_with_nothing_due_fires_nothing(
+    desk: Desk, scheduler: Scheduler, catalog: dict[str, Any], clock: FakeClock
+) -> None:
+    await desk.apply(OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
+    clock.advance(timedelta(hours=47, minutes=59))
+    assert await scheduler.run_due() == 0
+
+
+async def reopen(store: Store, backend: str) -> Store:
+    if backend == "sqlite":
+        assert isinstance(store, SqliteStore)
+        return await SqliteStore.open(store.path)
+    assert isinstance(store, PostgresStore)
+    return await PostgresStore.open(POSTGRES_URL, schema=store.schema, max_size=4)
