@@ -11,6 +11,7 @@ survive a re-import.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +34,9 @@ from service.domain.records import (
     Vendor,
 )
 from service.store import Store
+
+
+VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class ImportError_(ValueError):
@@ -149,6 +153,11 @@ def parse_catalog(
 def _vendor(f: _Field) -> Vendor:
     vendor_id = f.required("id")
     f.path = f"{f.path} ({vendor_id})"
+    if not VENDOR_ID.fullmatch(vendor_id):
+        raise ImportError_(
+            f"{f.path}.id: {vendor_id!r} must be a lower-case slug of letters, digits, '-' and "
+            "'_' (at most 40 characters), because it appears in the vendor's command address"
+        )
     timezone = f.text("timezone", required=False) or "UTC"
     try:
         ZoneInfo(timezone)

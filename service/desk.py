@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from service.clock import Clock
@@ -30,7 +30,8 @@ from service.domain.events import Fire, Open, TicketEvent
 from service.domain.machine import Facts, Transition
 from service.domain.policy import Refusal
 from service.domain.records import Order, Party, Ticket, TimerEvent, Vendor
-from service.store import OutboxItem, Queries, Store
+from service.representations import ticket_state_json
+from service.store import InboundReceipt, OutboxItem, Queries, Store
 
 
 class DeskError(Exception):
@@ -43,6 +44,10 @@ class OrderNotFound(DeskError):
 
 class TicketNotFound(DeskError):
     pass
+
+
+class DuplicateDelivery(DeskError):
+    """The same email (Message-ID, recipient and body) arrived again; it acts only once."""
 
 
 @dataclass(frozen=True)
@@ -97,18 +102,48 @@ class Desk:
         *,
         at: datetime | None = None,
         refusals_by_email: bool = True,
+        receipt: InboundReceipt | None = None,
     ) -> Outcome:
         """Apply one request in one transaction and report what happened.
 
         `at` overrides the moment the event takes effect (the scheduler passes a
         timer's due time). With `refusals_by_email=False` (the API, which answers
-        in its response) a refusal queues no email.
+        in its response) a refusal queues no email. A `receipt` (the email that
+        asked) is stored in the same transaction; if that exact delivery was
+        stored before, nothing is applied and `DuplicateDelivery` is raised.
         """
         now = at or self.clock.now()
         async with self.store.transaction() as q:
             if isinstance(request, OpenRequest):
-                return await self._open(q, request, now, refusals_by_email)
-            return await self._act(q, request, now, refusals_by_email)
+                outcome = await self._open(q, request, now, refusals_by_email)
+            else:
+                outcome = await self._act(q, request, now, refusals_by_email)
+            if receipt is not None:
+                opened = isinstance(request, OpenRequest) and outcome.changed
+                await self._keep(
+                    q,
+                    replace(
+                        receipt,
+                        status="acted" if outcome.accepted else "refused",
+                        detail="; ".join(r.reason for r in outcome.refusals),
+                        ticket_number=outcome.ticket.number if outcome.ticket else None,
+                        opened_ticket=opened,
+                    ),
+                )
+            return outcome
+
+    async def keep(self, receipt: InboundReceipt) -> None:
+        """Store a received email that acted on nothing (automatic mail, a bounce)."""
+        async with self.store.transaction() as q:
+            await self._keep(q, receipt)
+
+    @staticmethod
+    async def _keep(q: Queries, receipt: InboundReceipt) -> None:
+        if not await q.record_inbound(receipt):
+            raise DuplicateDelivery(
+                f"message {receipt.message_id or '(no Message-ID)'} to {receipt.rcpt_to} "
+                "was received before"
+            )
 
     async def fire(self, number: int, event: TimerEvent, due_at: datetime) -> Outcome:
         """Run a due timer; a timer that is no longer pending changes nothing."""
@@ -120,6 +155,7 @@ class Desk:
         kind: str,
         facts: Mapping[str, str],
         order_reference: str | None = None,
+        receipt: InboundReceipt | None = None,
     ) -> None:
         """Queue mail that belongs to no ticket (a lookup result, "no purchase found")."""
         now = self.clock.now()
@@ -136,6 +172,8 @@ class Desk:
         )
         async with self.store.transaction() as q:
             await q.enqueue([item])
+            if receipt is not None:
+                await self._keep(q, receipt)
 
     # --- the two shapes of request --------------------------------------------------
 
@@ -245,9 +283,11 @@ class Desk:
         root: str | None = None
         message_id = self._new_message_id()
         if ticket is not None and notify.kind != "request_refused":
-            # A snapshot marker: the renderer shows the ticket as it was at this event.
+            # A snapshot: the email shows the ticket as it was at this event, however
+            # late it is rendered (comments and history by count, the rest by value).
             payload["comments"] = len(ticket.comments)
             payload["history"] = len(ticket.history)
+            payload["state"] = ticket_state_json(ticket)
             root = f"<t{ticket.number}.{notify.party.value}.{thread_token}@{self.identity.domain}>"
             if notify.kind == "ticket_opened":
                 message_id = root

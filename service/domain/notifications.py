@@ -48,5 +48,6 @@ def notifications_for(entries: Iterable[HistoryEntry]) -> Iterator[Notify]:
     for entry in entries:
         for rule in RULES:
             if rule.on == entry.kind:
+                facts = {"by": entry.by.value, **entry.detail}
                 for party in rule.parties:
-                    yield Notify(rule.template, party, dict(entry.detail))
+                    yield Notify(rule.template, party, facts)

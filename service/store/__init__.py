@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from service.store.base import StorageError, Store
-from service.store.queries import DueTimer, Escalation, OutboxItem, Queries, QueuedMail
+from service.store.queries import (
+    DueTimer,
+    Escalation,
+    InboundReceipt,
+    OutboxItem,
+    Queries,
+    QueuedMail,
+)
 
 __all__ = [
     "DueTimer",
     "Escalation",
+    "InboundReceipt",
     "OutboxItem",
     "Queries",
     "QueuedMail",

@@ -66,8 +66,9 @@ class PostgresConnection:
 
 
 class PostgresStore:
-    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+    def __init__(self, url: str, pool: asyncpg.Pool, schema: str | None = None) -> None:
         self.url = url
+        self.schema = schema
         self._pool = pool
 
     @classmethod
@@ -91,7 +92,7 @@ class PostgresStore:
                 f"cannot connect to PostgreSQL at {url}: {error}; check the --db URL and that "
                 "the server is running"
             ) from error
-        store = cls(url, pool)
+        store = cls(url, pool, schema)
         await store._migrate()
         return store
 

@@ -76,6 +76,22 @@ class QueuedMail:
 
 
 @dataclass(frozen=True)
+class InboundReceipt:
+    """One received message for one of our recipients, kept with what was made of it."""
+
+    received_at: datetime
+    mail_from: str
+    rcpt_to: str
+    message_id: str
+    body_hash: str
+    raw: bytes
+    status: str = "acted"
+    detail: str = ""
+    ticket_number: int | None = None
+    opened_ticket: bool = False
+
+
+@dataclass(frozen=True)
 class DueTimer:
     ticket_number: int
     event: TimerEvent
@@ -604,6 +620,10 @@ class Queries:
         )
         return [_queued(r) for r in claimed]
 
+    async def release_outbox(self, outbox_id: int) -> None:
+        """Give back a claim without an attempt (the worker paused before trying it)."""
+        await self.sql.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ?", outbox_id)
+
     async def mark_sent(self, outbox_id: int, now: datetime) -> None:
         await self.sql.execute(
             """UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,
@@ -644,6 +664,104 @@ class Queries:
                 "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'retrying')"
             )
         )
+
+    # --- inbound mail -----------------------------------------------------------------
+
+    async def record_inbound(self, receipt: InboundReceipt) -> bool:
+        """Keep a received message; False when this exact delivery was recorded before."""
+        row_id = await self.sql.fetchval(
+            """INSERT INTO inbound_messages (received_at, mail_from, rcpt_to, message_id,
+                   body_hash, raw, status, detail, ticket_number, opened_ticket)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (message_id, rcpt_to, body_hash) DO NOTHING RETURNING id""",
+            receipt.received_at,
+            receipt.mail_from,
+            receipt.rcpt_to,
+            receipt.message_id,
+            receipt.body_hash,
+            receipt.raw,
+            receipt.status,
+            receipt.detail,
+            receipt.ticket_number,
+            receipt.opened_ticket,
+        )
+        return row_id is not None
+
+    async def seen_inbound(self, message_id: str, rcpt_to: str, body_hash: str) -> bool:
+        found = await self.sql.fetchval(
+            """SELECT id FROM inbound_messages
+               WHERE message_id = ? AND rcpt_to = ? AND body_hash = ?""",
+            message_id,
+            rcpt_to,
+            body_hash,
+        )
+        return found is not None
+
+    async def new_tickets_from(self, sender: str, since: datetime) -> int:
+        return int(
+            await self.sql.fetchval(
+                """SELECT COUNT(*) FROM inbound_messages
+                   WHERE mail_from = ? AND received_at >= ? AND opened_ticket = ?""",
+                sender,
+                since,
+                True,
+            )
+        )
+
+    async def inbound(self, status: str | None = None, limit: int = 100) -> list[Row]:
+        return await self.sql.fetch(
+            """SELECT id, received_at, mail_from, rcpt_to, message_id, status, detail,
+                      ticket_number FROM inbound_messages
+               WHERE CAST(? AS TEXT) IS NULL OR status = ? ORDER BY id DESC LIMIT ?""",
+            status,
+            status,
+            limit,
+        )
+
+    async def inbound_raw(self, inbound_id: int) -> bytes | None:
+        value = await self.sql.fetchval("SELECT raw FROM inbound_messages WHERE id = ?", inbound_id)
+        return None if value is None else bytes(value)
+
+    async def orders_by_references(
+        self,
+        references: Sequence[str],
+        customer_email: str | None = None,
+        vendor_id: str | None = None,
+    ) -> list[str]:
+        """Which of `references` are orders (of this customer, or of this vendor)."""
+        if not references:
+            return []
+        marks = ", ".join("?" for _ in references)
+        rows = await self.sql.fetch(
+            f"""SELECT reference FROM orders WHERE reference IN ({marks})
+                AND (CAST(? AS TEXT) IS NULL OR customer_email = ?)
+                AND (CAST(? AS TEXT) IS NULL OR vendor_id = ?)""",
+            *references,
+            customer_email,
+            customer_email,
+            vendor_id,
+            vendor_id,
+        )
+        return [r["reference"] for r in rows]
+
+    async def mark_bouncing(self, address: str, since: datetime, detail: str) -> None:
+        await self.sql.execute(
+            """INSERT INTO bouncing_addresses (address, since, detail) VALUES (?, ?, ?)
+               ON CONFLICT (address) DO UPDATE SET detail = excluded.detail""",
+            address.lower(),
+            since,
+            detail,
+        )
+
+    async def is_bouncing(self, address: str) -> bool:
+        found = await self.sql.fetchval(
+            "SELECT address FROM bouncing_addresses WHERE address = ?", address.lower()
+        )
+        return found is not None
+
+    async def outbox_message(self, message_id: str) -> QueuedMail | None:
+        row = await self.sql.fetchrow("SELECT * FROM outbox WHERE message_id = ?", message_id)
+        return _queued(row) if row else None
 
     # --- settings -------------------------------------------------------------------
 

@@ -90,6 +90,8 @@ async def test_reimport_keeps_refunds_cancelations_and_generated_api_keys(
         (lambda d: d["vendors"][1]["refund_policy"].update(category="sometimes"),
          "vendors[1] (globex).refund_policy.category: 'sometimes' is not one of"),
         (lambda d: d.update(customers=[]), "import.customers: unknown section"),
+        (lambda d: d["vendors"][0].update(id="Acme Inc"),
+         "vendors[0] (Acme Inc).id: 'Acme Inc' must be a lower-case slug"),
     ],
 )
 async def test_an_invalid_file_names_the_record_and_field_and_imports_nothing(

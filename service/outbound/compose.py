@@ -1,0 +1,110 @@
+"""Turning a queued outbox row into the bytes of one email.
+
+The funnel queued the row with a snapshot marker (how many comments and
+history entries the ticket had, and its state at that moment); here the
+ticket, order and vendor are read back, cut to that snapshot, and handed to
+the templates with this recipient's own reply address and ticket link. This
+module reads the database; it never changes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from service.outbound.addresses import reply_address, ticket_url
+from service.outbound.message import build_message
+from service.outbound.render import Renderer
+from service.representations import order_json, ticket_json
+from service.store import Queries, QueuedMail, Store
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """What every outgoing email needs to know about this deployment."""
+
+    secret: bytes
+    domain: str
+    base_url: str
+    from_name: str = "maildesk support"
+
+    @property
+    def from_address(self) -> str:
+        return f"support@{self.domain}"
+
+
+class Composer:
+    def __init__(self, store: Store, renderer: Renderer, settings: MailSettings) -> None:
+        self.store = store
+        self.renderer = renderer
+        self.settings = settings
+
+    async def compose(self, mail: QueuedMail) -> bytes:
+        async with self.store.reading() as q:
+            context = await self.context(q, mail)
+        item = mail.item
+        rendered = self.renderer.render(item.kind, context)
+        root = item.thread_root
+        return build_message(
+            rendered,
+            from_address=self.settings.from_address,
+            from_name=self._from_name(context),
+            to_address=item.to_address,
+            to_name=item.to_name,
+            reply_to=context["reply_address"],
+            message_id=item.message_id,
+            in_reply_to=root if root and root != item.message_id else None,
+            references=[root] if root and root != item.message_id else [],
+            date=item.created_at,
+        )
+
+    async def context(self, q: Queries, mail: QueuedMail) -> dict[str, Any]:
+        item = mail.item
+        payload: Mapping[str, Any] = item.payload
+        order = await q.order(payload["order"]) if payload.get("order") else None
+        vendor_id = payload.get("vendor") or (order.vendor_id if order else None)
+        vendor = await q.vendor(vendor_id) if vendor_id else None
+        ticket_data: dict[str, Any] | None = None
+        link = address = None
+        number = item.ticket_number
+        if number is not None and "comments" in payload:
+            ticket = await q.ticket(number)
+            if ticket is not None:
+                ticket = replace(
+                    ticket,
+                    comments=ticket.comments[: payload["comments"]],
+                    history=ticket.history[: payload["history"]],
+                )
+                ticket_data = ticket_json(ticket) | dict(payload.get("state") or {})
+                if vendor is not None and ticket_data.get("due"):
+                    ticket_data["due_local"] = _local(ticket_data["due"]["at"], vendor.timezone)
+                secret, domain = self.settings.secret, self.settings.domain
+                link = ticket_url(self.settings.base_url, secret, number, item.party)
+                address = reply_address(secret, domain, number, item.party)
+        return {
+            "kind": item.kind,
+            "party": item.party,
+            "recipient": {"email": item.to_address, "name": item.to_name},
+            "ticket": ticket_data,
+            "order": order_json(order) if order else None,
+            "vendor": (
+                {"id": vendor.id, "name": vendor.name, "timezone": vendor.timezone}
+                if vendor
+                else {"id": "", "name": "", "timezone": "UTC"}
+            ),
+            "facts": dict(payload.get("facts") or {}),
+            "ticket_url": link,
+            "reply_address": address,
+        }
+
+    def _from_name(self, context: Mapping[str, Any]) -> str:
+        vendor_name = context["vendor"]["name"]
+        return f"{vendor_name} via maildesk" if vendor_name else self.settings.from_name
+
+
+def _local(at: str, timezone: str) -> str:
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(ZoneInfo(timezone))
+    return moment.strftime("%a %d %b %Y %H:%M ") + (moment.tzname() or timezone)

@@ -1,0 +1,161 @@
+"""The outbox worker: delivers queued notifications, with retries, exactly as queued.
+
+Rows are claimed with a lease (and `SKIP LOCKED` on PostgreSQL), so several
+workers never send the same row at once, and the claims of a worker that
+died expire and are taken over. A relay that answers 4xx or refuses the
+connection makes the row wait with exponential backoff, and pauses the whole
+worker, so a relay that is down costs one attempt per backoff step instead
+of one per queued email. A 5xx fails the row for the operator to see
+(`maildesk outbox`); nobody is mailed about it, so a broken relay can never
+flood anyone with failure notices. Every retry carries the row's Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import anyio
+
+from service.clock import Clock
+from service.outbound.compose import Composer
+from service.outbound.render import RenderError, UnknownNotificationKind
+from service.outbound.transport import (
+    MailTransport,
+    MaybeDelivered,
+    PermanentFailure,
+    TransientFailure,
+)
+from service.store import QueuedMail, Store
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(days=5)
+LEASE = timedelta(minutes=5)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, … doubling up to an hour between attempts."""
+    return min(FIRST_RETRY * (1 << min(max(0, attempts - 1), 20)), LONGEST_WAIT)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        transport: MailTransport,
+        composer: Composer,
+        *,
+        batch: int = 100,
+        concurrency: int = 8,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.transport = transport
+        self.composer = composer
+        self.batch = batch
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.relay_down_until: datetime | None = None
+        self._relay_failures = 0
+        self._wake = anyio.Event()
+        self._lock = anyio.Lock()
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; return how many were delivered."""
+        async with self._lock:
+            delivered = 0
+            while True:
+                now = self.clock.now()
+                if self.relay_down_until is not None and now < self.relay_down_until:
+                    return delivered
+                async with self.store.transaction() as q:
+                    claimed = await q.claim_outbox(now, now + LEASE, self.batch)
+                if not claimed:
+                    return delivered
+                sent, stop = await self._deliver_batch(claimed, now)
+                delivered += sent
+                if stop:
+                    return delivered
+
+    async def _deliver_batch(self, claimed: list[QueuedMail], now: datetime) -> tuple[int, bool]:
+        results: dict[int, tuple[str, str]] = {}
+        limiter = anyio.CapacityLimiter(self.concurrency)
+
+        async def deliver(mail: QueuedMail) -> None:
+            async with limiter:
+                if self.relay_down_until is not None and now < self.relay_down_until:
+                    return  # the relay failed meanwhile: leave the rest for later
+                results[mail.id] = await self._deliver(mail, now)
+
+        async with anyio.create_task_group() as group:
+            for mail in claimed:
+                group.start_soon(deliver, mail)
+        sent = 0
+        async with self.store.transaction() as q:
+            for mail in claimed:
+                outcome, error = results.get(mail.id, ("release", ""))
+                if outcome == "sent":
+                    sent += 1
+                    await q.mark_sent(mail.id, now)
+                elif outcome == "failed":
+                    await q.mark_failed(mail.id, error)
+                elif outcome == "retry":
+                    if now - mail.item.created_at > GIVE_UP_AFTER:
+                        await q.mark_failed(mail.id, f"gave up after {GIVE_UP_AFTER}: {error}")
+                    else:
+                        await q.mark_retry(mail.id, now + backoff(mail.attempts + 1), error)
+                else:
+                    await q.release_outbox(mail.id)
+        return sent, self.relay_down_until is not None and now < self.relay_down_until
+
+    async def _deliver(self, mail: QueuedMail, now: datetime) -> tuple[str, str]:
+        try:
+            message = await self.composer.compose(mail)
+        except (UnknownNotificationKind, RenderError, KeyError, ValueError) as error:
+            log.error("outbox #%s cannot be rendered: %s", mail.id, error)
+            return "failed", f"cannot render: {error}"
+        try:
+            await self.transport.send(
+                self.composer.settings.from_address, [mail.item.to_address], message
+            )
+        except MaybeDelivered as error:
+            log.warning(
+                "outbox #%s may have been delivered (%s); retrying with the same Message-ID %s",
+                mail.id,
+                error,
+                mail.item.message_id,
+            )
+            return "retry", f"maybe delivered: {error}"
+        except TransientFailure as error:
+            self._relay_failures += 1
+            self.relay_down_until = now + backoff(self._relay_failures)
+            log.warning(
+                "relay unavailable (%s); pausing deliveries until %s",
+                error,
+                self.relay_down_until.isoformat(),
+            )
+            return "retry", str(error)
+        except PermanentFailure as error:
+            log.error("outbox #%s rejected by the relay: %s", mail.id, error)
+            return "failed", str(error)
+        self._relay_failures = 0
+        self.relay_down_until = None
+        return "sent", ""
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # logged and retried: a failing tick must not stop delivery
+                log.exception("outbox tick failed; retrying in %.1fs", self.poll_interval)
+            with anyio.move_on_after(self.poll_interval):
+                await self._wake.wait()
+            self._wake = anyio.Event()

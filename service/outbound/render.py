@@ -1,0 +1,472 @@
+"""Render one notification (SPEC §4) from the Jinja templates under `templates/email/`.
+
+A `Renderer` turns a notification kind and a context into a `RenderedEmail`
+(subject, text part, HTML part). Each kind has `email/<kind>.txt` and
+`email/<kind>.html`, both extending the shared `email/_layout.*`; the subject
+is the `subject` block of the `.txt` template, one line, and for ticket kinds
+always starts with the ticket tag `[#1234] `.
+
+The context contract (built from the database by the outbox; given here):
+
+    kind           str, the notification kind (the `kind` argument wins)
+    party          "customer" | "vendor": the recipient's role
+    recipient      {"email", "name"}
+    ticket         SPEC §8 Ticket JSON, or None for request_refused and
+                   lookup_result: number, vendor, order, customer, type,
+                   status, opened_by, opened_at, closed_at, close_reason,
+                   due ({"event", "at"} or None), comments [{author, text,
+                   at, attachments: [{filename, content_type, size}]}],
+                   events [{kind, by, at}]
+    order          SPEC §8 Order JSON, every item with a "name", plus
+                   "license_key" and "download_url"; None when no order
+                   was found (a refusal, a failed lookup)
+    vendor         {"id", "name", "timezone"}
+    facts          extra strings: "reason" (request_refused, ticket_closed),
+                   "amount"/"currency" (refund_processed), "from"/"to"
+                   (ticket_changed), "waiting_on" (inactivity_warning)
+    ticket_url     this party's signed ticket link, or None
+    reply_address  this party's reply address, or None
+
+`party`, `recipient`, `ticket`, `order`, `vendor` and `facts` must be
+present (None where allowed): a missing one is an error, not a blank in
+someone's mailbox. Times are ISO-8601 strings in UTC. Used when present,
+never required: ticket["due_local"] (the due time as a string in the
+vendor's zone, shown to the vendor), ticket["awaiting_approval"],
+ticket["escalated_at"], an event's "detail" ({"from", "to"} of a change),
+order["currency"], an item's "kind" and "currency", a bill's "refunded_at",
+facts["by"] (who acted), facts["type"] and facts["reference"] (what a
+refused request asked for).
+
+Templates also see names derived here once per render: `customer_name`,
+`vendor_name`, `product_name`, `type_label` (and the `type_labels` table),
+`newest_comment`, `names` (comment author -> display name), `actor` (the
+party whose action caused this email) and `actor_label` (it, as the start
+of a sentence to this recipient: "You", "Your customer Jane Doe", ...),
+`due_text`, `awaiting_approval`, `physical`, `commands` (the email commands
+this party may use now), `currency`, and, in the bodies, `subject`; and the
+filters `when`, `money`, `filesize`, `humanize`, `payment`, `para` (wrap one
+prose paragraph of the text part) and `nl2br` (HTML).
+
+This module must never read the database, send mail or change a ticket; it
+only turns a context into text.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+import service
+
+TICKET_TYPE_LABELS: Mapping[str, str] = {
+    "refund": "refund request",
+    "cancelation": "cancelation request",
+    "support": "support ticket",
+}
+
+_CLOSERS: Mapping[str, str] = {"closed_by_customer": "customer", "closed_by_vendor": "vendor"}
+_KIND = re.compile(r"[a-z][a-z0-9_]*")
+_EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_TEXT_WIDTH = 76
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class UnknownNotificationKind(LookupError):
+    """No templates for a notification kind in the templates directory."""
+
+
+class RenderError(RuntimeError):
+    """A template failed on a context (a missing key, a template bug)."""
+
+
+def default_templates_dir() -> Path:
+    """The installed templates: inside the package (wheel) or beside it (source checkout)."""
+    package = Path(service.__file__).resolve().parent
+    installed = package / "templates"
+    if installed.is_dir():
+        return installed
+    return package.parent / "templates"
+
+
+class Renderer:
+    """Renders notifications from one templates directory; templates are loaded once."""
+
+    def __init__(self, templates_dir: Path | str | None = None) -> None:
+        self.templates_dir = Path(templates_dir) if templates_dir else default_templates_dir()
+        self._text = _environment(self.templates_dir, html=False)
+        self._html = _environment(self.templates_dir, html=True)
+
+    def kinds(self) -> frozenset[str]:
+        """The kinds with templates in this directory (`email/<kind>.txt`)."""
+        email_dir = self.templates_dir / "email"
+        if not email_dir.is_dir():
+            return frozenset()
+        return frozenset(
+            path.stem for path in email_dir.glob("*.txt") if _KIND.fullmatch(path.stem)
+        )
+
+    def check(self, kinds: Sequence[str]) -> None:
+        """Load every template of `kinds` now, so a broken `--templates DIR` fails at start."""
+        for kind in kinds:
+            self._templates(kind)
+
+    def render(self, kind: str, context: Mapping[str, Any]) -> RenderedEmail:
+        """Subject, text and HTML of one notification to one party.
+
+        Raises `UnknownNotificationKind` when the directory has no templates
+        for `kind`, and `RenderError` when the templates fail on `context`.
+        """
+        text_template, html_template = self._templates(kind)
+        subject_block = text_template.blocks.get("subject")
+        if subject_block is None:
+            raise RenderError(
+                f"{self.templates_dir / 'email' / (kind + '.txt')} has no "
+                "{% block subject %}; every kind needs one"
+            )
+        try:
+            variables = _variables(kind, context)
+            subject = _subject(
+                "".join(subject_block(text_template.new_context(variables))), variables
+            )
+            variables["subject"] = subject
+            text = text_template.render(variables)
+            html = html_template.render(variables)
+        except (jinja2.TemplateError, LookupError, AttributeError, TypeError, ValueError) as error:
+            party = context.get("party")
+            raise RenderError(f"rendering {kind!r} for the {party} failed: {error}") from error
+        return RenderedEmail(subject, _tidy_text(text), html)
+
+    def _templates(self, kind: str) -> tuple[jinja2.Template, jinja2.Template]:
+        if not _KIND.fullmatch(kind):
+            raise UnknownNotificationKind(f"not a notification kind: {kind!r}")
+        try:
+            return (
+                self._text.get_template(f"email/{kind}.txt"),
+                self._html.get_template(f"email/{kind}.html"),
+            )
+        except jinja2.TemplateNotFound as missing:
+            raise UnknownNotificationKind(
+                f"no template {missing.name!r} for notification kind {kind!r} in "
+                f"{self.templates_dir} (each kind needs email/{kind}.txt and email/{kind}.html)"
+            ) from None
+        except jinja2.TemplateSyntaxError as error:
+            raise RenderError(
+                f"{error.filename or error.name}, line {error.lineno}: {error.message}"
+            ) from error
+
+
+# --- environment ---------------------------------------------------------------
+
+
+def _environment(templates_dir: Path, *, html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=html,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+    )
+    filters: dict[str, Callable[..., Any]] = {
+        "when": when,
+        "money": money,
+        "filesize": filesize,
+        "humanize": humanize,
+        "payment": payment,
+        "para": para,
+        "nl2br": nl2br,
+    }
+    env.filters.update(filters)
+    return env
+
+
+# --- filters -------------------------------------------------------------------
+
+
+def when(value: str | None) -> str:
+    """`2026-11-02T10:00:00Z` -> `Mon 2 Nov 2026 10:00 UTC`; unparseable text as given."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return (
+        f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} "
+        f"{moment.year} {moment:%H:%M} UTC"
+    )
+
+
+def money(amount: object, currency: str | None = None) -> str:
+    return f"{amount} {currency}" if currency else str(amount)
+
+
+def filesize(size: int | None) -> str:
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def humanize(value: str | None) -> str:
+    """`credit_card` -> `credit card`."""
+    return (value or "").replace("_", " ")
+
+
+_PAYMENT_METHODS: Mapping[str, str] = {
+    "paypal": "PayPal",
+    "apple_pay": "Apple Pay",
+    "alipay": "Alipay",
+    "amazon_pay": "Amazon Pay",
+}
+
+
+def payment(method: str | None) -> str:
+    """`credit_card` -> `credit card`, `paypal` -> `PayPal`."""
+    return _PAYMENT_METHODS.get(method or "", humanize(method))
+
+
+def para(text: str) -> str:
+    """Wrap prose for the text part: each blank-line-separated paragraph filled to 76 columns.
+
+    Cheap on the few sentences it is meant for; never apply it to comments
+    or whole bodies. Long words (URLs, addresses) are never broken.
+    """
+    paragraphs = (" ".join(chunk.split()) for chunk in re.split(r"\n\s*\n", text))
+    return "\n\n".join(
+        textwrap.fill(p, _TEXT_WIDTH, break_long_words=False, break_on_hyphens=False)
+        for p in paragraphs
+        if p
+    )
+
+
+def nl2br(text: str | None) -> Markup:
+    """Escape `text` and keep its line breaks, for comments in the HTML part."""
+    escaped = escape(text or "")
+    return Markup(escaped.replace("\r\n", "\n").replace("\n", Markup("<br>\n")))
+
+
+# --- derived names -------------------------------------------------------------
+
+
+def _variables(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    variables = dict(context)
+    variables["kind"] = kind
+    for key in ("party", "recipient", "ticket", "order", "vendor", "facts"):
+        if key not in variables:
+            raise RenderError(f"the context for {kind!r} has no {key!r}")
+    variables.setdefault("ticket_url", None)
+    variables.setdefault("reply_address", None)
+    if variables["facts"] is None:
+        variables["facts"] = {}
+    ticket: Mapping[str, Any] | None = variables["ticket"]
+    order: Mapping[str, Any] | None = variables["order"]
+    facts: Mapping[str, Any] = variables["facts"]
+    vendor: Mapping[str, Any] = variables["vendor"]
+
+    customer_name = _customer_name(ticket, order)
+    vendor_name = str(vendor.get("name") or vendor.get("id") or "the seller")
+    party = str(variables["party"])
+    comments: Sequence[Mapping[str, Any]] = (ticket.get("comments") or []) if ticket else []
+    ticket_type = str(ticket["type"]) if ticket else str(facts.get("type") or "")
+    names = {
+        "customer": customer_name,
+        "vendor": vendor_name,
+        "system": "maildesk",
+        "operator": "the maildesk operator",
+    }
+    actor = _actor(kind, ticket, facts)
+    variables.update(
+        customer_name=customer_name,
+        vendor_name=vendor_name,
+        product_name=_product_name(order, facts),
+        type_label=TICKET_TYPE_LABELS.get(ticket_type, "request"),
+        type_labels=TICKET_TYPE_LABELS,
+        newest_comment=comments[-1] if comments else None,
+        names=names,
+        actor=actor,
+        actor_label=_actor_label(actor, party, names),
+        due_text=_due_text(ticket, party),
+        awaiting_approval=_awaiting_approval(ticket),
+        physical=_physical(order),
+        commands=available_commands(party, ticket, order),
+        currency=str(facts.get("currency") or (order.get("currency") if order else None) or ""),
+    )
+    return variables
+
+
+def available_commands(
+    party: str, ticket: Mapping[str, Any] | None, order: Mapping[str, Any] | None
+) -> list[str]:
+    """The email commands (`#close`, ...) that `party` may usefully send on `ticket` now.
+
+    A courtesy list for the email; the state machine still decides, and
+    explains a refusal, when a command is sent.
+    """
+    if ticket is None:
+        return []
+    ticket_type = ticket.get("type")
+    may_escalate = _saved_by_vendor(ticket) and not _escalated(ticket)
+    if ticket.get("status") != "open":
+        return ["escalate"] if party == "customer" and may_escalate else []
+    subscription_active = order is not None and order.get("subscription_status") == "active"
+    commands = ["close"]
+    if party == "customer":
+        if ticket_type != "refund":
+            commands.append("refund")
+        if ticket_type != "cancelation" and subscription_active:
+            commands.append("cancel")
+        if ticket_type != "support":
+            commands.append("support")
+        if may_escalate:
+            commands.append("escalate")
+    elif party == "vendor":
+        if ticket_type == "support":
+            commands.append("refund")
+            if subscription_active:
+                commands.append("cancel")
+        else:
+            commands.append("support")
+        if _awaiting_approval(ticket):
+            commands.append("approve")
+    return commands
+
+
+_REQUESTS = ("refund", "cancelation")
+
+
+def _saved_by_vendor(ticket: Mapping[str, Any]) -> bool:
+    """Whether the vendor closed a request or changed it to support: what may be escalated."""
+    if ticket.get("close_reason") == "closed_by_vendor" and ticket.get("type") in _REQUESTS:
+        return True
+    for event in ticket.get("events") or []:
+        if event.get("kind") != "changed" or event.get("by") != "vendor":
+            continue
+        detail = event.get("detail") or {}
+        if not detail or detail.get("from") in _REQUESTS:
+            return True
+    return False
+
+
+def _escalated(ticket: Mapping[str, Any]) -> bool:
+    return bool(ticket.get("escalated_at")) or any(
+        event.get("kind") == "escalated" for event in ticket.get("events") or []
+    )
+
+
+def _awaiting_approval(ticket: Mapping[str, Any] | None) -> bool:
+    """Whether an open refund waits for the vendor's `#approve` (SPEC §2).
+
+    Read from `awaiting_approval` when the ticket carries it; otherwise an
+    open refund without a timer is one that waits.
+    """
+    if not ticket or ticket.get("status") != "open" or ticket.get("type") != "refund":
+        return False
+    if "awaiting_approval" in ticket:
+        return bool(ticket["awaiting_approval"])
+    return not ticket.get("due")
+
+
+def _actor(kind: str, ticket: Mapping[str, Any] | None, facts: Mapping[str, Any]) -> str:
+    """Who caused this notification (`facts["by"]` wins), as a party name.
+
+    The close reason says who closed a ticket, the newest comment who replied;
+    otherwise the newest event's `by`; "system" when nothing says.
+    """
+    if facts.get("by"):
+        return str(facts["by"])
+    if ticket is None:
+        return "system"
+    if kind == "ticket_closed":
+        reason = facts.get("reason") or ticket.get("close_reason")
+        return _CLOSERS.get(str(reason), "system")
+    comments = ticket.get("comments") or []
+    if kind == "reply" and comments:
+        return str(comments[-1].get("author") or "system")
+    events = ticket.get("events") or []
+    return str(events[-1].get("by") or "system") if events else "system"
+
+
+def _actor_label(actor: str, party: str, names: Mapping[str, str]) -> str:
+    """The actor as the start of a sentence written to `party`."""
+    if actor == party:
+        return "You"
+    if actor == "customer":
+        return f"Your customer {names['customer']}"
+    if actor == "operator":
+        return "The maildesk operator"
+    return names.get(actor, actor)
+
+
+def _due_text(ticket: Mapping[str, Any] | None, party: str) -> str:
+    """When the pending timer fires; the vendor also sees it in their own zone."""
+    due = ticket.get("due") if ticket else None
+    if not ticket or not due:
+        return ""
+    local = ticket.get("due_local") if party == "vendor" else None
+    return f"{when(due.get('at'))} ({local})" if local else when(due.get("at"))
+
+
+def _customer_name(ticket: Mapping[str, Any] | None, order: Mapping[str, Any] | None) -> str:
+    for person in (order.get("customer") if order else None, ticket and ticket.get("customer")):
+        if isinstance(person, Mapping):
+            name = person.get("name") or person.get("email")
+            if name:
+                return str(name)
+        elif isinstance(person, str) and person:
+            return person
+    return "the customer"
+
+
+def _physical(order: Mapping[str, Any] | None) -> bool:
+    """Whether the order holds shipped goods (their refunds wait 19 days, SPEC §2)."""
+    items = (order.get("items") or []) if order else []
+    return any(item.get("kind") == "physical" for item in items)
+
+
+def _product_name(order: Mapping[str, Any] | None, facts: Mapping[str, Any]) -> str:
+    if order:
+        names = [str(item.get("name") or item.get("sku")) for item in order.get("items") or []]
+        if names:
+            return ", ".join(dict.fromkeys(names))
+        return f"order {order.get('reference')}"
+    reference = facts.get("reference")
+    return f"order {reference}" if reference else "your purchase"
+
+
+def _subject(rendered: str, variables: Mapping[str, Any]) -> str:
+    """One line, tagged `[#1234] ` for ticket kinds (also when a template forgot the tag)."""
+    subject = " ".join(rendered.split())
+    ticket = variables["ticket"]
+    if ticket:
+        tag = f"[#{ticket['number']}]"
+        if not subject.startswith(tag):
+            subject = f"{tag} {subject}"
+    return subject
+
+
+def _tidy_text(text: str) -> str:
+    """At most one blank line in a row, no leading blank lines, one final newline."""
+    return _EXTRA_BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"

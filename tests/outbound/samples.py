@@ -1,0 +1,154 @@
+"""Sample render contexts in the shape the outbox builds (see `service.outbound.render`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.outbound.addresses import reply_address, ticket_url
+
+SECRET = b"test-secret-not-for-production"
+DOMAIN = "desk.example.test"
+BASE_URL = "https://desk.example.test"
+
+TICKET_KINDS = (
+    "ticket_opened",
+    "reply",
+    "ticket_changed",
+    "ticket_closed",
+    "inactivity_warning",
+    "refund_processed",
+    "cancelation_processed",
+    "escalation_received",
+)
+NO_TICKET_KINDS = ("request_refused", "lookup_result")
+ALL_KINDS = TICKET_KINDS + NO_TICKET_KINDS
+PARTIES = ("customer", "vendor")
+
+_FACTS: dict[str, dict[str, str]] = {
+    "ticket_changed": {"from": "refund", "to": "support"},
+    "ticket_closed": {"reason": "closed_by_vendor"},
+    "inactivity_warning": {"waiting_on": "vendor"},
+    "refund_processed": {"amount": "19.95", "currency": "USD"},
+    "request_refused": {
+        "reason": "The refund period of this order ended on 1 Jan 2027.",
+        "type": "refund",
+    },
+}
+
+
+def sample_order() -> dict[str, Any]:
+    return {
+        "reference": "Q7K2M9XA",
+        "vendor": "acme",
+        "customer": {"email": "jane@example.test", "name": "Jane Doe"},
+        "items": [{"sku": "ACME-PRO", "quantity": 1, "unit_price": "19.95", "name": "Acme Pro"}],
+        "payment_method": "credit_card",
+        "purchased_at": "2026-11-02T10:00:00Z",
+        "bills": [
+            {"billed_at": "2026-11-02T10:00:00Z", "amount": "19.95"},
+            {"billed_at": "2026-12-02T10:00:00Z", "amount": "19.95"},
+        ],
+        "refunded_amount": "0.00",
+        "currency": "USD",
+        "subscription_status": "active",
+        "license_key": "AAAA-BBBB-CCCC",
+        "download_url": "https://acme.test/dl/1",
+    }
+
+
+def sample_ticket(kind: str = "ticket_opened") -> dict[str, Any]:
+    comments: list[dict[str, Any]] = [
+        {
+            "author": "customer",
+            "text": "The app crashes at start.\nPlease refund me.",
+            "at": "2026-12-03T09:00:00Z",
+            "attachments": [{"filename": "crash.log", "content_type": "text/plain", "size": 2048}],
+        },
+        {
+            "author": "vendor",
+            "text": "Sorry about that! Version 2.1 fixes the crash.",
+            "at": "2026-12-03T11:30:00Z",
+            "attachments": [],
+        },
+    ]
+    events: list[dict[str, Any]] = [
+        {"kind": "opened", "by": "customer", "at": "2026-12-03T09:00:00Z"},
+        {"kind": "replied", "by": "vendor", "at": "2026-12-03T11:30:00Z"},
+    ]
+    ticket: dict[str, Any] = {
+        "number": 1234,
+        "vendor": "acme",
+        "order": "Q7K2M9XA",
+        "customer": "jane@example.test",
+        "type": "refund",
+        "status": "open",
+        "opened_by": "customer",
+        "opened_at": "2026-12-03T09:00:00Z",
+        "closed_at": None,
+        "close_reason": None,
+        "due": {"event": "process", "at": "2026-12-04T09:00:00Z"},
+        "comments": comments,
+        "events": events,
+    }
+    if kind == "ticket_opened":
+        ticket["due_local"] = "Fri 4 Dec 2026 04:00 America/New_York"
+        ticket["comments"] = comments[:1]
+        ticket["events"] = events[:1]
+    elif kind == "ticket_changed":
+        ticket.update(
+            type="support", due={"event": "inactivity_warning", "at": "2026-12-05T11:30:00Z"}
+        )
+        events.append({"kind": "changed", "by": "vendor", "at": "2026-12-03T11:30:00Z"})
+    elif kind == "inactivity_warning":
+        ticket.update(
+            type="support", due={"event": "inactivity_warning", "at": "2026-12-07T09:00:00Z"}
+        )
+        ticket["comments"] = comments[:1]
+        ticket["events"] = [
+            *events[:1],
+            {"kind": "inactivity_warning", "by": "system", "at": "2026-12-05T09:00:00Z"},
+        ]
+    elif kind in (
+        "ticket_closed",
+        "refund_processed",
+        "cancelation_processed",
+        "escalation_received",
+    ):
+        reason = {
+            "ticket_closed": "closed_by_vendor",
+            "refund_processed": "refunded",
+            "cancelation_processed": "canceled",
+            "escalation_received": "closed_by_vendor",
+        }[kind]
+        ticket.update(
+            status="closed",
+            closed_at="2026-12-04T09:00:00Z",
+            close_reason=reason,
+            due=None,
+            type="cancelation" if kind == "cancelation_processed" else "refund",
+        )
+        by = "vendor" if reason == "closed_by_vendor" else "system"
+        events.append({"kind": "closed", "by": by, "at": "2026-12-04T09:00:00Z"})
+        if kind == "escalation_received":
+            events.append({"kind": "escalated", "by": "customer", "at": "2026-12-05T09:00:00Z"})
+    return ticket
+
+
+def sample_context(kind: str, party: str) -> dict[str, Any]:
+    has_ticket = kind not in NO_TICKET_KINDS
+    recipient = (
+        {"email": "jane@example.test", "name": "Jane Doe"}
+        if party == "customer"
+        else {"email": "help@acme.test", "name": "Acme Software"}
+    )
+    return {
+        "kind": kind,
+        "party": party,
+        "recipient": recipient,
+        "ticket": sample_ticket(kind) if has_ticket else None,
+        "order": sample_order(),
+        "vendor": {"id": "acme", "name": "Acme Software", "timezone": "America/New_York"},
+        "facts": dict(_FACTS.get(kind, {})),
+        "ticket_url": ticket_url(BASE_URL, SECRET, 1234, party) if has_ticket else None,
+        "reply_address": reply_address(SECRET, DOMAIN, 1234, party) if has_ticket else None,
+    }
