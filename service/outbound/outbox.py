@@ -92,8 +92,10 @@ class OutboxWorker:
                     return  # the relay failed meanwhile: leave the rest for later
                 results[mail.id] = await self._deliver(mail, now)
 
+        # The first message goes alone, as a probe: if the relay is down, only it is tried.
+        await deliver(claimed[0])
         async with anyio.create_task_group() as group:
-            for mail in claimed:
+            for mail in claimed[1:]:
                 group.start_soon(deliver, mail)
         sent = 0
         async with self.store.transaction() as q:
