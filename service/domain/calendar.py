@@ -78,6 +78,7 @@ class BusinessCalendar:
         """
         if duration < timedelta(0):
             raise ValueError("weekday time cannot run backwards")
+        _require_aware(start)
         cursor = start.astimezone(UTC)
         remaining = duration
         while True:
@@ -92,6 +93,8 @@ class BusinessCalendar:
 
     def weekday_time_between(self, start: datetime, end: datetime) -> timedelta:
         """How much weekday time lies between two moments (zero if `end` is not later)."""
+        _require_aware(start)
+        _require_aware(end)
         cursor = start.astimezone(UTC)
         end = end.astimezone(UTC)
         counted = timedelta(0)

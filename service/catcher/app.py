@@ -1,0 +1,101 @@
+"""`maildesk catcher`: the mail catcher on its own, SMTP and web in one process.
+
+`build_catcher_app()` is the stand-alone web app (the catcher's routes plus
+`/healthz`); `run_catcher()` serves it with uvicorn beside the SMTP listener,
+both on the current event loop, until it is cancelled.
+
+Signals belong to whoever runs the event loop, not to this module: uvicorn's
+own SIGINT/SIGTERM capture is turned off, so inside `maildesk serve` it cannot
+steal the process's Ctrl-C. Stand-alone, `anyio.run(run_catcher, ...)` stops on
+Ctrl-C because the asyncio runner cancels the main task, and cancellation shuts
+both servers down in order.
+
+What this module must never do: keep a port open after `run_catcher` returns,
+or exit the process itself (uvicorn's `sys.exit` paths are avoided by binding
+the HTTP socket here, where a busy port is an ordinary `OSError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskStatus
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from service.catcher.mailbox import Mailbox
+from service.catcher.smtp import serve_catcher_smtp
+from service.catcher.web import catcher_routes
+from service.http_server import listening_socket, serve_http
+
+DEFAULT_SMTP_PORT = 1025
+DEFAULT_HTTP_PORT = 1080
+"""MailCatcher's ports: clear of `maildesk serve` (SMTP 2525, HTTP 8025), so both can run."""
+
+
+@dataclass(frozen=True)
+class CatcherAddresses:
+    """Where a running catcher listens (the real ports when 0 was asked for)."""
+
+    smtp_host: str
+    smtp_port: int
+    http_host: str
+    http_port: int
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{_host_in_url(self.http_host)}:{self.http_port}/mail"
+
+
+def build_catcher_app(mailbox: Mailbox) -> Starlette:
+    """The stand-alone catcher web app over `mailbox`: its pages, its API and `/healthz`."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "messages": len(mailbox)})
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse(request.url_for("catcher_list").path)
+
+    routes = [
+        Route("/", home, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        *catcher_routes(mailbox),
+    ]
+    return Starlette(routes=routes)
+
+
+async def run_catcher(
+    smtp_host: str = "127.0.0.1",
+    smtp_port: int = DEFAULT_SMTP_PORT,
+    http_host: str = "127.0.0.1",
+    http_port: int = DEFAULT_HTTP_PORT,
+    *,
+    mailbox: Mailbox | None = None,
+    task_status: TaskStatus[CatcherAddresses] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Catch mail on SMTP and show it over HTTP until cancelled.
+
+    Prints where it listens. With `await task_group.start(run_catcher, ...)`
+    the caller gets the `CatcherAddresses` once both servers accept
+    connections. A busy port raises `OSError` before anything is served.
+    """
+    mailbox = mailbox if mailbox is not None else Mailbox()
+    app = build_catcher_app(mailbox)
+    async with serve_catcher_smtp(mailbox, smtp_host, smtp_port) as (bound_smtp_host, bound_smtp):
+        with listening_socket(http_host, http_port) as http_socket:
+            bound_http_host, bound_http = http_socket.getsockname()[:2]
+            addresses = CatcherAddresses(bound_smtp_host, bound_smtp, bound_http_host, bound_http)
+            print(
+                f"maildesk catcher: SMTP on {_host_in_url(bound_smtp_host)}:{bound_smtp}, "
+                f"web on {addresses.web_url}, JSON at /api/messages",
+                flush=True,
+            )
+            task_status.started(addresses)
+            await serve_http(app, http_socket)
+
+
+def _host_in_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

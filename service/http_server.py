@@ -1,0 +1,71 @@
+"""Serving a Starlette app with uvicorn inside an anyio task group.
+
+uvicorn normally owns the process: its signals, its loop. Here it is one task
+among the SMTP listener, the scheduler and the outbox worker, so it must not
+install signal handlers, and cancelling its task must become uvicorn's
+orderly shutdown rather than an abort. Used by `maildesk serve` and by the
+stand-alone catcher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Generator
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+
+GRACEFUL_SHUTDOWN_SECONDS = 5.0
+
+
+class _UvicornWithoutSignals(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the caller; stopped via `should_exit`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve_http(app: Starlette, listening: socket.socket) -> None:
+    """Serve `app` on an already-bound socket; on cancellation, shut uvicorn down gracefully."""
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # never reconfigure the host process's logging
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_SECONDS),
+    )
+    server = _UvicornWithoutSignals(config)
+
+    async def stop_when_cancelled() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            server.should_exit = True
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(stop_when_cancelled)
+        # Shielded so that a cancellation becomes uvicorn's orderly shutdown, not an abort;
+        # `stop_when_cancelled` turns the cancellation into `should_exit`.
+        with anyio.CancelScope(shield=True):
+            await server.serve(sockets=[listening])
+        task_group.cancel_scope.cancel()
+
+
+@contextlib.contextmanager
+def listening_socket(host: str, port: int) -> Generator[socket.socket, None, None]:
+    """A TCP socket bound and listening on `host`:`port` (the first address `host` resolves to)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listening = socket.socket(family, kind, proto)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(128)
+        listening.setblocking(False)
+        yield listening
+    finally:
+        listening.close()
