@@ -10,12 +10,12 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 
 import anyio
 
 from service.catalog import ImportError_, import_catalog
 from service.config import DEFAULT_DB, ConfigError, env
+from service.runner import add_run_commands
 from service.store import StorageError, Store, open_store
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
@@ -39,7 +39,7 @@ async def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitabl
 
 async def cmd_import(args: argparse.Namespace) -> int:
     try:
-        data = json.loads(Path(args.file).read_text("utf-8"))
+        data = json.loads(await anyio.Path(args.file).read_text("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{args.file}: no such file") from None
     except json.JSONDecodeError as error:
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(run=cmd_outbox)
 
+    add_run_commands(commands)
     return parser
 
 

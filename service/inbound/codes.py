@@ -1,0 +1,16 @@
+"""Every SMTP reply maildesk's listener gives, in one place (RFC 5321 codes, RFC 3463 status)."""
+
+from __future__ import annotations
+
+ACCEPTED = "250 2.0.0 OK: message accepted"
+DUPLICATE = "250 2.0.0 OK: already received; nothing more to do"
+IGNORED_AUTOMATIC = "250 2.0.0 OK: automatic mail noted; it does not act on tickets"
+RECIPIENT_OK = "250 2.1.5 OK"
+NOT_OURS = "550 5.1.1 <{address}>: no such mailbox here (this server is not a relay)"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients in one message; send the rest separately"
+NOT_AUTHORISED = "550 5.7.1 {reason}; nothing was changed"
+DMARC_FAILED = (
+    "550 5.7.1 The sender's domain failed DMARC at the receiving server; nothing was changed"
+)
+RATE_LIMITED = "451 4.7.1 Too many new tickets from <{address}> in the last hour; try again later"
+TRY_LATER = "451 4.3.0 Temporary failure on our side; the message is kept, please retry later"

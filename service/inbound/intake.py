@@ -1,0 +1,423 @@
+"""From one received email to ticket actions: the inbound half of SPEC §3.
+
+The SMTP handler hands every accepted message here and answers with the
+SMTP reply this returns. The order of checks is the order of trust:
+
+1. the same delivery seen before acts once (Message-ID, recipient, body);
+2. DMARC failing at the receiving server: refused, nothing acts;
+3. automatic mail (auto-replies, lists, bounces, delay reports) never acts;
+   a bounce of one of our notifications marks that address as bouncing;
+4. the recipient decides the intent (`route`); the `From` must be the party
+   that a reply or command address names, or nothing changes;
+5. the funnel applies it, storing the raw message in the same transaction,
+   and only then does the sender get `250`.
+
+Anything unexpected answers `451` (the sender retries) and the raw message
+is kept: in the database when it can be written, else in the spool folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import anyio
+
+from service.clock import Clock
+from service.desk import Desk, DeskError, DuplicateDelivery, OpenRequest, TicketAction
+from service.domain.events import (
+    Approve,
+    ChangeType,
+    Close,
+    Escalate,
+    Open,
+    Reply,
+    TicketEvent,
+)
+from service.domain.notifications import LOOKUP_RESULT, REQUEST_REFUSED
+from service.domain.records import Attachment, Party, TicketType
+from service.inbound import codes
+from service.inbound.guard import (
+    DeliveryReport,
+    auto_generated_reason,
+    delivery_report,
+    dmarc_failed,
+)
+from service.inbound.parse import InboundMail, parse_mail
+from service.inbound.reply_text import Command, new_text, parse_commands
+from service.inbound.route import (
+    Bounces,
+    Intent,
+    Lookup,
+    NewTicket,
+    Router,
+    TicketReply,
+    VendorCommand,
+)
+from service.store import InboundReceipt, StorageError, Store
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{3,63}")
+_MAX_CANDIDATES = 200
+_COMMAND_TYPES = {
+    "refund": TicketType.REFUND,
+    "cancel": TicketType.CANCELATION,
+    "cancelation": TicketType.CANCELATION,
+    "cancellation": TicketType.CANCELATION,
+    "support": TicketType.SUPPORT,
+}
+
+
+class NotAuthorised(Exception):
+    """The sender may not act through this address; the message says why, revealing nothing."""
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    new_tickets_per_hour: int = 20
+    spool_dir: Path = Path("maildesk-spool")
+
+
+def body_hash(raw: bytes) -> str:
+    """The body without headers: relays add Received lines, the body stays the same."""
+    separator = raw.find(b"\r\n\r\n")
+    if separator < 0:
+        separator = raw.find(b"\n\n")
+    body = raw[separator:] if separator >= 0 else raw
+    return hashlib.sha256(body).hexdigest()
+
+
+class Intake:
+    def __init__(
+        self,
+        desk: Desk,
+        store: Store,
+        router: Router,
+        clock: Clock,
+        settings: IntakeSettings | None = None,
+    ) -> None:
+        self.desk = desk
+        self.store = store
+        self.router = router
+        self.clock = clock
+        self.settings = settings or IntakeSettings()
+
+    async def receive(self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str]) -> str:
+        """Act on one message for each of its recipients; return the SMTP reply."""
+        try:
+            mail = await anyio.to_thread.run_sync(parse_mail, raw)
+            replies = [await self._for_recipient(mail, raw, mail_from, rcpt) for rcpt in rcpt_tos]
+        except Exception as error:  # every failure keeps the message and asks for a retry
+            log.exception("inbound message from <%s> failed; kept for the operator", mail_from)
+            await self._park(raw, mail_from, rcpt_tos, error)
+            return codes.TRY_LATER
+        refusals = [r for r in replies if not r.startswith("250")]
+        return refusals[0] if refusals else replies[0] if len(replies) == 1 else codes.ACCEPTED
+
+    async def _for_recipient(self, mail: InboundMail, raw: bytes, mail_from: str, rcpt: str) -> str:
+        receipt = InboundReceipt(
+            received_at=self.clock.now(),
+            mail_from=(mail_from or "").lower(),
+            rcpt_to=rcpt.lower(),
+            message_id=mail.message_id,
+            body_hash=body_hash(raw),
+            raw=raw,
+        )
+        async with self.store.reading() as q:
+            if await q.seen_inbound(receipt.message_id, receipt.rcpt_to, receipt.body_hash):
+                return codes.DUPLICATE
+        intent = self.router.route(rcpt)
+        try:
+            if dmarc_failed(mail):
+                await self.desk.keep(replace(receipt, status="refused", detail="DMARC failed"))
+                return codes.DMARC_FAILED
+            automatic = auto_generated_reason(mail, mail_from)
+            if automatic is not None or isinstance(intent, Bounces):
+                await self._automatic(mail, receipt, automatic or "sent to the bounce address")
+                return codes.IGNORED_AUTOMATIC
+            return await self._act(mail, receipt, intent)
+        except DuplicateDelivery:
+            return codes.DUPLICATE
+        except NotAuthorised as refusal:
+            await self._keep_quietly(replace(receipt, status="refused", detail=str(refusal)))
+            return codes.NOT_AUTHORISED.format(reason=str(refusal))
+
+    async def _automatic(self, mail: InboundMail, receipt: InboundReceipt, reason: str) -> None:
+        report = delivery_report(mail)
+        detail = reason
+        if report is not None and report.is_bounce:
+            bounced = await self._mark_bounces(report, receipt.received_at)
+            detail = f"bounce of {', '.join(bounced) or 'an unknown message'}"
+        await self.desk.keep(replace(receipt, status="ignored", detail=detail))
+
+    async def _mark_bounces(self, report: DeliveryReport, now: datetime) -> list[str]:
+        """Mark the failed recipients of one of our notifications as bouncing."""
+        original = report.original_message_id
+        failed = [r.lower() for r in report.failed_recipients]
+        async with self.store.reading() as q:
+            sent = await q.outbox_message(original) if original else None
+        if sent is None:
+            return []
+        targets = [a for a in failed if a == sent.item.to_address.lower()] or [
+            sent.item.to_address.lower()
+        ]
+        async with self.store.transaction() as q:
+            for address in targets:
+                await q.mark_bouncing(address, now, f"bounce of {original}")
+        return targets
+
+    # --- acting ------------------------------------------------------------------------
+
+    async def _act(self, mail: InboundMail, receipt: InboundReceipt, intent: Intent | None) -> str:
+        sender = mail.from_address
+        if isinstance(intent, NewTicket) and intent.type is TicketType.SUPPORT:
+            thread = await self._thread_of(mail)
+            if thread is not None:
+                intent = thread  # a reply that lost its reply address, matched by threading
+        if isinstance(intent, TicketReply):
+            return await self._reply(mail, receipt, intent)
+        if isinstance(intent, VendorCommand):
+            return await self._vendor_command(mail, receipt, intent.vendor_id)
+        if isinstance(intent, Lookup):
+            return await self._lookup(mail, receipt)
+        if isinstance(intent, NewTicket):
+            return await self._new_ticket(mail, receipt, intent.type, sender)
+        raise NotAuthorised("That address does not take mail")  # RCPT filtering stops this first
+
+    async def _new_ticket(
+        self, mail: InboundMail, receipt: InboundReceipt, kind: TicketType, sender: str
+    ) -> str:
+        async with self.store.reading() as q:
+            since = receipt.received_at - timedelta(hours=1)
+            if (
+                await q.new_tickets_from(receipt.mail_from, since)
+                >= self.settings.new_tickets_per_hour
+            ):
+                return codes.RATE_LIMITED.format(address=receipt.mail_from)
+            reference = await self._find_order(mail, customer_email=sender)
+        if reference is None:
+            await self._no_purchase_found(sender, receipt)
+            return codes.ACCEPTED
+        text, attachments, blobs = self._comment(mail, strip_quotes=False)
+        await self.desk.apply(
+            OpenRequest(reference, Open(kind, Party.CUSTOMER, text, attachments), blobs),
+            receipt=receipt,
+        )
+        return codes.ACCEPTED
+
+    async def _reply(self, mail: InboundMail, receipt: InboundReceipt, intent: TicketReply) -> str:
+        async with self.store.reading() as q:
+            ticket = await q.ticket(intent.number)
+            vendor = await q.vendor(ticket.vendor_id) if ticket else None
+        if ticket is None or vendor is None:
+            raise NotAuthorised("That reply address belongs to no ticket")
+        sender = mail.from_address
+        allowed = (
+            sender == ticket.customer_email.lower()
+            if intent.party is Party.CUSTOMER
+            else vendor.speaks_for(sender)
+        )
+        if not allowed:
+            raise NotAuthorised(
+                "This reply address is not yours to use: write from the address the "
+                "ticket emails were sent to"
+            )
+        text, attachments, blobs = self._comment(mail, strip_quotes=True)
+        text, commands = parse_commands(text)
+        events = _events(intent.party, text, attachments, commands)
+        try:
+            await self.desk.apply(TicketAction(intent.number, events, blobs), receipt=receipt)
+        except DeskError as error:
+            if isinstance(error, DuplicateDelivery):
+                raise
+            raise NotAuthorised(str(error)) from error
+        return codes.ACCEPTED
+
+    async def _vendor_command(
+        self, mail: InboundMail, receipt: InboundReceipt, vendor_id: str
+    ) -> str:
+        async with self.store.reading() as q:
+            vendor = await q.vendor(vendor_id)
+        if vendor is None or not vendor.speaks_for(mail.from_address):
+            raise NotAuthorised("Only the vendor's own addresses may use this command address")
+        words = mail.subject.split()
+        kind = _COMMAND_TYPES.get(words[0].lower()) if words else None
+        reference = None
+        if kind is not None:
+            async with self.store.reading() as q:
+                found = await q.orders_by_references(_candidates(words[1:]), vendor_id=vendor_id)
+            reference = _first_in(words[1:], found)
+        if kind is None or reference is None:
+            await self.desk.notify_address(
+                mail.from_address,
+                REQUEST_REFUSED,
+                {
+                    "reason": 'A command needs the subject "refund", "cancel" or "support" '
+                    "followed by the reference of one of your orders, "
+                    'e.g. "refund Q7K2M9XA".'
+                },
+                receipt=replace(receipt, status="refused", detail="bad vendor command"),
+            )
+            return codes.ACCEPTED
+        text, attachments, blobs = self._comment(mail, strip_quotes=False)
+        await self.desk.apply(
+            OpenRequest(reference, Open(kind, Party.VENDOR, text, attachments), blobs),
+            receipt=receipt,
+        )
+        return codes.ACCEPTED
+
+    async def _lookup(self, mail: InboundMail, receipt: InboundReceipt) -> str:
+        sender = mail.from_address
+        reference = await self._find_order(mail, customer_email=sender)
+        if reference is None:
+            await self._no_purchase_found(sender, receipt)
+        else:
+            await self.desk.notify_address(
+                sender,
+                LOOKUP_RESULT,
+                {"reference": reference},
+                order_reference=reference,
+                receipt=receipt,
+            )
+        return codes.ACCEPTED
+
+    async def _no_purchase_found(self, sender: str, receipt: InboundReceipt) -> None:
+        reason = (
+            f"We found no purchase for {sender} with the reference in your message. Write "
+            "from the address you bought with, and put the order reference from your receipt "
+            "in the subject."
+        )
+        await self.desk.notify_address(
+            sender,
+            REQUEST_REFUSED,
+            {"reason": reason, "code": "no_purchase_found"},
+            receipt=replace(receipt, status="refused", detail="no purchase found"),
+        )
+
+    # --- reading the mail ---------------------------------------------------------------
+
+    async def _find_order(self, mail: InboundMail, *, customer_email: str) -> str | None:
+        """SPEC §8: the first word of the subject, then of the body, that is one of the
+        sender's orders."""
+        words = _WORD.findall(mail.subject) + _WORD.findall(mail.text[:20_000])
+        words = words[:_MAX_CANDIDATES]
+        async with self.store.reading() as q:
+            found = await q.orders_by_references(_candidates(words), customer_email=customer_email)
+        return _first_in(words, found)
+
+    async def _thread_of(self, mail: InboundMail) -> TicketReply | None:
+        """A reply sent to support@ that answers one of our notifications to this sender."""
+        ids = [*mail.in_reply_to, *reversed(mail.references)]
+        async with self.store.reading() as q:
+            for message_id in ids:
+                sent = await q.outbox_message(message_id)
+                if sent is None or sent.item.ticket_number is None:
+                    continue
+                if sent.item.to_address.lower() == mail.from_address:
+                    return TicketReply(sent.item.ticket_number, Party(sent.item.party))
+        return None
+
+    @staticmethod
+    def _comment(
+        mail: InboundMail, *, strip_quotes: bool
+    ) -> tuple[str, tuple[Attachment, ...], dict[str, bytes]]:
+        text = new_text(mail.text) if strip_quotes else mail.text.strip()
+        attachments, blobs = [], {}
+        for part in mail.attachments:
+            blob_id = uuid.uuid4().hex
+            blobs[blob_id] = part.payload
+            attachments.append(
+                Attachment(
+                    part.filename or "attachment", part.content_type, len(part.payload), blob_id
+                )
+            )
+        return text, tuple(attachments), blobs
+
+    # --- failures -----------------------------------------------------------------------
+
+    async def _keep_quietly(self, receipt: InboundReceipt) -> None:
+        try:
+            await self.desk.keep(receipt)
+        except DuplicateDelivery:
+            pass
+
+    async def _park(
+        self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str], error: BaseException
+    ) -> None:
+        """Keep a message we could not act on: in the database, or failing that on disk."""
+        detail = f"{type(error).__name__}: {error}"
+        try:
+            for rcpt in rcpt_tos:
+                await self.desk.keep(
+                    InboundReceipt(
+                        received_at=self.clock.now(),
+                        mail_from=mail_from.lower(),
+                        rcpt_to=rcpt.lower(),
+                        message_id=f"<parked-{uuid.uuid4().hex}>",
+                        body_hash=body_hash(raw),
+                        raw=raw,
+                        status="error",
+                        detail=detail,
+                    )
+                )
+            return
+        except (StorageError, DeskError, OSError):
+            pass
+        spool = self.settings.spool_dir
+        try:
+            spool.mkdir(parents=True, exist_ok=True)
+            name = f"{self.clock.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
+            (spool / name).write_bytes(raw)
+            log.error("message kept in %s (%s)", spool / name, detail)
+        except OSError:
+            log.exception("could not keep the message anywhere; the sender will retry")
+
+
+def _candidates(words: Sequence[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for word in words:
+        seen.setdefault(word, None)
+        seen.setdefault(word.upper(), None)
+    return list(seen)[: 2 * _MAX_CANDIDATES]
+
+
+def _first_in(words: Sequence[str], found: Sequence[str]) -> str | None:
+    known = set(found)
+    for word in words:
+        for candidate in (word, word.upper()):
+            if candidate in known:
+                return candidate
+    return None
+
+
+def _events(
+    party: Party, text: str, attachments: tuple[Attachment, ...], commands: Sequence[Command]
+) -> tuple[TicketEvent, ...]:
+    """A reply's commands as events; the first carries the reply's text and attachments."""
+    events: list[TicketEvent] = []
+    for command in commands:
+        body = text if not events else ""
+        files = attachments if not events else ()
+        if command is Command.CLOSE:
+            events.append(Close(party, body, files))
+        elif command is Command.APPROVE:
+            events.append(Approve(party, body, files))
+        elif command is Command.ESCALATE:
+            events.append(Escalate(party, body, files))
+        else:
+            target = {
+                Command.REFUND: TicketType.REFUND,
+                Command.CANCEL: TicketType.CANCELATION,
+                Command.SUPPORT: TicketType.SUPPORT,
+            }[command]
+            events.append(ChangeType(party, target, body, files))
+    if not events:
+        events.append(Reply(party, text, attachments))
+    return tuple(events)

@@ -1,0 +1,86 @@
+"""Which of maildesk's addresses a recipient is, and so what a message to it means.
+
+Like a web router for mail: each address shape maps to one intent. The table
+of SPEC §3:
+
+    refund@ cancel@ support@    a customer opens a ticket of that type
+    lookup@                     purchase lookup
+    bounces@                    delivery reports for maildesk's own mail
+    t<n>.<c|v>.<sig>@           a reply on ticket n as the customer or vendor
+    v.<vendor>.<sig>@           a vendor's command address
+
+Reply and command addresses are verified by their HMAC alone, without the
+database. Anything else, or any other domain, is not ours: 550 at RCPT, so
+maildesk is never an open relay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.domain.records import Party, TicketType
+from service.outbound.addresses import parse_reply_address, parse_vendor_command_address
+
+NEW_TICKET_MAILBOXES = {
+    "refund": TicketType.REFUND,
+    "cancel": TicketType.CANCELATION,
+    "support": TicketType.SUPPORT,
+}
+LOOKUP_MAILBOX = "lookup"
+BOUNCE_MAILBOX = "bounces"
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    type: TicketType
+
+
+@dataclass(frozen=True)
+class Lookup:
+    pass
+
+
+@dataclass(frozen=True)
+class Bounces:
+    pass
+
+
+@dataclass(frozen=True)
+class TicketReply:
+    number: int
+    party: Party
+
+
+@dataclass(frozen=True)
+class VendorCommand:
+    vendor_id: str
+
+
+Intent = NewTicket | Lookup | Bounces | TicketReply | VendorCommand
+
+
+class Router:
+    def __init__(self, domain: str, secret: bytes) -> None:
+        self.domain = domain.lower()
+        self.secret = secret
+
+    def route(self, address: str) -> Intent | None:
+        """The intent of mail to `address`, or None when the address is not ours."""
+        local, at, domain = address.strip().strip("<>").rpartition("@")
+        if not at or domain.lower() != self.domain or not local:
+            return None
+        mailbox = local.lower()
+        if mailbox in NEW_TICKET_MAILBOXES:
+            return NewTicket(NEW_TICKET_MAILBOXES[mailbox])
+        if mailbox == LOOKUP_MAILBOX:
+            return Lookup()
+        if mailbox == BOUNCE_MAILBOX:
+            return Bounces()
+        reply = parse_reply_address(self.secret, mailbox)
+        if reply is not None:
+            number, party = reply
+            return TicketReply(number, Party(party))
+        vendor_id = parse_vendor_command_address(self.secret, address.strip().strip("<>"))
+        if vendor_id is not None:
+            return VendorCommand(vendor_id)
+        return None

@@ -1,0 +1,57 @@
+"""The SMTP listener: aiosmtpd hooks that keep the protocol visible and hand mail to `Intake`.
+
+Thin on purpose. RCPT refuses any address that is not ours (never an open
+relay) and caps the recipients of one message; DATA hands the message to the
+intake and returns its reply, which is `250` only once everything the
+message caused is committed. Message size is enforced by aiosmtpd itself
+(`552`), before any of it is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from service.inbound import codes
+from service.inbound.intake import Intake
+from service.inbound.route import Router
+
+MAX_RECIPIENTS = 50
+
+
+class ListenerHandler:
+    def __init__(
+        self, intake: Intake, router: Router, *, max_recipients: int = MAX_RECIPIENTS
+    ) -> None:
+        self.intake = intake
+        self.router = router
+        self.max_recipients = max_recipients
+        self.in_flight = 0
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if self.router.route(address) is None:
+            return codes.NOT_OURS.format(address=address)
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return codes.TOO_MANY_RECIPIENTS
+        envelope.rcpt_tos.append(address)
+        return codes.RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw: Any = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        self.in_flight += 1
+        try:
+            return await self.intake.receive(
+                bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos)
+            )
+        finally:
+            self.in_flight -= 1

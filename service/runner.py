@@ -1,0 +1,308 @@
+"""`maildesk serve`, `demo`, `catcher` and `send`: the long-running commands.
+
+`serve` runs the SMTP listener, the web server, the scheduler and the outbox
+worker in one anyio task group, so a part that fails brings the process down
+loudly instead of dying alone. SIGINT or SIGTERM stops it in order: the web
+server, scheduler and outbox stop; the SMTP listener stops accepting, lets
+messages already in DATA finish and commit; then the database closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import aiosmtplib
+import anyio
+from anyio.abc import TaskStatus
+
+import service
+from service.catalog import import_catalog
+from service.catcher.app import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT, run_catcher
+from service.config import (
+    DEFAULT_DB,
+    DEFAULT_DOMAIN,
+    ConfigError,
+    Settings,
+    env,
+    parse_port,
+    parse_relay,
+    parse_time,
+    resolve_secret,
+)
+from service.http_server import listening_socket, serve_http
+from service.runtime import Runtime, build_runtime
+from service.smtp_server import serve_smtp
+from service.store import Store, open_store
+from service.web.app import build_app
+
+log = logging.getLogger("maildesk")
+
+SECRET_KEY = "local_secret"
+ADMIN_TOKEN_KEY = "local_admin_token"
+DEMO_START = "2026-11-23T14:00:00Z"  # a Monday afternoon; fixtures/demo.json is dated around it
+DEMO_DB = "maildesk-demo.db"
+
+
+def bundled(name: str) -> Path:
+    """A top-level folder shipped with the package (templates/, fixtures/), wherever installed."""
+    package = Path(service.__file__).parent
+    installed = package / name
+    return installed if installed.exists() else package.parent / name
+
+
+def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT_DB) -> None:
+    def option(flag: str, help_text: str, default: str | None = None) -> None:
+        name = flag.removeprefix("--").replace("-", "_")
+        parser.add_argument(
+            flag, default=env(name, default), help=f"{help_text} (MAILDESK_{name.upper()})"
+        )
+
+    option("--db", "SQLite file or postgresql://… URL", db_default)
+    option("--domain", "the support domain maildesk receives mail for", DEFAULT_DOMAIN)
+    option("--smtp-host", "SMTP listen address", "127.0.0.1")
+    option("--smtp-port", "SMTP listen port", "2525")
+    option("--http-host", "web/API listen address", "127.0.0.1")
+    option("--http-port", "web/API listen port", "8025")
+    option("--relay", "HOST:PORT of the SMTP relay for outgoing mail; default: built-in catcher")
+    option("--base-url", "public URL of the web server, used in links in emails")
+    option("--templates", "a folder of templates that overrides the built-in ones")
+    parser.add_argument(
+        "--fake-clock",
+        nargs="?",
+        const="resume",
+        default=env("fake_clock"),
+        metavar="ISO-8601",
+        help="run on a fake clock that only the admin API moves; optional start time "
+        "(MAILDESK_FAKE_CLOCK)",
+    )
+
+
+async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) -> Settings:
+    """Validate the flags, and settle the secret and admin token (persisted in local mode)."""
+    relay = parse_relay(args.relay)
+    local = relay is None
+    secret_value = env("secret")
+    admin_token = env("admin_token") or ""
+    async with store.transaction() as q:
+        if not secret_value and local:
+            secret_value = await q.setting(SECRET_KEY)
+            if not secret_value:
+                secret_value = secrets.token_urlsafe(32)
+                await q.set_setting(SECRET_KEY, secret_value)
+        if not admin_token and local:
+            admin_token = await q.setting(ADMIN_TOKEN_KEY) or ""
+            if not admin_token:
+                admin_token = secrets.token_urlsafe(24)
+                await q.set_setting(ADMIN_TOKEN_KEY, admin_token)
+    secret = resolve_secret(secret_value, mode)
+    start = None
+    if args.fake_clock and args.fake_clock != "resume":
+        start = parse_time("fake-clock", args.fake_clock)
+    return Settings(
+        db=args.db,
+        domain=args.domain.lower(),
+        smtp_host=args.smtp_host,
+        smtp_port=parse_port("smtp-port", args.smtp_port),
+        http_host=args.http_host,
+        http_port=parse_port("http-port", args.http_port),
+        relay=relay,
+        base_url=args.base_url or "",
+        fake_clock=bool(args.fake_clock),
+        fake_clock_start=start,
+        secret=secret,
+        admin_token=admin_token,
+        templates=args.templates,
+        new_tickets_per_hour=int(env("new_tickets_per_hour", "20") or 20),
+        max_message_size=int(env("max_message_size", str(10 * 1024 * 1024)) or 0),
+        mode=mode,
+    )
+
+
+async def serve(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    on_ready: Callable[[Runtime], None] | None = None,
+    task_status: TaskStatus[Runtime] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run everything until cancelled or signalled."""
+    runtime = await build_runtime(settings, store=store)
+    try:
+        listener = runtime.listener
+        async with serve_smtp(
+            listener,
+            settings.smtp_host,
+            settings.smtp_port,
+            hostname=settings.domain,
+            ident="maildesk",
+            data_size_limit=settings.max_message_size,
+            in_flight=lambda: listener.in_flight,
+        ) as (_, smtp_port):
+            with listening_socket(settings.http_host, settings.http_port) as http_socket:
+                http_port = http_socket.getsockname()[1]
+                runtime.settings = settings = replace(
+                    settings, smtp_port=smtp_port, http_port=http_port
+                )
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_stop_on_signal, group.cancel_scope)
+                    group.start_soon(runtime.scheduler.run_forever)
+                    group.start_soon(runtime.outbox.run_forever)
+                    group.start_soon(serve_http, build_app(runtime), http_socket)
+                    if on_ready:
+                        on_ready(runtime)
+                    task_status.started(runtime)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await runtime.close()
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for received in signals:
+                print(
+                    f"maildesk: {signal.Signals(received).name}: stopping after the mail in flight",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                scope.cancel()
+                return
+    except (NotImplementedError, ValueError):  # not the main thread: the caller stops us
+        await anyio.sleep_forever()
+
+
+def _banner(runtime: Runtime) -> None:
+    s = runtime.settings
+    web = f"http://{s.http_host}:{s.http_port}"
+    mail = f"relay {s.relay.host}:{s.relay.port}" if s.relay else f"{web}/mail (built-in catcher)"
+    clock = f"fake, now {runtime.clock.now().isoformat()}" if runtime.fake_clock else "system"
+    lines = [
+        f"maildesk serving {s.domain} on {s.db}",
+        f"  SMTP     {s.smtp_host}:{s.smtp_port}  (refund@, cancel@, support@, lookup@{s.domain})",
+        f"  web/API  {web}   health {web}/healthz",
+        f"  mail     {mail}",
+        f"  clock    {clock}",
+    ]
+    if s.relay is None:
+        lines.append(f"  admin    Authorization: Bearer {s.admin_token}")
+    print("\n".join(lines), flush=True)
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    store = await open_store(args.db)
+    try:
+        settings = await settings_from(args, store, mode="production")
+    except BaseException:
+        await store.close()
+        raise
+    await serve(settings, store=store, on_ready=_banner)
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.fake_clock:
+        args.fake_clock = DEMO_START
+    store = await open_store(args.db)
+    try:
+        settings = await settings_from(args, store, mode="demo")
+        data = json.loads((bundled("fixtures") / "demo.json").read_text("utf-8"))
+        counts = await import_catalog(store, data)
+    except BaseException:
+        await store.close()
+        raise
+
+    def ready(runtime: Runtime) -> None:
+        _banner(runtime)
+        s = runtime.settings
+        web = f"http://{s.http_host}:{s.http_port}"
+        token = s.admin_token
+        sample = bundled("fixtures") / "mail" / "refund_request.eml"
+        print(
+            f"\nImported {counts['vendors']} vendors, {counts['products']} products and "
+            f"{counts['orders']} orders from fixtures/demo.json. Try:\n"
+            f"  maildesk send {sample} --smtp-port {s.smtp_port}\n"
+            f"      Jane asks for a refund of order Q7K2M9XA; both emails appear at {web}/mail\n"
+            f"  curl -s -H 'Authorization: Bearer {token}' {web}/api/v1/tickets\n"
+            f"  curl -s -H 'Authorization: Bearer {token}' -d '{{\"advance\": \"P1D\"}}' "
+            f"{web}/api/v1/admin/clock\n"
+            f"      a weekday later the refund is processed and confirmed to both parties\n"
+            f"  curl -s -H 'Authorization: Bearer {token}' {web}/api/v1/vendors/acme\n"
+            f"      the vendor's API key and command address\n",
+            flush=True,
+        )
+
+    await serve(settings, store=store, on_ready=ready)
+    return 0
+
+
+async def cmd_catcher(args: argparse.Namespace) -> int:
+    await run_catcher(
+        args.smtp_host,
+        parse_port("smtp-port", args.smtp_port),
+        args.http_host,
+        parse_port("http-port", args.http_port),
+    )
+    return 0
+
+
+async def cmd_send(args: argparse.Namespace) -> int:
+    """Send an .eml file to a listener, as a mail server would."""
+    path = anyio.Path(args.file)
+    if not await path.exists():
+        raise ConfigError(f"{path}: no such file")
+    raw = await path.read_bytes()
+    from email.parser import BytesParser
+    from email.utils import getaddresses
+
+    headers = BytesParser().parsebytes(raw, headersonly=True)
+    sender = args.sender or (getaddresses([headers.get("From", "")])[0][1])
+    recipients = args.to or [a for _, a in getaddresses(headers.get_all("To", []))]
+    if not sender or not recipients:
+        raise ConfigError(f"{path}: give --from and --to; the file's headers name none")
+    try:
+        _, reply = await aiosmtplib.send(
+            raw,
+            sender=sender,
+            recipients=recipients,
+            hostname=args.smtp_host,
+            port=parse_port("smtp-port", args.smtp_port),
+            start_tls=False,
+        )
+    except aiosmtplib.SMTPException as error:
+        print(f"maildesk send: {error}", file=sys.stderr)
+        return 1
+    print(f"sent {path.name} from {sender} to {', '.join(recipients)}: {reply}")
+    return 0
+
+
+def add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser("serve", help="run the listener, web server, scheduler and outbox")
+    add_serve_options(p)
+    p.set_defaults(run=cmd_serve)
+
+    p = commands.add_parser("demo", help="import the demo data and serve it on a fake clock")
+    add_serve_options(p, db_default=DEMO_DB)
+    p.set_defaults(run=cmd_demo)
+
+    p = commands.add_parser("catcher", help="a stand-alone mail catcher: SMTP + web page + API")
+    p.add_argument("--smtp-host", default="127.0.0.1")
+    p.add_argument("--smtp-port", default=str(DEFAULT_SMTP_PORT))
+    p.add_argument("--http-host", default="127.0.0.1")
+    p.add_argument("--http-port", default=str(DEFAULT_HTTP_PORT))
+    p.set_defaults(run=cmd_catcher)
+
+    p = commands.add_parser("send", help="send an .eml file to maildesk's SMTP listener")
+    p.add_argument("file")
+    p.add_argument("--smtp-host", default=env("smtp_host", "127.0.0.1"))
+    p.add_argument("--smtp-port", default=env("smtp_port", "2525"))
+    p.add_argument("--from", dest="sender", help="envelope sender (default: the From header)")
+    p.add_argument("--to", action="append", help="envelope recipient (default: the To header)")
+    p.set_defaults(run=cmd_send)

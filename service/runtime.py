@@ -1,0 +1,125 @@
+"""One running maildesk: every long-lived part, built once from the settings.
+
+`Runtime` wires the store, the clock, the funnel, the scheduler, the outbox
+worker, the intake and the built-in catcher together; `serve` runs its
+loops, the web app reads from it, and tests build one around a temporary
+database. Nothing here holds business rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from service.catcher.mailbox import Mailbox
+from service.clock import Clock, FakeClock, SystemClock
+from service.config import Settings
+from service.desk import Desk, MailIdentity
+from service.inbound.intake import Intake, IntakeSettings
+from service.inbound.route import Router
+from service.inbound.smtp import ListenerHandler
+from service.outbound.compose import Composer, MailSettings
+from service.outbound.outbox import OutboxWorker
+from service.outbound.render import Renderer
+from service.outbound.transport import CatcherTransport, MailTransport, SmtpRelayTransport
+from service.scheduler import Scheduler
+from service.store import Store, open_store
+
+FAKE_CLOCK_KEY = "fake_clock_now"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    clock: Clock
+    desk: Desk
+    scheduler: Scheduler
+    outbox: OutboxWorker
+    intake: Intake
+    router: Router
+    listener: ListenerHandler
+    mailbox: Mailbox
+    renderer: Renderer
+
+    @property
+    def fake_clock(self) -> FakeClock | None:
+        return self.clock if isinstance(self.clock, FakeClock) else None
+
+    async def move_clock(
+        self, *, to: datetime | None = None, by: timedelta | None = None
+    ) -> tuple[datetime, int]:
+        """Set or advance the fake clock, fire what fell due, and queue its emails."""
+        clock = self.fake_clock
+        if clock is None:
+            raise RuntimeError("the clock can only be moved with --fake-clock")
+        if to is not None:
+            clock.set(to)
+        if by is not None:
+            clock.advance(by)
+        async with self.store.transaction() as q:
+            await q.set_setting(FAKE_CLOCK_KEY, clock.now().isoformat())
+        fired = await self.scheduler.run_due()
+        self.outbox.wake()
+        return clock.now(), fired
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def build_runtime(
+    settings: Settings, *, store: Store | None = None, mailbox: Mailbox | None = None
+) -> Runtime:
+    store = store or await open_store(settings.db)
+    clock: Clock = SystemClock()
+    if settings.fake_clock:
+        async with store.reading() as q:
+            saved = await q.setting(FAKE_CLOCK_KEY)
+        start = settings.fake_clock_start or (
+            datetime.fromisoformat(saved) if saved else SystemClock().now()
+        )
+        clock = FakeClock(start)
+    mailbox = mailbox or Mailbox()
+    transport: MailTransport = (
+        SmtpRelayTransport(settings.relay.host, settings.relay.port)
+        if settings.relay
+        else CatcherTransport(mailbox)
+    )
+    renderer = Renderer(settings.templates)
+    desk = Desk(store, clock, MailIdentity(settings.domain))
+    router = Router(settings.domain, settings.secret)
+    composer = Composer(
+        store, renderer, MailSettings(settings.secret, settings.domain, settings.public_base_url)
+    )
+    intake = Intake(
+        desk,
+        store,
+        router,
+        clock,
+        IntakeSettings(
+            new_tickets_per_hour=settings.new_tickets_per_hour,
+            spool_dir=_spool_dir(settings.db),
+        ),
+    )
+    return Runtime(
+        settings=settings,
+        store=store,
+        clock=clock,
+        desk=desk,
+        scheduler=Scheduler(store, desk, clock),
+        outbox=OutboxWorker(store, clock, transport, composer),
+        intake=intake,
+        router=router,
+        listener=ListenerHandler(intake, router),
+        mailbox=mailbox,
+        renderer=renderer,
+    )
+
+
+def _spool_dir(db: str) -> Path:
+    """Where mail that could not even be stored in the database is kept: beside the database."""
+    if db.startswith(("postgres://", "postgresql://")):
+        return Path("maildesk-spool")
+    path = Path(db.removeprefix("sqlite:///"))
+    return path.parent / "maildesk-spool"

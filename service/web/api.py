@@ -1,0 +1,383 @@
+"""The JSON API under /api/v1 (SPEC §5, §8): for the operator and for vendors' own systems.
+
+Two kinds of caller, told apart by the bearer token: the operator (the
+admin token) sees and imports everything; a vendor (its `api_key`) reads and
+acts on its own tickets and orders only, and is told "not found" for anyone
+else's, so it cannot even learn they exist. Ticket actions go through the
+funnel like every other source of change. Errors are JSON `{"error": …}`
+with the status code that fits.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import isodate
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from service.catalog import ImportError_, import_catalog
+from service.config import ConfigError, parse_time
+from service.desk import (
+    DeskError,
+    OpenRequest,
+    OrderNotFound,
+    Outcome,
+    TicketAction,
+    TicketNotFound,
+)
+from service.domain.events import Approve, ChangeType, Close, Open, Reply, TicketEvent
+from service.domain.records import Party, TicketType, Vendor
+from service.outbound.addresses import vendor_command_address
+from service.representations import iso, order_json, ticket_json, vendor_json
+from service.runtime import Runtime
+
+MAX_BODY = 1024 * 1024
+MAX_IMPORT_BODY = 50 * 1024 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the operator, or one vendor."""
+
+    vendor: Vendor | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.vendor is None
+
+    def may_see(self, vendor_id: str) -> bool:
+        return self.vendor is None or self.vendor.id == vendor_id
+
+
+Handler = Callable[[Request, Runtime, Caller], Awaitable[Response]]
+
+
+def endpoint(
+    handler: Handler, *, admin_only: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            caller = await authenticate(request, runtime)
+            if admin_only and not caller.is_admin:
+                raise ApiError(403, "this endpoint needs the admin token")
+            return await handler(request, runtime, caller)
+        except ApiError as error:
+            return JSONResponse({"error": str(error), **error.extra}, status_code=error.status)
+
+    return run
+
+
+async def authenticate(request: Request, runtime: Runtime) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "send `Authorization: Bearer <admin token or vendor api_key>`")
+    token = token.strip()
+    admin = runtime.settings.admin_token
+    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+        return Caller()
+    async with runtime.store.reading() as q:
+        vendor = await q.vendor_by_api_key(token)
+    if vendor is None or not hmac.compare_digest(vendor.api_key.encode(), token.encode()):
+        raise ApiError(401, "unknown token")
+    return Caller(vendor)
+
+
+async def json_body(
+    request: Request, *, limit: int = MAX_BODY, allowed: frozenset[str] | None = None
+) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > limit:
+        raise ApiError(413, f"the request body is over {limit} bytes")
+    try:
+        data = json.loads(body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"the body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    if allowed is not None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ApiError(
+                400, f"unknown field(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
+            )
+    return data
+
+
+def text_field(data: dict[str, Any], name: str, *, required: bool = True) -> str:
+    value = data.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(400, f"field {name!r} must be a string")
+    return value
+
+
+def ticket_type(data: dict[str, Any]) -> TicketType:
+    raw = text_field(data, "type")
+    try:
+        return TicketType({"cancel": "cancelation"}.get(raw, raw))
+    except ValueError:
+        raise ApiError(
+            400, f"field 'type' must be refund, cancelation or support, not {raw!r}"
+        ) from None
+
+
+# --- admin ---------------------------------------------------------------------------
+
+
+async def admin_import(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    data = await json_body(request, limit=MAX_IMPORT_BODY)
+    try:
+        counts = await import_catalog(runtime.store, data)
+    except ImportError_ as error:
+        raise ApiError(422, str(error)) from None
+    return JSONResponse(counts)
+
+
+async def admin_clock(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    if runtime.fake_clock is None:
+        raise ApiError(409, "the clock can only be moved when serving with --fake-clock")
+    data = await json_body(request, allowed=frozenset({"now", "advance"}))
+    try:
+        to = parse_time("now", text_field(data, "now")) if "now" in data else None
+        by = isodate.parse_duration(text_field(data, "advance")) if "advance" in data else None
+    except (ConfigError, isodate.ISO8601Error) as error:
+        raise ApiError(400, str(error)) from None
+    if to is None and by is None:
+        raise ApiError(400, 'send {"now": "<ISO-8601>"} or {"advance": "PT24H"}')
+    if by is not None and not hasattr(by, "total_seconds"):
+        raise ApiError(400, "advance by days, hours and minutes (e.g. P2DT3H), not months")
+    try:
+        now, fired = await runtime.move_clock(to=to, by=by)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    return JSONResponse({"now": iso(now), "fired": fired})
+
+
+async def admin_abuse(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    data = await json_body(request, allowed=frozenset({"abusing"}))
+    if not isinstance(data.get("abusing"), bool):
+        raise ApiError(400, "field 'abusing' must be true or false")
+    vendor_id = request.path_params["vendor_id"]
+    async with runtime.store.transaction() as q:
+        if not await q.set_vendor_abusing(vendor_id, data["abusing"]):
+            raise ApiError(404, f"there is no vendor {vendor_id!r}")
+    return await get_vendor(request, runtime, caller)
+
+
+async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    async with runtime.store.reading() as q:
+        escalations = await q.escalations(request.query_params.get("vendor"))
+    return JSONResponse(
+        {
+            "escalations": [
+                {
+                    "id": e.id,
+                    "ticket": e.ticket_number,
+                    "vendor": e.vendor_id,
+                    "at": iso(e.at),
+                    "reason": e.reason,
+                    "vendor_abusing": e.vendor_abusing,
+                }
+                for e in escalations
+            ]
+        }
+    )
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+async def get_vendor(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    vendor_id = request.path_params["vendor_id"]
+    async with runtime.store.reading() as q:
+        vendor = await q.vendor(vendor_id)
+    if vendor is None or not caller.may_see(vendor.id):
+        raise ApiError(404, f"there is no vendor {vendor_id!r}")
+    settings = runtime.settings
+    address = vendor_command_address(settings.secret, settings.domain, vendor.id)
+    return JSONResponse(vendor_json(vendor, command_address=address))
+
+
+async def list_tickets(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    params = request.query_params
+    vendor_id = params.get("vendor")
+    if caller.vendor is not None:
+        if vendor_id not in (None, caller.vendor.id):
+            return JSONResponse({"tickets": []})
+        vendor_id = caller.vendor.id
+    status = params.get("status")
+    if status not in (None, "open", "closed"):
+        raise ApiError(400, "status must be open or closed")
+    async with runtime.store.reading() as q:
+        tickets = await q.tickets(
+            vendor_id=vendor_id, order_reference=params.get("order"), status=status
+        )
+    return JSONResponse({"tickets": [ticket_json(t) for t in tickets]})
+
+
+async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    number = _number(request)
+    async with runtime.store.reading() as q:
+        ticket = await q.ticket(number)
+    if ticket is None or not caller.may_see(ticket.vendor_id):
+        raise ApiError(404, f"there is no ticket #{number}")
+    return JSONResponse(ticket_json(ticket))
+
+
+async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    reference = request.path_params["reference"]
+    async with runtime.store.reading() as q:
+        order = await q.order(reference)
+    if order is None or not caller.may_see(order.vendor_id):
+        raise ApiError(404, f"there is no order {reference!r}")
+    return JSONResponse(order_json(order))
+
+
+# --- vendor actions ----------------------------------------------------------------------
+
+
+async def open_ticket(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    vendor = _vendor_only(caller)
+    data = await json_body(request, allowed=frozenset({"order", "type", "text"}))
+    reference = text_field(data, "order")
+    kind = ticket_type(data)
+    text = text_field(data, "text", required=False)
+    async with runtime.store.reading() as q:
+        order = await q.order(reference)
+    if order is None or order.vendor_id != vendor.id:
+        raise ApiError(404, f"there is no order {reference!r}")
+    try:
+        outcome = await runtime.desk.apply(
+            OpenRequest(reference, Open(kind, Party.VENDOR, text)), refusals_by_email=False
+        )
+    except OrderNotFound:
+        raise ApiError(404, f"there is no order {reference!r}") from None
+    runtime.scheduler.wake()
+    return _outcome(outcome, created=True)
+
+
+def _action(build: Callable[[dict[str, Any]], TicketEvent], fields: frozenset[str]) -> Handler:
+    async def act(request: Request, runtime: Runtime, caller: Caller) -> Response:
+        vendor = _vendor_only(caller)
+        number = _number(request)
+        data = await json_body(request, allowed=fields)
+        event = build(data)
+        async with runtime.store.reading() as q:
+            ticket = await q.ticket(number)
+        if ticket is None or ticket.vendor_id != vendor.id:
+            raise ApiError(404, f"there is no ticket #{number}")
+        try:
+            outcome = await runtime.desk.apply(
+                TicketAction(number, (event,)), refusals_by_email=False
+            )
+        except TicketNotFound:
+            raise ApiError(404, f"there is no ticket #{number}") from None
+        except DeskError as error:
+            raise ApiError(409, str(error)) from None
+        runtime.scheduler.wake()
+        return _outcome(outcome)
+
+    return act
+
+
+def _outcome(outcome: Outcome, *, created: bool = False) -> Response:
+    if outcome.refusals:
+        refusal = outcome.refusals[0]
+        raise ApiError(422, refusal.reason, code=refusal.code)
+    assert outcome.ticket is not None
+    return JSONResponse(ticket_json(outcome.ticket), status_code=201 if created else 200)
+
+
+def _vendor_only(caller: Caller) -> Vendor:
+    if caller.vendor is None:
+        raise ApiError(403, "ticket actions need the vendor's api_key, not the admin token")
+    return caller.vendor
+
+
+def _number(request: Request) -> int:
+    raw = request.path_params["number"]
+    if not str(raw).isdigit():
+        raise ApiError(404, f"there is no ticket #{raw}")
+    return int(raw)
+
+
+def _reply(data: dict[str, Any]) -> TicketEvent:
+    text = text_field(data, "text")
+    if not text.strip():
+        raise ApiError(400, "field 'text' must not be empty")
+    return Reply(Party.VENDOR, text)
+
+
+def api_routes() -> list[Route]:
+    return [
+        Route("/api/v1/admin/import", endpoint(admin_import, admin_only=True), methods=["POST"]),
+        Route("/api/v1/admin/clock", endpoint(admin_clock, admin_only=True), methods=["POST"]),
+        Route(
+            "/api/v1/admin/vendors/{vendor_id}/abuse",
+            endpoint(admin_abuse, admin_only=True),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/admin/escalations",
+            endpoint(admin_escalations, admin_only=True),
+            methods=["GET"],
+        ),
+        Route("/api/v1/vendors/{vendor_id}", endpoint(get_vendor), methods=["GET"]),
+        Route("/api/v1/tickets", endpoint(list_tickets), methods=["GET"]),
+        Route("/api/v1/tickets", endpoint(open_ticket), methods=["POST"]),
+        Route("/api/v1/tickets/{number}", endpoint(get_ticket), methods=["GET"]),
+        Route(
+            "/api/v1/tickets/{number}/reply",
+            endpoint(_action(_reply, frozenset({"text"}))),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/tickets/{number}/close",
+            endpoint(
+                _action(
+                    lambda d: Close(Party.VENDOR, text_field(d, "text", required=False)),
+                    frozenset({"text"}),
+                )
+            ),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/tickets/{number}/change",
+            endpoint(
+                _action(
+                    lambda d: ChangeType(
+                        Party.VENDOR, ticket_type(d), text_field(d, "text", required=False)
+                    ),
+                    frozenset({"type", "text"}),
+                )
+            ),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/tickets/{number}/approve",
+            endpoint(
+                _action(
+                    lambda d: Approve(Party.VENDOR, text_field(d, "text", required=False)),
+                    frozenset({"text"}),
+                )
+            ),
+            methods=["POST"],
+        ),
+        Route("/api/v1/orders/{reference}", endpoint(get_order), methods=["GET"]),
+    ]
