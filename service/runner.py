@@ -145,6 +145,7 @@ async def serve(
             ident="maildesk",
             data_size_limit=settings.max_message_size,
             in_flight=lambda: listener.in_flight,
+            on_stop=listener.stop_accepting,
         ) as (_, smtp_port):
             with listening_socket(settings.http_host, settings.http_port) as http_socket:
                 http_port = http_socket.getsockname()[1]
@@ -224,7 +225,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         s = runtime.settings
         web = f"http://{s.http_host}:{s.http_port}"
         token = s.admin_token
-        sample = bundled("fixtures") / "mail" / "refund_request.eml"
+        sample = bundled("fixtures") / "mail" / "refund-request.eml"
         print(
             f"\nImported {counts['vendors']} vendors, {counts['products']} products and "
             f"{counts['orders']} orders from fixtures/demo.json. Try:\n"

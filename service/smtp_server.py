@@ -36,11 +36,14 @@ async def serve_smtp(
     grace: float = 30.0,
     reuse_port: bool = False,
     in_flight: Callable[[], int] = lambda: 0,
+    on_stop: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[tuple[str, int]]:
     """Serve SMTP with `handler` while the context is open; yields the bound (host, port).
 
-    `in_flight` counts the messages the handler is still acting on; a stop waits
-    for it to reach zero (at most `grace` seconds) before closing connections.
+    `in_flight` counts the transactions still open (MAIL given, DATA not yet
+    answered); a stop calls `on_stop` (so the handler refuses new ones), then
+    waits for it to reach zero (at most `grace` seconds) before closing
+    connections.
     """
     loop = asyncio.get_running_loop()
     sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
@@ -66,6 +69,7 @@ async def serve_smtp(
         yield str(bound_host), int(bound_port)
     finally:
         server.close()
+        on_stop()
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(grace):
                 while in_flight():  # noqa: ASYNC110 (aiosmtpd offers no event to wait on)

@@ -1,7 +1,8 @@
 """The SMTP listener: aiosmtpd hooks that keep the protocol visible and hand mail to `Intake`.
 
 Thin on purpose. RCPT refuses any address that is not ours (never an open
-relay) and caps the recipients of one message; DATA hands the message to the
+relay) and caps the recipients of one message; MAIL is refused with 421 once a
+stop has begun, while transactions already open run to the end; DATA hands the message to the
 intake and returns its reply, which is `250` only once everything the
 message caused is committed. Message size is enforced by aiosmtpd itself
 (`552`), before any of it is kept.
@@ -9,6 +10,7 @@ message caused is committed. Message size is enforced by aiosmtpd itself
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -27,7 +29,33 @@ class ListenerHandler:
         self.intake = intake
         self.router = router
         self.max_recipients = max_recipients
-        self.in_flight = 0
+        self.stopping = False
+        # Transactions between MAIL and the reply to DATA. Weak, so an envelope that
+        # RSET or a dropped connection abandons stops counting by itself.
+        self._open: weakref.WeakSet[Envelope] = weakref.WeakSet()
+
+    @property
+    def in_flight(self) -> int:
+        """Transactions a graceful stop must let finish."""
+        return len(self._open)
+
+    def stop_accepting(self) -> None:
+        self.stopping = True
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self.stopping:
+            return codes.SHUTTING_DOWN
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        self._open.add(envelope)
+        return codes.SENDER_OK
 
     async def handle_RCPT(
         self,
@@ -48,10 +76,10 @@ class ListenerHandler:
         raw: Any = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        self.in_flight += 1
+        self._open.add(envelope)
         try:
             return await self.intake.receive(
                 bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos)
             )
         finally:
-            self.in_flight -= 1
+            self._open.discard(envelope)
