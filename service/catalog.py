@@ -35,7 +35,6 @@ from service.domain.records import (
 )
 from service.store import Store
 
-
 VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 

@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def maildesk(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
 
 
@@ -37,8 +40,20 @@ def test_import_prints_counts_and_is_idempotent(tmp_path: Path) -> None:
 
 def test_import_of_a_bad_file_exits_2_naming_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"vendors": [{"id": "x", "name": "X", "account_email": "a@x.test",
-                                            "timezone": "Nowhere/City"}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "vendors": [
+                    {
+                        "id": "x",
+                        "name": "X",
+                        "account_email": "a@x.test",
+                        "timezone": "Nowhere/City",
+                    }
+                ]
+            }
+        )
+    )
     done = maildesk("import", str(bad), "--db", str(tmp_path / "md.db"))
     assert done.returncode == 2
     assert "vendors[0] (x).timezone: 'Nowhere/City' is not an IANA time zone" in done.stderr
@@ -55,8 +70,7 @@ def test_escalations_lists_them_and_marks_and_clears_an_abusing_vendor(tmp_path:
     async def escalate() -> int:
         store = await SqliteStore.open(db)
         desk = Desk(store, FakeClock(START.replace(day=23)), MailIdentity(DOMAIN))
-        opened = await desk.apply(OpenRequest("B00K4JNE", Open(TicketType.REFUND,
-                                                               Party.CUSTOMER)))
+        opened = await desk.apply(OpenRequest("B00K4JNE", Open(TicketType.REFUND, Party.CUSTOMER)))
         assert opened.ticket is not None
         number = opened.ticket.number
         await desk.apply(TicketAction(number, (Close(Party.VENDOR, "Fixed it for you"),)))

@@ -1,4 +1,4 @@
-"""`maildesk serve` as a real process: runs on its defaults, stops gracefully, refuses bad config."""
+"""`maildesk serve` as a real process: its defaults, a graceful stop, and refused bad config."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_serve_runs_on_its_defaults_and_finishes_the_transaction_in_flight_on_si
 
 def test_serve_with_a_relay_but_no_secret_exits_with_a_clear_error(workdir: Path) -> None:
     process, _, _ = start_serve(workdir, "--relay", "127.0.0.1:2")
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 2
     assert "MAILDESK_SECRET is not set" in err and "secrets.token_urlsafe" in err
 

@@ -37,8 +37,11 @@ async def test_the_demo_fixture_imports_and_reimports_to_the_same_state(store: S
     async with store.reading() as q:
         acme = await q.vendor("acme")
         order = await q.order("Q7K2M9XA")
-        kinds = {o.items[0].kind for r in ("B00K4JNE", "MUG2B0BX", "Q7K2M9XA")
-                 if (o := await q.order(r)) is not None}
+        kinds = {
+            o.items[0].kind
+            for r in ("B00K4JNE", "MUG2B0BX", "Q7K2M9XA")
+            if (o := await q.order(r)) is not None
+        }
     assert acme is not None and acme.timezone == "America/New_York"
     assert acme.refund_policy.category is RefundCategory.WITHIN_DAYS
     assert acme.refund_policy.days == 30
@@ -73,25 +76,43 @@ async def test_reimport_keeps_refunds_cancelations_and_generated_api_keys(
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["products"][0].update(vendor="nobody"),
-         "products[0] (ACME-PRO).vendor: unknown vendor 'nobody'"),
-        (lambda d: d["orders"][1]["bills"][0].update(amount="abc"),
-         "orders[1] (BOOK0001).bills[0].amount: 'abc' is not a decimal amount"),
-        (lambda d: d["orders"][1]["bills"][0].update(amount=9.5),
-         "orders[1] (BOOK0001).bills[0].amount: expected a decimal string"),
-        (lambda d: d["vendors"][0].update(timezone="Mars/Olympus"),
-         "vendors[0] (acme).timezone: 'Mars/Olympus' is not an IANA time zone"),
-        (lambda d: d["products"][0].update(interval="monthly"),
-         "products[0] (ACME-PRO).interval: 'monthly' is not an ISO-8601 duration"),
-        (lambda d: d["orders"][0].update(purchased_at="yesterday"),
-         "orders[0] (SUB00001).purchased_at: 'yesterday' is not an ISO-8601 time"),
-        (lambda d: d["orders"][0]["items"][0].update(sku="NOPE"),
-         "orders[0] (SUB00001).items[0].sku: unknown product 'NOPE'"),
-        (lambda d: d["vendors"][1]["refund_policy"].update(category="sometimes"),
-         "vendors[1] (globex).refund_policy.category: 'sometimes' is not one of"),
+        (
+            lambda d: d["products"][0].update(vendor="nobody"),
+            "products[0] (ACME-PRO).vendor: unknown vendor 'nobody'",
+        ),
+        (
+            lambda d: d["orders"][1]["bills"][0].update(amount="abc"),
+            "orders[1] (BOOK0001).bills[0].amount: 'abc' is not a decimal amount",
+        ),
+        (
+            lambda d: d["orders"][1]["bills"][0].update(amount=9.5),
+            "orders[1] (BOOK0001).bills[0].amount: expected a decimal string",
+        ),
+        (
+            lambda d: d["vendors"][0].update(timezone="Mars/Olympus"),
+            "vendors[0] (acme).timezone: 'Mars/Olympus' is not an IANA time zone",
+        ),
+        (
+            lambda d: d["products"][0].update(interval="monthly"),
+            "products[0] (ACME-PRO).interval: 'monthly' is not an ISO-8601 duration",
+        ),
+        (
+            lambda d: d["orders"][0].update(purchased_at="yesterday"),
+            "orders[0] (SUB00001).purchased_at: 'yesterday' is not an ISO-8601 time",
+        ),
+        (
+            lambda d: d["orders"][0]["items"][0].update(sku="NOPE"),
+            "orders[0] (SUB00001).items[0].sku: unknown product 'NOPE'",
+        ),
+        (
+            lambda d: d["vendors"][1]["refund_policy"].update(category="sometimes"),
+            "vendors[1] (globex).refund_policy.category: 'sometimes' is not one of",
+        ),
         (lambda d: d.update(customers=[]), "import.customers: unknown section"),
-        (lambda d: d["vendors"][0].update(id="Acme Inc"),
-         "vendors[0] (Acme Inc).id: 'Acme Inc' must be a lower-case slug"),
+        (
+            lambda d: d["vendors"][0].update(id="Acme Inc"),
+            "vendors[0] (Acme Inc).id: 'Acme Inc' must be a lower-case slug",
+        ),
     ],
 )
 async def test_an_invalid_file_names_the_record_and_field_and_imports_nothing(

@@ -120,8 +120,9 @@ async def test_a_reply_with_a_close_command_applies_both_in_one_transaction(
     opened = await desk.apply(OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
     assert opened.ticket is not None
     outcome = await desk.apply(
-        TicketAction(opened.ticket.number, (Reply(Party.CUSTOMER, "Solved, thanks"),
-                                            Close(Party.CUSTOMER)))
+        TicketAction(
+            opened.ticket.number, (Reply(Party.CUSTOMER, "Solved, thanks"), Close(Party.CUSTOMER))
+        )
     )
     assert outcome.accepted
     async with store.reading() as q:

@@ -92,8 +92,7 @@ async def test_two_schedulers_racing_fire_each_timer_once(
     desk = Desk(store, clock, MailIdentity(DOMAIN))
     numbers = []
     for reference in ("BOOK0001", "MUG00001", "SUB00001", "GLX00001"):
-        outcome = await desk.apply(OpenRequest(reference, Open(TicketType.SUPPORT,
-                                                               Party.CUSTOMER)))
+        outcome = await desk.apply(OpenRequest(reference, Open(TicketType.SUPPORT, Party.CUSTOMER)))
         assert outcome.ticket is not None
         numbers.append(outcome.ticket.number)
     other = await reopen(store, backend)
@@ -102,8 +101,7 @@ async def test_two_schedulers_racing_fire_each_timer_once(
         counts: list[int] = []
 
         async def run(s: Store) -> None:
-            counts.append(await Scheduler(s, Desk(s, clock, MailIdentity(DOMAIN)), clock)
-                          .run_due())
+            counts.append(await Scheduler(s, Desk(s, clock, MailIdentity(DOMAIN)), clock).run_due())
 
         async with anyio.create_task_group() as group:
             group.start_soon(run, store)
