@@ -30,7 +30,8 @@ from service.domain.events import Fire, Open, TicketEvent
 from service.domain.machine import Facts, Transition
 from service.domain.policy import Refusal
 from service.domain.records import Order, Party, Ticket, TimerEvent, Vendor
-from service.representations import ticket_state_json
+from service.outbound.webhook import WEBHOOK_EVENTS, WEBHOOK_KIND
+from service.representations import iso, ticket_state_json
 from service.store import InboundReceipt, OutboxItem, Queries, Store
 
 
@@ -248,6 +249,12 @@ class Desk:
             self._outbox_item(n, transition.ticket, order, vendor, thread_token, now)
             for n in notifications
         ]
+        if vendor.webhook_url and transition.ticket is not None:
+            items += [
+                self._webhook_item(n, transition.ticket, order, vendor, now)
+                for n in notifications
+                if n.party is Party.VENDOR and n.kind in WEBHOOK_EVENTS
+            ]
         if items:
             await q.enqueue(items)
         return len(items)
@@ -300,6 +307,32 @@ class Desk:
             thread_root=root,
             payload=payload,
             ticket_number=ticket.number if ticket is not None else None,
+            created_at=now,
+        )
+
+    def _webhook_item(
+        self, notify: Notify, ticket: Ticket, order: Order, vendor: Vendor, now: datetime
+    ) -> OutboxItem:
+        """A processed refund or cancelation, for the vendor's own systems."""
+        payload = {
+            "event": WEBHOOK_EVENTS[notify.kind],
+            "ticket": ticket.number,
+            "order": order.reference,
+            "vendor": vendor.id,
+            "customer": order.customer_email,
+            "amount": notify.facts.get("amount"),
+            "currency": order.currency,
+            "at": iso(now),
+        }
+        return OutboxItem(
+            kind=WEBHOOK_KIND,
+            party=Party.VENDOR.value,
+            to_address=vendor.webhook_url or "",
+            to_name=vendor.id,
+            message_id=self._new_message_id(),
+            thread_root=None,
+            payload=payload,
+            ticket_number=ticket.number,
             created_at=now,
         )
 

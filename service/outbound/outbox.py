@@ -26,6 +26,7 @@ from service.outbound.transport import (
     PermanentFailure,
     TransientFailure,
 )
+from service.outbound.webhook import WEBHOOK_KIND, WebhookSender
 from service.store import QueuedMail, Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class OutboxWorker:
         batch: int = 100,
         concurrency: int = 8,
         poll_interval: float = 1.0,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -60,6 +62,7 @@ class OutboxWorker:
         self.batch = batch
         self.concurrency = concurrency
         self.poll_interval = poll_interval
+        self.webhooks = webhooks or WebhookSender()
         self.relay_down_until: datetime | None = None
         self._relay_failures = 0
         self._wake = anyio.Event()
@@ -116,6 +119,8 @@ class OutboxWorker:
         return sent, self.relay_down_until is not None and now < self.relay_down_until
 
     async def _deliver(self, mail: QueuedMail, now: datetime) -> tuple[str, str]:
+        if mail.item.kind == WEBHOOK_KIND:
+            return await self._post_webhook(mail)
         try:
             message = await self.composer.compose(mail)
         except (UnknownNotificationKind, RenderError, KeyError, ValueError) as error:
@@ -147,6 +152,26 @@ class OutboxWorker:
             return "failed", str(error)
         self._relay_failures = 0
         self.relay_down_until = None
+        return "sent", ""
+
+    async def _post_webhook(self, mail: QueuedMail) -> tuple[str, str]:
+        """A vendor endpoint failing is that vendor's problem: it never pauses the email relay."""
+        async with self.store.reading() as q:
+            vendor = await q.vendor(mail.item.payload.get("vendor", ""))
+        if vendor is None:
+            return "failed", "the vendor no longer exists"
+        try:
+            await self.webhooks.post(
+                mail.item.to_address,
+                mail.item.payload,
+                api_key=vendor.api_key,
+                delivery_id=mail.item.message_id.strip("<>"),
+                timestamp=str(int(mail.item.created_at.timestamp())),
+            )
+        except TransientFailure as error:
+            return "retry", str(error)
+        except PermanentFailure as error:
+            return "failed", str(error)
         return "sent", ""
 
     def wake(self) -> None:
