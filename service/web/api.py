@@ -36,6 +36,7 @@ from service.domain.records import Party, TicketType, Vendor
 from service.outbound.addresses import vendor_command_address
 from service.representations import iso, order_json, ticket_json, vendor_json
 from service.runtime import Runtime
+from service.web.openapi import openapi
 
 MAX_BODY = 1024 * 1024
 MAX_IMPORT_BODY = 50 * 1024 * 1024
@@ -326,6 +327,7 @@ def _reply(data: dict[str, Any]) -> TicketEvent:
 
 def api_routes() -> list[Route]:
     return [
+        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/admin/import", endpoint(admin_import, admin_only=True), methods=["POST"]),
         Route("/api/v1/admin/clock", endpoint(admin_clock, admin_only=True), methods=["POST"]),
         Route(

@@ -1,0 +1,171 @@
+"""The JSON API: every endpoint's errors, and no vendor ever reaching another vendor's data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.routing import Route
+
+from service.web.api import api_routes
+from service.web.openapi import DOCUMENT
+from tests.e2e.conftest import Served
+
+pytestmark = pytest.mark.anyio
+
+ACME, GLOBEX = "acme-demo-key", "globex-demo-key"
+
+
+async def open_by_api(
+    served: Served, order: str, kind: str, key: str = ACME, text: str = ""
+) -> Any:
+    return await served.api(
+        "POST", "/api/v1/tickets", {"order": order, "type": kind, "text": text}, token=key
+    )
+
+
+async def test_every_endpoint_needs_a_token_and_rejects_an_unknown_one(served: Served) -> None:
+    for route in api_routes():
+        if route.path.endswith("openapi.json"):
+            continue
+        path = route.path.format(vendor_id="acme", number="1", reference="Q7K2M9XA")
+        for method in sorted(route.methods or ()):
+            if method == "HEAD":
+                continue
+            missing = await served.http.request(method, path)
+            assert missing.status_code == 401, (method, path)
+            assert "Bearer" in missing.json()["error"]
+            wrong = await served.api(method, path, {}, token="not-a-key")
+            assert wrong.status_code == 401, (method, path)
+
+
+async def test_a_vendor_key_cannot_use_admin_endpoints(served: Served) -> None:
+    for method, path, body in [
+        ("POST", "/api/v1/admin/import", {}),
+        ("POST", "/api/v1/admin/clock", {"advance": "PT1H"}),
+        ("POST", "/api/v1/admin/vendors/acme/abuse", {"abusing": False}),
+        ("GET", "/api/v1/admin/escalations", None),
+    ]:
+        response = await served.api(method, path, body, token=ACME)
+        assert response.status_code == 403, path
+
+
+async def test_a_vendor_never_sees_or_touches_another_vendors_data(served: Served) -> None:
+    opened = await open_by_api(served, "B00K4JNE", "support", text="Checking in")
+    assert opened.status_code == 201
+    number = opened.json()["number"]
+    assert (await served.api("GET", f"/api/v1/tickets/{number}", token=GLOBEX)).status_code == 404
+    assert (await served.api("GET", "/api/v1/orders/B00K4JNE", token=GLOBEX)).status_code == 404
+    assert (await served.api("GET", "/api/v1/vendors/acme", token=GLOBEX)).status_code == 404
+    listed = await served.http.get(
+        "/api/v1/tickets", params={"vendor": "acme"}, headers={"Authorization": f"Bearer {GLOBEX}"}
+    )
+    assert listed.json() == {"tickets": []}
+    all_of_globex = await served.api("GET", "/api/v1/tickets", token=GLOBEX)
+    assert all_of_globex.json() == {"tickets": []}
+    for action, body in [
+        ("reply", {"text": "hi"}),
+        ("close", {}),
+        ("change", {"type": "refund"}),
+        ("approve", {}),
+    ]:
+        response = await served.api(
+            "POST", f"/api/v1/tickets/{number}/{action}", body, token=GLOBEX
+        )
+        assert response.status_code == 404, action
+    assert (await open_by_api(served, "B00K4JNE", "refund", key=GLOBEX)).status_code == 404
+    mine = await served.api("GET", f"/api/v1/tickets/{number}", token=ACME)
+    assert mine.status_code == 200 and mine.json()["events"][0]["kind"] == "opened"
+    assert len(mine.json()["events"]) == 1  # nothing the other vendor tried landed
+
+
+async def test_malformed_requests_get_400_with_a_message_that_names_the_problem(
+    served: Served,
+) -> None:
+    bad_json = await served.http.post(
+        "/api/v1/tickets", content=b"{not json", headers={"Authorization": f"Bearer {ACME}"}
+    )
+    assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["error"]
+    not_object = await served.api("POST", "/api/v1/tickets", [1, 2], token=ACME)
+    assert not_object.status_code == 400 and "object" in not_object.json()["error"]
+    unknown = await served.api(
+        "POST",
+        "/api/v1/tickets",
+        {"order": "B00K4JNE", "type": "refund", "colour": "red"},
+        token=ACME,
+    )
+    assert unknown.status_code == 400 and "colour" in unknown.json()["error"]
+    wrong_type = await served.api(
+        "POST", "/api/v1/tickets", {"order": 42, "type": "refund"}, token=ACME
+    )
+    assert wrong_type.status_code == 400 and "'order'" in wrong_type.json()["error"]
+    bad_kind = await open_by_api(served, "B00K4JNE", "teleport")
+    assert (
+        bad_kind.status_code == 400 and "refund, cancelation or support" in bad_kind.json()["error"]
+    )
+    huge = await served.http.post(
+        "/api/v1/tickets",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"Authorization": f"Bearer {ACME}"},
+    )
+    assert huge.status_code == 413
+    bad_clock = await served.api("POST", "/api/v1/admin/clock", {"advance": "soon"})
+    assert bad_clock.status_code == 400
+    backwards = await served.api("POST", "/api/v1/admin/clock", {"now": "2020-01-01T00:00Z"})
+    assert backwards.status_code == 400 and "cannot go back" in backwards.json()["error"]
+    unknown_path = await served.api("GET", "/api/v1/nothing-here")
+    assert unknown_path.status_code == 404 and "no such endpoint" in unknown_path.json()["error"]
+
+
+async def test_business_refusals_are_422_with_the_reason_and_send_no_email(
+    served: Served,
+) -> None:
+    vendors_window = await open_by_api(served, "OLD45DAY", "refund")
+    assert vendors_window.status_code == 201  # 45 days: past the customer's 30, within 90
+    too_old = await open_by_api(served, "GLX95DAY", "refund", key=GLOBEX)
+    assert too_old.status_code == 422
+    assert "90 days" in too_old.json()["error"] and too_old.json()["code"] == "refund_window_passed"
+    not_waiting = await open_by_api(served, "B00K4JNE", "support")
+    number = not_waiting.json()["number"]
+    approve = await served.api("POST", f"/api/v1/tickets/{number}/approve", {}, token=ACME)
+    assert approve.status_code == 422 and approve.json()["code"] == "nothing_to_approve"
+    refused_mail = [m for m in await served.mail() if "refused" in m.subject.lower()]
+    assert refused_mail == []
+
+
+async def test_the_vendor_api_opens_replies_changes_and_closes(served: Served) -> None:
+    opened = await open_by_api(served, "Q7K2M9XA", "cancelation", text="As you asked")
+    assert opened.status_code == 201
+    ticket = opened.json()
+    assert ticket["opened_by"] == "vendor" and ticket["due"]["event"] == "process"
+    number = ticket["number"]
+    reply = await served.api(
+        "POST", f"/api/v1/tickets/{number}/reply", {"text": "Done soon"}, token=ACME
+    )
+    assert reply.status_code == 200 and reply.json()["comments"][-1]["text"] == "Done soon"
+    changed = await served.api(
+        "POST", f"/api/v1/tickets/{number}/change", {"type": "support"}, token=ACME
+    )
+    assert changed.status_code == 200 and changed.json()["type"] == "support"
+    closed = await served.api("POST", f"/api/v1/tickets/{number}/close", {}, token=ACME)
+    assert closed.json()["status"] == "closed"
+    assert closed.json()["close_reason"] == "closed_by_vendor"
+    again = await served.api("POST", f"/api/v1/tickets/{number}/close", {}, token=ACME)
+    assert again.status_code == 422 and again.json()["code"] == "ticket_closed"
+
+
+async def test_the_openapi_document_describes_every_api_route(served: Served) -> None:
+    response = await served.http.get("/api/v1/openapi.json")
+    assert response.status_code == 200 and response.json() == DOCUMENT
+    described = {
+        (path, method.upper()) for path, item in DOCUMENT["paths"].items() for method in item
+    }
+    served_routes = {
+        (r.path, m)
+        for r in api_routes()
+        if isinstance(r, Route)
+        for m in (r.methods or ())
+        if m != "HEAD"
+    }
+    served_routes.discard(("/api/v1/openapi.json", "GET"))
+    assert served_routes == described
