@@ -1,0 +1,590 @@
+"""Raw inbound mail bytes → `InboundMail`, the values the rest of maildesk reads.
+
+`parse_mail` is the only entry point. It turns whatever arrived over SMTP into
+plain values: identifiers, the sender, the subject, the body as text, the
+attachments and every header, plus a list of the defects it tolerated on the
+way. It must never raise, whatever the bytes: a broken part, an unknown
+charset or a malformed header is recorded as a defect and read as well as it
+can be; at worst the subject is empty and the text is the raw message decoded
+with replacement characters. It never touches the network, the database or
+the file system, and it never authorises anything: it reports what the message
+says, and the sender's identity it returns is only as good as the headers.
+
+How the work is split between libraries (each was read, not guessed):
+
+- The MIME tree comes from the stdlib parser with the `compat32` policy, parsed
+  once. It is the most tolerant one: it never raises on malformed headers,
+  records defects instead, and keeps 8-bit header bytes as surrogate escapes
+  so they can be decoded here. (`policy.default` is over ten times slower on
+  a small message, and its structured-header parser is where the stdlib's
+  crash bugs on malformed input have lived.)
+- Address headers go through mail-parser's structural address scanner
+  (`mailparser.utils.get_addresses`): it never promotes an address-looking
+  display name (`"jane@example.test" <evil@evil.test>` is evil's mail) and
+  refuses ambiguous items, which matters because `From` decides who may act.
+  The rest of `mailparser.parse_from_bytes` is not used: it merges the body of
+  an attached (forwarded) message into the text, returns ISO-2022-JP and other
+  7-bit charsets undecoded, drops undecodable header bytes silently, and
+  spends most of its time on `Received` and `Date` analysis we do not need.
+- RFC 2047 encoded-words are decoded here, because `email.header.decode_header`
+  raises on a bad base64 word, fails on `charset*lang`, and cannot rejoin a
+  base64 text that a sender split in the middle of a 4-character group.
+- HTML-only mail is turned into text with html2text, then its Markdown escapes
+  and hard-break spaces are taken out again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import email.policy
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
+
+import html2text
+from mailparser.utils import get_addresses
+
+__all__ = ["Headers", "InboundAttachment", "InboundMail", "parse_mail"]
+
+# Deeper MIME nesting than this is an attack, not mail; parts below it are dropped.
+_MAX_DEPTH = 40
+
+
+@dataclass(frozen=True)
+class InboundAttachment:
+    """A MIME part that is not body text: a file, a forwarded message, a report part."""
+
+    filename: str
+    content_type: str
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.payload)
+
+
+@dataclass(frozen=True)
+class Headers:
+    """Every header of the message, in order, with case-insensitive lookup.
+
+    Values are unfolded, 8-bit bytes are decoded (UTF-8, else windows-1252) and
+    RFC 2047 encoded-words are decoded: they are for reading, not for re-parsing
+    address structure (use `InboundMail.from_address` for that).
+    """
+
+    items: tuple[tuple[str, str], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first (top-most) value of header `name`, or None when absent."""
+        wanted = name.lower()
+        for key, value in self.items:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of header `name`, top-most first."""
+        wanted = name.lower()
+        return [value for key, value in self.items if key.lower() == wanted]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.items)
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """What one inbound message says, as plain values. See `parse_mail`."""
+
+    message_id: str
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    from_address: str
+    from_name: str
+    to_addresses: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[InboundAttachment, ...]
+    headers: Headers
+    defects: tuple[str, ...]
+
+
+def parse_mail(raw: bytes) -> InboundMail:
+    """Parse one raw RFC 5322 message. Never raises.
+
+    - `message_id`: the first `<…>` of `Message-ID` ("" when there is none).
+    - `in_reply_to`, `references`: message ids with their angle brackets.
+    - `from_address`: the lower-cased addr-spec of the single mailbox in the
+      single `From` header; "" when it cannot be read or is ambiguous (several
+      mailboxes, several `From` headers naming different ones, bytes that are
+      not UTF-8 inside the address).
+    - `to_addresses`: the lower-cased addresses of `To` (not `Cc`).
+    - `text`: the text/plain body parts joined; for HTML-only mail, the HTML
+      turned into readable text. Parts inside an attached message are not body.
+    - `attachments`: every other leaf part, including forwarded messages
+      (`message/rfc822`) and report parts; inline images without a file name
+      are skipped; file names are reduced to a safe base name.
+    """
+    defects: list[str] = []
+    try:
+        return _parse(bytes(raw), defects)
+    except Exception as exc:
+        defects.append(f"unparseable message ({type(exc).__name__}); kept its raw text only")
+        return _raw_fallback(raw, defects)
+
+
+def _raw_fallback(raw: object, defects: list[str]) -> InboundMail:
+    if isinstance(raw, bytes | bytearray | memoryview):
+        text = bytes(raw).decode("utf-8", errors="replace")
+    else:
+        text = raw if isinstance(raw, str) else ""
+    return InboundMail(
+        message_id="",
+        in_reply_to=(),
+        references=(),
+        from_address="",
+        from_name="",
+        to_addresses=(),
+        subject="",
+        text=_clean_text(text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")),
+        html="",
+        attachments=(),
+        headers=Headers(),
+        defects=tuple(defects),
+    )
+
+
+def _parse(raw: bytes, defects: list[str]) -> InboundMail:
+    message = BytesParser(policy=compat32).parsebytes(raw)
+
+    # Header values once: unfolded and 8-bit-decoded (for structure), then
+    # encoded-words decoded (for reading).
+    structural: list[tuple[str, str]] = []
+    readable: list[tuple[str, str]] = []
+    guessed_from = False  # a From header whose 8-bit bytes were not UTF-8
+    for name, value in message.raw_items():
+        name_text = _clean_text(_text_from_8bit(str(name), defects, "header name")[0].strip())
+        value_text, guessed = _text_from_8bit(_unfold(str(value)), defects, f"{name_text} header")
+        value_text = _clean_text(value_text)
+        guessed_from = guessed_from or (guessed and name_text.lower() == "from")
+        structural.append((name_text, value_text))
+        readable.append((name_text, decode_words(value_text, defects)))
+    headers = Headers(tuple(readable))
+
+    from_address, from_name = _sender(structural, defects, ascii_only=guessed_from)
+    body = _Body(defects)
+    body.visit(message, 0)
+
+    text = "\n".join(body.plain).strip("\n")
+    html = "\n".join(body.html)
+    if not text.strip() and html.strip():
+        text = html_to_text(html, defects)
+
+    return InboundMail(
+        message_id=_first_id(_first(structural, "message-id")),
+        in_reply_to=_ids(_first(structural, "in-reply-to")),
+        references=_ids(_first(structural, "references")),
+        from_address=from_address,
+        from_name=from_name,
+        to_addresses=_addresses(_all(structural, "to"), defects, "To"),
+        subject=" ".join((headers.header("Subject") or "").split()),
+        text=text,
+        html=html,
+        attachments=tuple(body.attachments),
+        headers=headers,
+        defects=tuple(dict.fromkeys(defects)),
+    )
+
+
+# --- headers -----------------------------------------------------------------
+
+
+def _first(items: list[tuple[str, str]], name: str) -> str:
+    return next((value for key, value in items if key.lower() == name), "")
+
+
+def _all(items: list[tuple[str, str]], name: str) -> list[str]:
+    return [value for key, value in items if key.lower() == name]
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", " ").replace("\n", " ")
+
+
+def _text_from_8bit(value: str, defects: list[str], where: str) -> tuple[str, bool]:
+    """Header text with its raw 8-bit bytes (kept as surrogates) decoded, and whether
+    they had to be guessed (not UTF-8, so read as windows-1252)."""
+    if value.isascii():
+        return value, False
+    data = value.encode("utf-8", errors="surrogateescape")
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        defects.append(f"8-bit {where} is not UTF-8; read as windows-1252")
+        return data.decode("cp1252", errors="replace"), True
+
+
+_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def _ids(value: str) -> tuple[str, ...]:
+    """Message ids in `value`; bare `local@domain` tokens get their brackets back."""
+    found = [f"<{token}>" for token in _ID.findall(value)]
+    if not found:
+        found = [f"<{token.strip('<>')}>" for token in value.split() if "@" in token]
+    return tuple(dict.fromkeys(found))
+
+
+def _first_id(value: str) -> str:
+    ids = _ids(value)
+    return ids[0] if ids else ""
+
+
+def _addresses(values: list[str], defects: list[str], header: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(address for address, _ in _mailboxes(values, defects, header)))
+
+
+def _mailboxes(values: list[str], defects: list[str], header: str) -> list[tuple[str, str]]:
+    """(lower-cased address, display name) of every readable mailbox in `values`."""
+    found: list[tuple[str, str]] = []
+    for value in values:
+        problems: list[dict[str, object]] = []
+        try:
+            pairs = get_addresses(value, defects=problems, decode_names=True)
+        except Exception as exc:
+            defects.append(f"{header} header could not be parsed ({type(exc).__name__})")
+            continue
+        for problem in problems:
+            defects.append(f"{header} header: {problem.get('reason', 'unreadable mailbox')}")
+        for name, address in pairs:
+            address = str(address).strip().lower()
+            if _is_addr_spec(address):
+                found.append((address, _clean_text(decode_words(str(name), defects)).strip()))
+    return found
+
+
+def _is_addr_spec(address: str) -> bool:
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain) and not any(
+        ch.isspace() or ch in "<>\ufffd" or ord(ch) < 32 for ch in address
+    )
+
+
+def _sender(
+    structural: list[tuple[str, str]], defects: list[str], *, ascii_only: bool
+) -> tuple[str, str]:
+    """The one mailbox `From` names, or ("", "") when there is not exactly one.
+
+    With `ascii_only` (the header's 8-bit bytes were not UTF-8, so they were
+    guessed) an address holding non-ASCII characters is refused: identity is
+    never guessed.
+    """
+    values = _all(structural, "from")
+    mailboxes = _mailboxes(values, defects, "From")
+    if ascii_only and any(not address.isascii() for address, _ in mailboxes):
+        defects.append("From address has 8-bit bytes that are not UTF-8; sender left empty")
+        return "", ""
+    addresses = {address for address, _ in mailboxes}
+    if len(addresses) > 1:
+        defects.append(f"From names {len(addresses)} different mailboxes; sender left empty")
+        return "", ""
+    if not mailboxes:
+        if values:
+            defects.append("From has no readable address")
+        return "", ""
+    return mailboxes[0]
+
+
+# --- RFC 2047 encoded-words ------------------------------------------------------
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+
+
+def decode_words(value: str, defects: list[str] | None = None) -> str:
+    """Decode the RFC 2047 encoded-words in a header value. Never raises.
+
+    Tolerates what real senders produce: adjacent words of one charset are
+    decoded together (a character split across two words comes back whole, so
+    does a base64 text split mid-group), unknown or absent charsets are read
+    as UTF-8 or windows-1252, bad base64 is decoded as far as it goes, a
+    `charset*language` suffix is ignored, and words glued to text are decoded.
+    """
+    if "=?" not in value:
+        return value
+    sink = defects if defects is not None else []
+    out: list[str] = []
+    run: list[tuple[str, str]] = []  # (encoding, encoded text) of one charset
+    run_charset = ""
+    position = 0
+
+    def flush() -> None:
+        if run:
+            out.append(_decode_bytes(_decode_run(run), run_charset, sink, "encoded-word"))
+            run.clear()
+
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[position : match.start()]
+        charset = match.group(1).split("*", 1)[0].lower()
+        adjacent = bool(run) and not between.strip(" \t")  # the space between is dropped
+        if not (adjacent and charset == run_charset):
+            flush()
+            if not adjacent:
+                out.append(between)
+            run_charset = charset
+        run.append((match.group(2).lower(), match.group(3)))
+        position = match.end()
+    flush()
+    out.append(value[position:])
+    return "".join(out)
+
+
+def _decode_run(words: list[tuple[str, str]]) -> bytes:
+    data = bytearray()
+    pending_b64 = ""
+    for encoding, text in words:
+        if encoding == "b":
+            pending_b64 += re.sub(r"[^A-Za-z0-9+/]", "", text)
+            if text.rstrip().endswith("=") or len(pending_b64) % 4 == 0:
+                data += _b64(pending_b64)
+                pending_b64 = ""
+        else:
+            data += _b64(pending_b64)
+            pending_b64 = ""
+            raw = text.replace("_", " ").encode("utf-8", errors="surrogateescape")
+            data += _QP_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
+    return bytes(data + _b64(pending_b64))
+
+
+def _b64(text: str) -> bytes:
+    if len(text) % 4 == 1:  # one stray character cannot carry a byte
+        text = text[:-1]
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return b""
+
+
+# --- charsets ---------------------------------------------------------------------
+
+# Python codecs no mail client means, some of which can yield lone surrogates.
+_REFUSED_CODECS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined", "mbcs", "oem"}
+)
+
+
+def _decode_bytes(data: bytes, charset: str | None, defects: list[str], where: str) -> str:
+    """Text from `data` in `charset`; never raises.
+
+    No charset, US-ASCII and unknown or unusable charsets are read as UTF-8 when
+    the bytes are valid UTF-8, else as windows-1252. A known charset is decoded
+    with replacement characters where the bytes do not fit.
+    """
+    name = (charset or "").strip().strip('"').lower()
+    codec = None
+    if name:
+        try:
+            codec = codecs.lookup(name).name
+        except LookupError:
+            defects.append(f"unknown charset {name!r} in {where}; read as UTF-8")
+    if codec in _REFUSED_CODECS:
+        defects.append(f"charset {name!r} refused in {where}; read as UTF-8")
+        codec = None
+    if codec is None or codec == "ascii":
+        try:
+            return _clean_text(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            if name and codec != "ascii":
+                defects.append(f"{where} is not UTF-8 either; read as windows-1252")
+            return _clean_text(data.decode("cp1252", errors="replace"))
+    try:
+        return _clean_text(data.decode(codec, errors="replace"))
+    except Exception:
+        defects.append(f"charset {name!r} failed in {where}; read as UTF-8")
+        return _clean_text(data.decode("utf-8", errors="replace"))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean_text(text: str) -> str:
+    """Text that every store accepts: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+# --- body and attachments -----------------------------------------------------------
+
+_EXTENSIONS = {
+    "application/ms-tnef": ".dat",
+    "application/pdf": ".pdf",
+    "image/gif": ".gif",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "message/delivery-status": ".txt",
+    "message/global-delivery-status": ".txt",
+    "message/global": ".eml",
+    "message/rfc822": ".eml",
+    "text/calendar": ".ics",
+    "text/html": ".html",
+    "text/plain": ".txt",
+    "text/rfc822-headers": ".txt",
+}
+
+
+class _Body:
+    """Walks the MIME tree once, sorting leaf parts into body text and attachments."""
+
+    def __init__(self, defects: list[str]) -> None:
+        self.defects = defects
+        self.plain: list[str] = []
+        self.html: list[str] = []
+        self.attachments: list[InboundAttachment] = []
+
+    def visit(self, part: Message, depth: int) -> None:
+        content_type = part.get_content_type()
+        for defect in part.defects:
+            self.defects.append(f"{type(defect).__name__} in {content_type}")
+        if depth > _MAX_DEPTH:
+            self.defects.append(f"MIME nested deeper than {_MAX_DEPTH}; inner parts dropped")
+            return
+        if part.get_content_maintype() == "message":
+            self._attach(content_type, self._message_bytes(part), part)
+            return
+        if part.is_multipart():
+            for child in part.get_payload():
+                if isinstance(child, Message):
+                    self.visit(child, depth + 1)
+            return
+        try:
+            self._leaf(part, content_type)
+        except Exception as exc:
+            self.defects.append(f"{content_type} part dropped ({type(exc).__name__})")
+
+    def _leaf(self, part: Message, content_type: str) -> None:
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        is_attachment = part.get_content_disposition() == "attachment" or bool(filename)
+        if content_type.startswith("multipart/"):
+            content_type = "text/plain"  # a multipart without a usable boundary: read as text
+        if not is_attachment and content_type in ("text/plain", "text/html"):
+            text = _decode_bytes(data, part.get_content_charset(), self.defects, content_type)
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if content_type == "text/html":
+                self.html.append(text)
+            else:
+                if str(part.get_param("format", "") or "").lower() == "flowed":
+                    text = _unflow(text, str(part.get_param("delsp", "") or "").lower() == "yes")
+                self.plain.append(text)
+            return
+        if content_type.startswith("image/") and not filename:
+            return  # an inline picture (signature logo, pasted image): not a file the sender sent
+        self._attach(content_type, data, part)
+
+    def _attach(self, content_type: str, data: bytes, part: Message) -> None:
+        filename = _safe_filename(decode_words(str(part.get_filename() or ""), self.defects))
+        if not filename:
+            number = len(self.attachments) + 1
+            filename = f"attachment-{number}{_EXTENSIONS.get(content_type, '.bin')}"
+        self.attachments.append(InboundAttachment(filename, content_type, data))
+
+    def _message_bytes(self, part: Message) -> bytes:
+        """The bytes of a `message/*` part, which compat32 has parsed into messages."""
+        payload = part.get_payload()
+        if not isinstance(payload, list):
+            raw = part.get_payload(decode=True)
+            return raw if isinstance(raw, bytes) else b""
+        if part.get_content_type() == "message/delivery-status":
+            blocks = [
+                "".join(f"{name}: {value}\n" for name, value in block.raw_items())
+                for block in payload
+                if isinstance(block, Message)
+            ]
+            return "\n".join(blocks).encode("utf-8", errors="surrogateescape")
+        chunks: list[bytes] = []
+        for inner in payload:
+            if isinstance(inner, Message):
+                try:
+                    chunks.append(_message_source(inner))
+                except Exception as exc:  # flattening can meet any broken charset
+                    self.defects.append(f"attached message not kept ({type(exc).__name__})")
+        return b"".join(chunks)
+
+
+# Writes headers back as they arrived (no refolding, 8-bit bytes restored).
+_AS_RECEIVED = email.policy.default.clone(refold_source="none")
+
+
+def _message_source(message: Message) -> bytes:
+    """The bytes of a parsed message, as close to what arrived as the parser allows."""
+    payload = message.get_payload()
+    if isinstance(payload, str):  # the common case, written directly: five times faster
+        head = "".join(f"{name}: {value}\n" for name, value in message.raw_items())
+        return (head + "\n" + payload).encode("utf-8", errors="surrogateescape")
+    return message.as_bytes(policy=_AS_RECEIVED)
+
+
+def _safe_filename(name: str) -> str:
+    """The base name only: no directories, control characters or leading dots."""
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
+    return _clean_text(name)[:255]
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Join the soft line breaks (a trailing space) of RFC 3676 `format=flowed` text."""
+    lines: list[tuple[str, int]] = []
+    joining = False
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        if joining and lines[-1][1] == depth:
+            previous = lines[-1][0]
+            lines[-1] = ((previous[:-1] if delsp else previous) + content, depth)
+        else:
+            lines.append(((">" * depth + " " if depth else "") + content, depth))
+        joining = content.endswith(" ") and content != "-- "
+    return "\n".join(line for line, _ in lines)
+
+
+# --- HTML -------------------------------------------------------------------------
+
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
+_TABLE_RULE = re.compile(r"^[\s|:-]*---[\s|:-]*$")
+
+
+def html_to_text(html: str, defects: list[str] | None = None) -> str:
+    """Readable text from an HTML body: links kept as `[text](url)`, no images.
+
+    html2text writes Markdown; its backslash escapes (`1\\.`, `\\-`), hard-break
+    spaces and table rules are noise in a ticket comment, so they are removed.
+    """
+    converter = html2text.HTML2Text(bodywidth=0)
+    converter.unicode_snob = True  # keep "é", not "e"
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.single_line_break = True  # Gmail and Outlook put every line in a block
+    converter.ul_item_mark = "-"
+    try:
+        markdown = str(converter.handle(html))
+    except Exception as exc:
+        if defects is not None:
+            defects.append(f"HTML could not be converted ({type(exc).__name__}); tags stripped")
+        markdown = re.sub(r"<[^>]*>", " ", html)
+    lines = []
+    for line in _MARKDOWN_ESCAPE.sub(r"\1", markdown).split("\n"):
+        line = line.rstrip().replace("\xa0", " ")
+        if not _TABLE_RULE.match(line) or "|" not in line:
+            lines.append(line if line.strip() else "")
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return _clean_text(text.strip("\n"))

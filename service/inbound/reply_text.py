@@ -1,0 +1,277 @@
+"""The new text of a reply, and the `#command` lines in it.
+
+`new_text` keeps what the person wrote in this message. Quoted history is cut
+off: an attribution ("On … wrote:", also in German, French, Spanish, Italian
+and Dutch), Outlook's "-----Original Message-----" and "From:/Sent:/To:/
+Subject:" blocks, and trailing "> " quotes. Signatures go too: a "-- " line,
+"Sent from my iPhone", an Outlook underscore separator, and a sign-off line
+("Best regards,") followed by a short name block. `parse_commands` then takes
+out the lines that are only a command.
+
+Both are pure functions over text. They never look at headers and never decide
+who may act. They drop text only on a clear marker: a "signature" that reads
+like a sentence ("Thanks, but the key still fails") stays, and a sign-off is
+never cut when nothing would be left above it.
+
+mail-parser-reply supplies the knowledge: its per-language attribution and
+header-block patterns and its sign-off and "sent from" phrases. Its
+`EmailReplyParser.parse_reply` is not used, because its source shows that it
+returns the reply *with* its signature (`latest_reply` is a fragment's
+`content`, not its `body`), returns the quoted history when nothing precedes
+the first attribution (a bottom-posted reply), strips every line (losing
+indentation), deletes Outlook's underscore line through a
+`re.sub(..., re.MULTILINE)` passed as `count`, treats any line starting with
+"- word" as a signature (swallowing bullet lists), and cuts at any line that
+merely starts with "Thanks,". Its combined header regex also backtracks
+quadratically on long lines starting with "On" (one 200 KB line takes minutes),
+so here the attribution patterns only run, a bounded number of times, on
+the few lines that end like an attribution. The patterns find where to cut;
+the cut is made on the original lines.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from mailparser_reply.constants import GENERIC_MAIL_SEPARATOR, MAIL_LANGUAGES
+
+__all__ = ["Command", "new_text", "parse_commands"]
+
+# Languages whose patterns are precise enough for customer text. Left out:
+# da and sv (sign-offs like "Tak", "Mvh" and "/name" match ordinary lines) and
+# pl (a single "Do:" or "Data:" line counts as a header block).
+_LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
+
+
+def _patterns(key: str) -> list[str]:
+    found: list[str] = []
+    for language in _LANGUAGES:
+        value = MAIL_LANGUAGES[language].get(key) or []
+        found.extend([value] if isinstance(value, str) else value)
+    return [pattern for pattern in found if pattern]
+
+
+def _any_of(patterns: list[str]) -> str:
+    return "|".join(f"(?:{pattern})" for pattern in patterns)
+
+
+# History: "On … wrote:" attributions, and Outlook header blocks or separators.
+_ATTRIBUTION = re.compile(_any_of(_patterns("wrote_header")), re.MULTILINE | re.IGNORECASE)
+_HEADER_BLOCK = re.compile(
+    _any_of([*_patterns("from_header"), GENERIC_MAIL_SEPARATOR]), re.MULTILINE | re.IGNORECASE
+)
+# The cheap test a line passes before the attribution patterns run on it.
+_ATTRIBUTION_END = re.compile(
+    r"\b(?:wrote|schrieb|écrit|escribió|scritto|schreef)\b.*:$", re.IGNORECASE
+)
+_ATTRIBUTION_MAX_LINES = 2  # Gmail wraps a long attribution onto a second line
+_ATTRIBUTION_MAX_CHARS = 300
+_ATTRIBUTION_MAX_TRIES = 20  # each try may backtrack quadratically over 300 characters
+
+# Signatures.
+_QUOTE_PREFIX = r"^(?:> ?)*"
+_MORE_SIGN_OFFS = [  # bare forms the library lists only with a comma, or not at all
+    r"(?:best|kind|warm|warmest|many)?\s*(?:regards|thanks|wishes)",
+    r"thank you",
+    r"cheers",
+    r"best",
+    r"(?:yours\s+)?(?:sincerely|truly)",
+]
+_SIGN_OFF = re.compile(
+    _QUOTE_PREFIX + f"(?:{_any_of(_patterns('signatures') + _MORE_SIGN_OFFS)})" + r"[\s,.!]*$",
+    re.IGNORECASE,
+)
+_SENT_FROM = re.compile(_QUOTE_PREFIX + f"(?:{_any_of(_patterns('sent_from'))})", re.IGNORECASE)
+_SENT_FROM_MAX_WORDS = 8
+_SIGNATURE_DELIMITER = re.compile(_QUOTE_PREFIX + r"(?:--|__)$")  # "-- " once lines are stripped
+_OUTLOOK_SEPARATOR = re.compile(_QUOTE_PREFIX + r"[_-]{20,}$")
+_NAME_BLOCK_MAX_LINES = 6
+_NAME_LINE_MAX_WORDS = 8
+
+# Trailing debris: quotes and separators (html2text writes <hr> as "* * *").
+_QUOTED = re.compile(r"^\s*>")
+_SEPARATOR = re.compile(r"^\s*(?:[-_=*]\s*){3,}$")
+
+# Bounds of the history search (see `_scan_view`).
+_SCAN_LINES = 2_000
+_SCAN_LINE_CHARS = 200
+_SCAN_CHARS = 64_000
+
+
+def new_text(body: str) -> str:
+    """The text written in this message, without quoted history and signatures.
+
+    Top-posted replies keep what is above the history. A reply that opens with
+    an attribution and `>` quotes (bottom-posted or answered inline) keeps its
+    unquoted lines. A message that opens with an Outlook header block is all
+    history (or a forward): its new text is "".
+    """
+    return _new_text(body.replace("\r\n", "\n").replace("\r", "\n").split("\n"), depth=0)
+
+
+def _new_text(lines: list[str], depth: int) -> str:
+    view = _scan_view(lines)
+    history = _history(view)
+    top = lines
+    if history is not None:
+        start, end, attribution = history
+        top = lines[:start]
+        if not any(line.strip() for line in top):
+            return _below_history(lines[end + 1 :], attribution, depth)
+    return "\n".join(line.rstrip() for line in _drop_trailing_quote(_cut_signature(top))).strip(
+        "\n"
+    )
+
+
+def _scan_view(lines: list[str]) -> list[str]:
+    """The lines the history patterns see: stripped, as they expect, and bounded.
+
+    Lines are cut at 200 characters (no attribution or header line needs more)
+    and only the first 64 KB or 2,000 lines are searched. A reply whose new
+    text is longer than that keeps its history: more text, never less, and
+    hostile input costs milliseconds.
+    """
+    view: list[str] = []
+    size = 0
+    for line in lines[:_SCAN_LINES]:
+        cut = line.strip()[:_SCAN_LINE_CHARS]
+        size += len(cut) + 1
+        if size > _SCAN_CHARS:
+            break
+        view.append(cut)
+    return view
+
+
+def _history(view: list[str]) -> tuple[int, int, bool] | None:
+    """(first line, last line, is an attribution) of the earliest history marker."""
+    found: tuple[int, int, bool] | None = None
+    text = "\n".join(view)
+    block = _HEADER_BLOCK.search(text)
+    if block is not None:
+        start = _line_at(text, block.start(), forward=True)
+        found = (start, _line_at(text, block.end(), forward=False), False)
+    tries = 0
+    for end, line in enumerate(view):
+        if found is not None and end - _ATTRIBUTION_MAX_LINES >= found[0]:
+            break
+        if not _ATTRIBUTION_END.search(line):
+            continue
+        for start in range(max(0, end - _ATTRIBUTION_MAX_LINES + 1), end + 1):
+            window = "\n".join(view[start : end + 1])
+            tries += 1
+            if len(window) > _ATTRIBUTION_MAX_CHARS or tries > _ATTRIBUTION_MAX_TRIES:
+                continue
+            match = _ATTRIBUTION.match(window)
+            if match is not None and match.end() == len(window):
+                if found is None or start < found[0]:
+                    found = (start, end, True)
+                break
+    return found
+
+
+def _line_at(text: str, position: int, *, forward: bool) -> int:
+    """The index of the line holding `position`, off the newlines a match starts or ends with."""
+    if forward:
+        while position < len(text) and text[position] == "\n":
+            position += 1
+    else:
+        while position > 0 and text[position - 1] == "\n":
+            position -= 1
+    return text.count("\n", 0, position)
+
+
+def _below_history(rest: list[str], attribution: bool, depth: int) -> str:
+    """The new text of a reply that opens with its history: its unquoted lines."""
+    if depth > 2 or not attribution or not any(_QUOTED.match(line) for line in rest):
+        return ""
+    return _new_text([line for line in rest if not _QUOTED.match(line)], depth + 1)
+
+
+def _cut_signature(lines: list[str]) -> list[str]:
+    """Cut at the first line that starts a signature.
+
+    A "-- " line, an Outlook underscore separator and "Sent from my …" always
+    start one. A sign-off ("Thanks,", "Best regards") does only when it is the
+    whole line, a short name block follows and some text precedes it.
+    """
+    seen_text = False
+    for index, line in enumerate(lines):
+        line = line.strip()
+        if (
+            _SIGNATURE_DELIMITER.match(line)
+            or _OUTLOOK_SEPARATOR.match(line)
+            or (_SENT_FROM.match(line) and len(line.split()) <= _SENT_FROM_MAX_WORDS)
+        ):
+            return lines[:index]
+        if seen_text and _SIGN_OFF.match(line) and _is_name_block(lines, index + 1):
+            return lines[:index]
+        seen_text = seen_text or bool(line)
+    return lines
+
+
+def _is_name_block(lines: list[str], start: int) -> bool:
+    """Whether `lines[start:]` holds one to six short lines, as a name and role do."""
+    count = 0
+    for index in range(start, len(lines)):
+        words = len(lines[index].split())
+        if not words:
+            continue
+        count += 1
+        if count > _NAME_BLOCK_MAX_LINES or words > _NAME_LINE_MAX_WORDS:
+            return False
+    return count > 0
+
+
+def _drop_trailing_quote(lines: list[str]) -> list[str]:
+    """Remove quoted lines, separators and blank lines from the end."""
+    end = len(lines)
+    while end and (
+        not lines[end - 1].strip()
+        or _QUOTED.match(lines[end - 1])
+        or _SEPARATOR.match(lines[end - 1])
+    ):
+        end -= 1
+    return lines[:end]
+
+
+# --- commands -------------------------------------------------------------------
+
+
+class Command(StrEnum):
+    CLOSE = "close"
+    REFUND = "refund"
+    CANCEL = "cancel"
+    SUPPORT = "support"
+    APPROVE = "approve"
+    ESCALATE = "escalate"
+
+
+_COMMAND_LINE = re.compile(
+    r"^\s*#(close|refund|cancel|support|approve|escalate)\s*$", re.IGNORECASE
+)
+
+
+def parse_commands(text: str) -> tuple[str, tuple[Command, ...]]:
+    """Split `text` into the comment and the commands on lines of their own.
+
+    A line is a command when it holds only `#close`, `#refund`, `#cancel`,
+    `#support`, `#approve` or `#escalate`, in any case, with surrounding
+    whitespace. Those lines are removed (with the blank line a removal would
+    double); a `#close` inside a sentence stays text. Run it on `new_text`, so
+    a command quoted from an earlier message is not taken again.
+    """
+    kept: list[str] = []
+    commands: list[Command] = []
+    drop_blank = False
+    for line in text.splitlines():
+        match = _COMMAND_LINE.match(line)
+        if match:
+            commands.append(Command(match.group(1).lower()))
+            drop_blank = not kept or not kept[-1].strip()
+            continue
+        if drop_blank and not line.strip():
+            continue
+        drop_blank = False
+        kept.append(line)
+    return "\n".join(kept).strip(), tuple(commands)
