@@ -6,9 +6,12 @@ fires as its own funnel transaction at the moment it was due, so a fake clock
 advanced by a week produces the same history as a week of real time: the
 first warning at hour 48, the second at hour 96, the close at day six.
 
-Exactly once: the state machine ignores a timer that is no longer the
-ticket's pending one, and the funnel's transaction makes the check and the
-change atomic, so two schedulers racing for the same timer fire it once.
+Exactly once: processes claim due timers with a lease (`SKIP LOCKED` on
+PostgreSQL), so each is normally fired by one process, and a dead process's
+claims lapse with its lease. Beneath that, the state machine ignores a timer
+that is no longer the ticket's pending one, and the funnel's transaction
+makes the check and the change atomic, so even two processes firing the
+same timer change the ticket once.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from service.store import DueTimer, Store
 log = logging.getLogger(__name__)
 
 BATCH = 500
+LEASE = timedelta(minutes=5)
 
 
 class Scheduler:
@@ -45,8 +49,8 @@ class Scheduler:
             fired = 0
             while True:
                 now = self.clock.now()
-                async with self.store.reading() as q:
-                    batch = await q.due_timers(now, BATCH)
+                async with self.store.transaction() as q:
+                    batch = await q.claim_timers(now, now + LEASE, BATCH)
                 if not batch:
                     return fired
                 fired += await self._fire_in_order(batch, now, full=len(batch) == BATCH)

@@ -502,20 +502,30 @@ class Queries:
 
     # --- timers -----------------------------------------------------------------
 
-    async def due_timers(self, now: datetime, limit: int) -> list[DueTimer]:
-        """Timers due by `now`, oldest first, that no other process holds a claim on."""
+    async def claim_timers(self, now: datetime, lease_until: datetime,
+                           limit: int) -> list[DueTimer]:
+        """Take up to `limit` due timers, oldest first, holding them until `lease_until`.
+
+        Several processes claim concurrently without waiting on each other (`SKIP
+        LOCKED`); the claims of a process that died lapse with its lease.
+        """
+        skip = " FOR UPDATE SKIP LOCKED" if self.sql.dialect == "postgresql" else ""
         rows = await self.sql.fetch(
-            """SELECT ticket_number, event, due_at FROM timers
-               WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
-               ORDER BY due_at, ticket_number LIMIT ?""",
+            """UPDATE timers SET claimed_until = ? WHERE ticket_number IN (
+                   SELECT ticket_number FROM timers
+                   WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+                   ORDER BY due_at, ticket_number LIMIT ?""" + skip + """)
+               RETURNING ticket_number, event, due_at""",
+            lease_until,
             now,
             now,
             limit,
         )
-        return [
+        timers = [
             DueTimer(int(r["ticket_number"]), TimerEvent(r["event"]), as_time(r["due_at"]))
             for r in rows
         ]
+        return sorted(timers, key=lambda t: (t.at, t.ticket_number))
 
     async def next_timer_at(self) -> datetime | None:
         value = await self.sql.fetchval("SELECT MIN(due_at) FROM timers")
