@@ -17,6 +17,9 @@ from service.catalog import ImportError_, import_catalog
 from service.config import DEFAULT_DB, ConfigError, env
 from service.runner import add_run_commands
 from service.store import StorageError, Store, open_store
+from service.store.migrate import copy_sqlite_to_postgres
+from service.store.postgres import PostgresStore
+from service.store.sqlite import SqliteStore
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -95,6 +98,21 @@ async def cmd_outbox(args: argparse.Namespace) -> int:
     return await _with_store(args, work)
 
 
+async def cmd_migrate_db(args: argparse.Namespace) -> int:
+    if not args.to.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"--to {args.to!r}: expected a postgresql://… URL")
+    source, target = await open_store(args.db), await open_store(args.to)
+    try:
+        if not isinstance(source, SqliteStore) or not isinstance(target, PostgresStore):
+            raise ConfigError("migrate-db copies a SQLite --db into a PostgreSQL --to")
+        counts = await copy_sqlite_to_postgres(source, target)
+    finally:
+        await source.close()
+        await target.close()
+    print(json.dumps(counts))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maildesk", description="An email helpdesk for refunds, cancelations and support."
@@ -120,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=["pending", "retrying", "sent", "failed"])
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(run=cmd_outbox)
+
+    p = commands.add_parser(
+        "migrate-db", help="copy a SQLite database into an empty PostgreSQL database"
+    )
+    _db_option(p)
+    p.add_argument("--to", required=True, metavar="postgresql://…", help="the target database")
+    p.set_defaults(run=cmd_migrate_db)
 
     add_run_commands(commands)
     return parser

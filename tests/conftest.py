@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -38,11 +39,18 @@ def _postgres_problem() -> str | None:
         conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
         await conn.close()
 
-    try:
-        asyncio.run(probe())
-    except Exception as error:  # any failure to connect means "not reachable"
-        return f"{type(error).__name__}: {error}"
-    return None
+    problems: list[str] = []
+
+    def run() -> None:  # in a thread of its own: the caller may be inside an event loop
+        try:
+            asyncio.run(probe())
+        except Exception as error:  # any failure to connect means "not reachable"
+            problems.append(f"{type(error).__name__}: {error}")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return problems[0] if problems else None
 
 
 _POSTGRES_PROBLEM: list[str | None] = []

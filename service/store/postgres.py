@@ -124,5 +124,11 @@ class PostgresStore:
         except _FAILURES as error:
             raise StorageError(f"PostgreSQL read failed: {error}") from error
 
+    @asynccontextmanager
+    async def raw_connection(self) -> AsyncIterator[PoolConnectionProxy]:
+        """A pooled asyncpg connection, for bulk work the query layer does not cover."""
+        async with self._pool.acquire() as conn:
+            yield conn
+
     async def close(self) -> None:
         await self._pool.close()

@@ -502,8 +502,9 @@ class Queries:
 
     # --- timers -----------------------------------------------------------------
 
-    async def claim_timers(self, now: datetime, lease_until: datetime,
-                           limit: int) -> list[DueTimer]:
+    async def claim_timers(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DueTimer]:
         """Take up to `limit` due timers, oldest first, holding them until `lease_until`.
 
         Several processes claim concurrently without waiting on each other (`SKIP
@@ -514,7 +515,9 @@ class Queries:
             """UPDATE timers SET claimed_until = ? WHERE ticket_number IN (
                    SELECT ticket_number FROM timers
                    WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
-                   ORDER BY due_at, ticket_number LIMIT ?""" + skip + """)
+                   ORDER BY due_at, ticket_number LIMIT ?"""
+            + skip
+            + """)
                RETURNING ticket_number, event, due_at""",
             lease_until,
             now,

@@ -133,6 +133,11 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StorageError(f"SQLite read failed: {error}") from error
 
+    async def raw_rows(self, table: str) -> list[sqlite3.Row]:
+        """Every row of a table as stored, for copying the database elsewhere."""
+        async with self._reader.execute(f"SELECT * FROM {table}") as cursor:
+            return list(await cursor.fetchall())
+
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
