@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from service.catcher.web import catcher_routes
 from service.runtime import Runtime
 from service.web.api import api_routes
+from service.web.pages import page_routes
 
 
 async def healthz(request: Request) -> Response:
@@ -48,6 +49,7 @@ def build_app(runtime: Runtime) -> Starlette:
         Route("/healthz", healthz),
         *api_routes(),
         *catcher_routes(runtime.mailbox, templates),
+        *page_routes(),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
     app.state.runtime = runtime

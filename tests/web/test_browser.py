@@ -1,0 +1,129 @@
+"""The pages in a real browser: Debian's chromium, headless, driven by Playwright.
+
+The customer opens the ticket page from the link in a caught email, types a
+reply, attaches a file and sends it with the page's own form (its CSRF cookie
+and token, its redirect and one-time message, all as a browser handles them);
+the vendor receives the reply by email. Screenshots of the ticket page and of
+both self-service forms, at desktop and phone sizes, go to `test-artifacts/`
+for people to look at.
+
+Skipped, with the reason, when /usr/bin/chromium or the playwright package is
+missing; with `CI` set in the environment, missing either is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.conftest import Served, text_of
+from tests.web.support import ACME, JANE, open_by_email
+
+pytestmark = pytest.mark.anyio
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+_LINK = re.compile(r"https?://\S+/t/[1-9][0-9]*-c-[a-z2-7]{20}")
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's chromium, or a skip that says what is missing (a failure under CI)."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package (pip install 'playwright>=1.45')")
+    if missing:
+        reason = "the browser test needs " + " and ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so it may not be skipped")
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+async def test_a_customer_replies_from_the_emailed_link_in_a_real_browser(
+    served: Served, chromium: Path
+) -> None:
+    from playwright.async_api import FilePayload, async_playwright
+
+    log: FilePayload = {"name": "log.txt", "mimeType": "text/plain", "buffer": b"error 42\n"}
+
+    number = await open_by_email(
+        served, JANE, "refund", "Refund Q7K2M9XA please", "It does not do what I hoped."
+    )
+    emailed = _LINK.search(text_of(await served.latest_to(JANE, f"[#{number}]")))
+    assert emailed, "the notification has no ticket link"
+    # The email links to the public base URL (desk.test); the same path on the served port.
+    base = str(served.http.base_url).rstrip("/")
+    ticket_url = base + urlsplit(emailed.group(0)).path
+    await served.clear_mail()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            await page.goto(ticket_url)
+            assert await page.title() == f"Ticket #{number} · maildesk support"
+            await page.fill("#text", "Typed in a real browser, with the log attached.")
+            await page.set_input_files("#attachments", files=[log])
+            async with page.expect_navigation():
+                await page.click("button:has-text('Send reply')")
+            assert urlsplit(page.url).path == urlsplit(ticket_url).path
+            assert await page.locator(".flash.done").inner_text() == (
+                "Your reply was added to the ticket and sent by email."
+            )
+            await page.locator("a:has-text('log.txt')").wait_for()
+            await page.screenshot(path=ARTIFACTS / "ticket-desktop.png", full_page=True)
+
+            phone = await browser.new_page(
+                viewport={"width": 390, "height": 844},  # a common phone
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+            )
+            await _screenshot(phone, ticket_url, "ticket-phone.png")
+            for form in ("lookup", "refund"):
+                await _screenshot(page, f"{base}/{form}", f"{form}-desktop.png")
+                await _screenshot(phone, f"{base}/{form}", f"{form}-phone.png")
+
+            await phone.goto(f"{base}/lookup")
+            await phone.fill("#email", JANE)
+            await phone.fill("#reference", "Q7K2M9XA")
+            async with phone.expect_navigation():
+                await phone.click("button[type=submit]")
+            assert "we have emailed the address on the order" in await phone.content()
+            await phone.screenshot(path=ARTIFACTS / "lookup-done-phone.png", full_page=True)
+        finally:
+            await browser.close()
+
+    reply = await served.latest_to(ACME, f"[#{number}]")
+    assert "Typed in a real browser, with the log attached." in text_of(reply)
+    assert "log.txt" in text_of(reply)
+    assert [m.to[0][1] for m in await served.mail_to(JANE, "purchase")] == [JANE]
+    for name in ("ticket-desktop", "ticket-phone", "lookup-phone", "refund-phone"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 0
+
+
+async def _screenshot(page: Any, url: str, name: str) -> None:
+    await page.goto(url)
+    await page.screenshot(path=ARTIFACTS / name, full_page=True)
