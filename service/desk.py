@@ -289,7 +289,7 @@ class Desk:
         }
         root: str | None = None
         message_id = self._new_message_id()
-        if ticket is not None and notify.kind != "request_refused":
+        if ticket is not None:
             # A snapshot: the email shows the ticket as it was at this event, however
             # late it is rendered (comments and history by count, the rest by value).
             payload["comments"] = len(ticket.comments)

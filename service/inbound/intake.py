@@ -41,7 +41,7 @@ from service.domain.events import (
     TicketEvent,
 )
 from service.domain.notifications import LOOKUP_RESULT, REQUEST_REFUSED
-from service.domain.records import Attachment, Party, TicketType
+from service.domain.records import Attachment, Party, Ticket, TicketType, Vendor
 from service.inbound import codes
 from service.inbound.guard import (
     DeliveryReport,
@@ -218,13 +218,7 @@ class Intake:
             vendor = await q.vendor(ticket.vendor_id) if ticket else None
         if ticket is None or vendor is None:
             raise NotAuthorised("That reply address belongs to no ticket")
-        sender = mail.from_address
-        allowed = (
-            sender == ticket.customer_email.lower()
-            if intent.party is Party.CUSTOMER
-            else vendor.speaks_for(sender)
-        )
-        if not allowed:
+        if not _speaks_for(intent.party, ticket, vendor, mail.from_address):
             raise NotAuthorised(
                 "This reply address is not yours to use: write from the address the "
                 "ticket emails were sent to"
@@ -277,7 +271,14 @@ class Intake:
         sender = mail.from_address
         reference = await self._find_order(mail, customer_email=sender)
         if reference is None:
-            await self._no_purchase_found(sender, receipt)
+            # The same kind of answer as a found purchase, naming nothing: a lookup
+            # never tells a stranger whether an order exists.
+            await self.desk.notify_address(
+                sender,
+                LOOKUP_RESULT,
+                {},
+                receipt=replace(receipt, status="refused", detail="no purchase found"),
+            )
         else:
             await self.desk.notify_address(
                 sender,
@@ -313,15 +314,18 @@ class Intake:
         return _first_in(words, found)
 
     async def _thread_of(self, mail: InboundMail) -> TicketReply | None:
-        """A reply sent to support@ that answers one of our notifications to this sender."""
+        """A reply sent to support@ that answers a notification sent to the sender's party."""
         ids = [*mail.in_reply_to, *reversed(mail.references)]
         async with self.store.reading() as q:
             for message_id in ids:
                 sent = await q.outbox_message(message_id)
                 if sent is None or sent.item.ticket_number is None:
                     continue
-                if sent.item.to_address.lower() == mail.from_address:
-                    return TicketReply(sent.item.ticket_number, Party(sent.item.party))
+                party = Party(sent.item.party)
+                ticket = await q.ticket(sent.item.ticket_number)
+                vendor = await q.vendor(ticket.vendor_id) if ticket else None
+                if ticket and vendor and _speaks_for(party, ticket, vendor, mail.from_address):
+                    return TicketReply(ticket.number, party)
         return None
 
     @staticmethod
@@ -378,6 +382,13 @@ class Intake:
             log.error("message kept in %s (%s)", spool / name, detail)
         except OSError:
             log.exception("could not keep the message anywhere; the sender will retry")
+
+
+def _speaks_for(party: Party, ticket: Ticket, vendor: Vendor, sender: str) -> bool:
+    """Whether mail from `sender` may act as `party` on this ticket."""
+    if party is Party.CUSTOMER:
+        return sender == ticket.customer_email.lower()
+    return vendor.speaks_for(sender)
 
 
 def _candidates(words: Sequence[str]) -> list[str]:

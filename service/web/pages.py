@@ -440,8 +440,8 @@ async def _order_of(runtime: Runtime, reference: str, email: str) -> str | None:
 
 
 async def _send_lookup(runtime: Runtime, email: str, reference: str | None) -> None:
-    if reference is None:
-        await _no_purchase_found(runtime, email, "purchase lookup")
+    if reference is None:  # answered as a lookup that found nothing, like lookup@ does
+        await runtime.desk.notify_address(email, LOOKUP_RESULT, {})
         return
     await runtime.desk.notify_address(
         email, LOOKUP_RESULT, {"reference": reference}, order_reference=reference

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,6 +147,88 @@ class Served:
         result: list[dict[str, Any]] = response.json()["tickets"]
         return result
 
+    # --- helpers added for the scenario and SMTP-contract tests -------------------------
+
+    async def deliver(
+        self, raw: bytes, to: str, envelope_from: str, *, to_all: tuple[str, ...] = ()
+    ) -> tuple[int, str]:
+        """Send raw bytes with any envelope sender, including the null sender `<>`.
+
+        (`aiosmtplib.send` refuses an empty sender for a raw message, so `send` cannot.)
+        """
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=self.smtp_port, start_tls=False)
+        async with client:
+            try:
+                _, reply = await client.sendmail(envelope_from, [to, *to_all], raw)
+            except aiosmtplib.SMTPResponseException as error:
+                return error.code, error.message
+            except aiosmtplib.SMTPRecipientsRefused as error:
+                refusal = error.recipients[0]
+                return refusal.code, refusal.message
+        return 250, reply
+
+    async def forget_mail(self) -> None:
+        """Deliver whatever is still queued, then empty the catcher: a clean slate."""
+        await self.flush()
+        await self.clear_mail()
+
+    async def recipients(self) -> list[str]:
+        """The `To` address of every caught message, oldest first."""
+        return [m.to[0][1] for m in await self.mail()]
+
+    async def latest_to(self, address: str, subject_contains: str = "") -> Any:
+        """The newest caught message to `address` whose subject contains the text."""
+        found = await self.mail_to(address, subject_contains)
+        assert found, f"no mail to {address} with {subject_contains!r} in the subject"
+        return found[-1]
+
+    async def reply_address(self, address: str) -> str:
+        """The `Reply-To` of the newest notification sent to `address`."""
+        return reply_address_of(await self.latest_to(address))
+
+    async def command_address(self, vendor: str) -> str:
+        response = await self.api("GET", f"/api/v1/vendors/{vendor}")
+        assert response.status_code == 200, response.text
+        return str(response.json()["command_address"])
+
+    async def order(self, reference: str) -> dict[str, Any]:
+        response = await self.api("GET", f"/api/v1/orders/{reference}")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def move_to(self, moment: str) -> dict[str, Any]:
+        response = await self.api("POST", "/api/v1/admin/clock", {"now": moment})
+        assert response.status_code == 200, response.text
+        await self.flush()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def inbound(self) -> list[Any]:
+        """Every received message the store kept, newest first (without the raw bytes)."""
+        async with self.runtime.store.reading() as q:
+            return list(await q.inbound())
+
+    async def inbound_raw(self, inbound_id: int) -> bytes | None:
+        async with self.runtime.store.reading() as q:
+            return await q.inbound_raw(inbound_id)
+
+    async def is_bouncing(self, address: str) -> bool:
+        async with self.runtime.store.reading() as q:
+            return bool(await q.is_bouncing(address))
+
+
+def text_of(message: Any) -> str:
+    """The text/plain part of a caught message (mail-parser's `body` also holds the HTML)."""
+    return "\n".join(message.text_plain) if message.text_plain else str(message.body)
+
+
+def ticket_number_of(message: Any) -> int:
+    """The ticket number a notification's subject is tagged with ("[#12] …")."""
+    match = re.search(r"\[#(\d+)\]", message.subject)
+    assert match, f"no ticket tag in {message.subject!r}"
+    return int(match.group(1))
+
 
 def reply_address_of(message: Any) -> str:
     ((_, address),) = message.reply_to
@@ -166,6 +250,32 @@ async def served(store: Store) -> AsyncIterator[Served]:
         new_tickets_per_hour=5,
         mode="test",
     )
+    await import_catalog(store, json.loads(DEMO.read_text()))
+    async with anyio.create_task_group() as group:
+        runtime: Runtime = await group.start(_serve_without_closing, settings, store)
+        port = runtime.settings.http_port
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            yield Served(runtime, http)
+        group.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def serving(store: Store, **overrides: Any) -> AsyncIterator[Served]:
+    """Like the `served` fixture, with some settings changed (e.g. `max_message_size`)."""
+    settings = Settings(
+        db=getattr(store, "path", "postgresql"),
+        domain=DOMAIN,
+        smtp_port=0,
+        http_port=0,
+        fake_clock=True,
+        fake_clock_start=DEMO_START,
+        secret=SECRET,
+        admin_token=ADMIN,
+        base_url="http://desk.test",
+        new_tickets_per_hour=5,
+        mode="test",
+    )
+    settings = replace(settings, **overrides)
     await import_catalog(store, json.loads(DEMO.read_text()))
     async with anyio.create_task_group() as group:
         runtime: Runtime = await group.start(_serve_without_closing, settings, store)
