@@ -4,6 +4,7 @@ from __future__ import annotations
 
 ACCEPTED = "250 2.0.0 OK: message accepted"
 DUPLICATE = "250 2.0.0 OK: already received; nothing more to do"
+IGNORED_LOOP = "250 2.0.0 OK: kept, but too many replies this hour; nothing was changed"
 IGNORED_AUTOMATIC = "250 2.0.0 OK: automatic mail noted; it does not act on tickets"
 RECIPIENT_OK = "250 2.1.5 OK"
 SENDER_OK = "250 2.1.0 OK"

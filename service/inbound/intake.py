@@ -82,6 +82,7 @@ class NotAuthorised(Exception):
 @dataclass(frozen=True)
 class IntakeSettings:
     new_tickets_per_hour: int = 20
+    replies_per_ticket_hour: int = 30
     spool_dir: Path = Path("maildesk-spool")
 
 
@@ -223,6 +224,20 @@ class Intake:
                 "This reply address is not yours to use: write from the address the "
                 "ticket emails were sent to"
             )
+        since = receipt.received_at - timedelta(hours=1)
+        async with self.store.reading() as q:
+            recent = await q.replies_to(receipt.rcpt_to, since)
+        if recent >= self.settings.replies_per_ticket_hour:
+            # A robot answering every notification: keep the mail, act on nothing, and
+            # say nothing back, which is what ends the loop.
+            await self.desk.keep(
+                replace(
+                    receipt,
+                    status="ignored",
+                    detail="reply loop suspected: too many replies through this address in an hour",
+                )
+            )
+            return codes.IGNORED_LOOP
         text, attachments, blobs = self._comment(mail, strip_quotes=True)
         text, commands = parse_commands(text)
         events = _events(intent.party, text, attachments, commands)

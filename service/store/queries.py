@@ -721,6 +721,17 @@ class Queries:
             )
         )
 
+    async def replies_to(self, rcpt_to: str, since: datetime) -> int:
+        """Messages that acted through one reply address since `since`."""
+        return int(
+            await self.sql.fetchval(
+                """SELECT COUNT(*) FROM inbound_messages
+                   WHERE rcpt_to = ? AND received_at >= ? AND status = 'acted'""",
+                rcpt_to,
+                since,
+            )
+        )
+
     async def inbound(self, status: str | None = None, limit: int = 100) -> list[Row]:
         return await self.sql.fetch(
             """SELECT id, received_at, mail_from, rcpt_to, message_id, status, detail,
