@@ -231,3 +231,7 @@ async def catalog(store: Store) -> dict[str, Any]:
     data = small_catalog()
     await import_catalog(store, data)
     return data
+
+
+# The in-process `maildesk serve` fixture, for every test folder that talks to a running server.
+from tests.e2e.conftest import served  # noqa: E402, F401

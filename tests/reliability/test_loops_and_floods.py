@@ -1,4 +1,4 @@
-"""Loops and floods: robots answering robots stop, and one sender cannot open tickets without end."""
+"""Loops and floods: robots answering robots stop; one sender cannot open tickets without end."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import aiosmtplib
 import pytest
 
 from tests.conftest import DOMAIN
-from tests.e2e.conftest import Served, reply_address_of, served  # noqa: F401  (fixture)
+from tests.e2e.conftest import Served, reply_address_of
 
 pytestmark = [pytest.mark.reliability, pytest.mark.anyio]
 
