@@ -18,7 +18,7 @@ from service.store import Store
 from tests.conftest import DOMAIN
 from tests.e2e.conftest import DEMO_START, Served, reply_address_of, serving, ticket_number_of
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.reliability]  # forged mail, duplicates, floods
 
 MAIL = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 REFUND = f"refund@{DOMAIN}"
