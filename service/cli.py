@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_migrate_db)
 
     add_run_commands(commands)
+
+    p = commands.add_parser("bench", help="measure throughput, latency and memory (see README)")
+    from service.bench import cli as bench
+
+    bench.add_options(p)
+    p.set_defaults(run=bench.run)
     return parser
 
 

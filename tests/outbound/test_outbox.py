@@ -93,6 +93,7 @@ async def test_notifications_reach_both_parties_threaded_and_with_their_own_link
     )
 
 
+@pytest.mark.reliability
 async def test_a_relay_down_for_two_fake_days_delivers_everything_once_afterwards(
     desk: Desk, store: Store, catalog: dict[str, Any], clock: FakeClock
 ) -> None:
