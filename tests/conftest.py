@@ -13,7 +13,8 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,26 @@ async def catalog(store: Store) -> dict[str, Any]:
     data = small_catalog()
     await import_catalog(store, data)
     return data
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for tests that run `maildesk` processes; its URL."""
+    require_postgres()
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(run(f"DROP DATABASE {name} WITH (FORCE)"))
 
 
 # The in-process `maildesk serve` fixture, for every test folder that talks to a running server.

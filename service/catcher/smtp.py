@@ -17,17 +17,13 @@ What this module must never do:
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import anyio
-import anyio.lowlevel
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from service.catcher.mailbox import Mailbox
+from service.smtp_server import serve_smtp
 
 ACCEPTED = "250 Message accepted for delivery"
 """The only reply the catcher gives to DATA: every message is kept."""
@@ -36,6 +32,9 @@ SERVER_HOSTNAME = "maildesk-catcher"
 """Named in the greeting; set so aiosmtpd does not ask DNS for this machine's FQDN."""
 
 SERVER_IDENT = "maildesk catcher"
+
+MAX_MESSAGE_SIZE = 32 * 1024 * 1024
+"""aiosmtpd's own default: a test harness should catch whatever maildesk sends."""
 
 
 class CatcherHandler:
@@ -68,35 +67,16 @@ async def serve_catcher_smtp(
 ) -> AsyncIterator[tuple[str, int]]:
     """Listen for SMTP on `host`:`port` while the context is open; yields the bound (host, port).
 
-    Port 0 picks a free port. A host name that resolves to several addresses
-    listens on all of them; the first one is yielded.
+    Port 0 picks a free port. The same server loop as maildesk's own listener,
+    with the catcher's handler and a generous size limit.
     """
-    loop = asyncio.get_running_loop()
-    handler = CatcherHandler(mailbox)
-    sessions: weakref.WeakSet[Any] = weakref.WeakSet()
-
-    def new_session() -> Any:
-        protocol = SMTP(
-            handler,
-            hostname=SERVER_HOSTNAME,
-            ident=SERVER_IDENT,
-            enable_SMTPUTF8=True,
-            loop=loop,
-        )
-        sessions.add(protocol)
-        return protocol
-
-    server = await loop.create_server(new_session, host=host, port=port)
-    try:
-        bound_host, bound_port = server.sockets[0].getsockname()[:2]
-        yield str(bound_host), int(bound_port)
-    finally:
-        server.close()
-        for protocol in list(sessions):
-            if protocol.transport is not None:
-                protocol.transport.close()
-        with anyio.CancelScope(shield=True):
-            await server.wait_closed()
-            await (
-                anyio.lowlevel.checkpoint()
-            )  # let closed sessions run connection_lost and end their tasks
+    async with serve_smtp(
+        CatcherHandler(mailbox),
+        host,
+        port,
+        hostname=SERVER_HOSTNAME,
+        ident=SERVER_IDENT,
+        data_size_limit=MAX_MESSAGE_SIZE,
+        grace=0,
+    ) as bound:
+        yield bound

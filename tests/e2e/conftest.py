@@ -237,26 +237,8 @@ def reply_address_of(message: Any) -> str:
 
 @pytest.fixture
 async def served(store: Store) -> AsyncIterator[Served]:
-    settings = Settings(
-        db=getattr(store, "path", "postgresql"),
-        domain=DOMAIN,
-        smtp_port=0,
-        http_port=0,
-        fake_clock=True,
-        fake_clock_start=DEMO_START,
-        secret=SECRET,
-        admin_token=ADMIN,
-        base_url="http://desk.test",
-        new_tickets_per_hour=5,
-        mode="test",
-    )
-    await import_catalog(store, json.loads(DEMO.read_text()))
-    async with anyio.create_task_group() as group:
-        runtime: Runtime = await group.start(_serve_without_closing, settings, store)
-        port = runtime.settings.http_port
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            yield Served(runtime, http)
-        group.cancel_scope.cancel()
+    async with serving(store) as running:
+        yield running
 
 
 @asynccontextmanager

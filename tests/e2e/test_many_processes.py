@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ import httpx
 import pytest
 
 from tests.cli.test_serve_process import free_port, wait_for_health
-from tests.conftest import POSTGRES_URL, require_postgres
+from tests.conftest import fresh_postgres_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -73,25 +72,10 @@ def catalog() -> dict[str, Any]:
     }
 
 
-def url_of(database: str) -> str:
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + database
-
-
 @pytest.fixture
 def database() -> Iterator[str]:
-    require_postgres()
-    name = f"maildesk_cluster_{uuid.uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    anyio.run(run, f"CREATE DATABASE {name}")
-    yield url_of(name)
-    anyio.run(run, f"DROP DATABASE {name} WITH (FORCE)")
+    with fresh_postgres_database("maildesk_cluster") as url:
+        yield url
 
 
 def environment(**extra: str) -> dict[str, str]:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +21,12 @@ from typing import Any
 
 import aiosmtplib
 import anyio
-import asyncpg
 import httpx
 import pytest
 
 from service.store import open_store
 from tests.cli.test_serve_process import free_port, wait_for_health
-from tests.conftest import POSTGRES_URL, require_postgres
+from tests.conftest import fresh_postgres_database
 from tests.e2e.test_many_processes import environment
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -86,19 +84,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "crash.db")
         return
-    require_postgres()
-    name = f"maildesk_crash_{uuid.uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    anyio.run(run, f"CREATE DATABASE {name}")
-    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-    anyio.run(run, f"DROP DATABASE {name} WITH (FORCE)")
+    with fresh_postgres_database("maildesk_crash") as url:
+        yield url
 
 
 def start(database: str, relay_port: int, cwd: Path) -> tuple[subprocess.Popen[str], int, int]:

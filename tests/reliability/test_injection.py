@@ -34,8 +34,9 @@ async def import_hostile_names(served: Served) -> None:
 
 async def test_hostile_text_in_names_subjects_and_comments_stays_text(served: Served) -> None:
     await import_hostile_names(served)
-    code, _ = await served.send("jane@example.test", f"support@{DOMAIN}",
-                                f"B00K4JNE {HOSTILE}", f"Body {HOSTILE}")
+    code, _ = await served.send(
+        "jane@example.test", f"support@{DOMAIN}", f"B00K4JNE {HOSTILE}", f"Body {HOSTILE}"
+    )
     assert code == 250
     (ticket,) = await served.tickets()
     assert ticket["comments"][0]["text"] == f"Body {HOSTILE}"
@@ -56,8 +57,9 @@ async def test_hostile_text_in_names_subjects_and_comments_stays_text(served: Se
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "{{ 7*7 }}" in page.text
     # A reply carrying the same payload: still text, and every table still there.
-    code, _ = await served.send("jane@example.test", reply_address_of(mails[0]), "Re: x",
-                                f"Again {HOSTILE}")
+    code, _ = await served.send(
+        "jane@example.test", reply_address_of(mails[0]), "Re: x", f"Again {HOSTILE}"
+    )
     assert code == 250
     again = await served.ticket(ticket["number"])
     assert again["comments"][-1]["text"] == f"Again {HOSTILE}"
@@ -68,16 +70,26 @@ async def test_hostile_text_in_names_subjects_and_comments_stays_text(served: Se
 async def test_hostile_query_parameters_and_paths_change_no_query(served: Served) -> None:
     code, _ = await served.send("jane@example.test", f"support@{DOMAIN}", "B00K4JNE hi", "hi")
     assert code == 250
-    for params in ({"vendor": "acme' OR '1'='1"}, {"order": "x' OR 1=1 --"},
-                   {"vendor": "acme; DELETE FROM tickets"}):
-        listed = await served.http.get("/api/v1/tickets", params=params,
-                                       headers={"Authorization": "Bearer e2e-admin-token"})
+    for params in (
+        {"vendor": "acme' OR '1'='1"},
+        {"order": "x' OR 1=1 --"},
+        {"vendor": "acme; DELETE FROM tickets"},
+    ):
+        listed = await served.http.get(
+            "/api/v1/tickets", params=params, headers={"Authorization": "Bearer e2e-admin-token"}
+        )
         assert listed.status_code == 200 and listed.json() == {"tickets": []}
-    for path in ("/api/v1/orders/' OR '1'='1", "/api/v1/vendors/acme' --",
-                 "/api/v1/tickets/1 OR 1=1"):
+    for path in (
+        "/api/v1/orders/' OR '1'='1",
+        "/api/v1/vendors/acme' --",
+        "/api/v1/tickets/1 OR 1=1",
+    ):
         response = await served.api("GET", path)
         assert response.status_code == 404, path
     assert len(await served.tickets()) == 1
-    evil_status = await served.http.get("/api/v1/tickets", params={"status": "open' --"},
-                                        headers={"Authorization": "Bearer e2e-admin-token"})
+    evil_status = await served.http.get(
+        "/api/v1/tickets",
+        params={"status": "open' --"},
+        headers={"Authorization": "Bearer e2e-admin-token"},
+    )
     assert evil_status.status_code == 400

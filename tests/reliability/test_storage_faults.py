@@ -7,7 +7,6 @@ message, sent again as any mail server would, is accepted and acted on once.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import uuid
@@ -17,13 +16,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from service.catalog import import_catalog
-from service.config import Settings
-from service.runner import serve
-from service.runtime import Runtime
 from service.store.sqlite import SqliteStore
 from tests.conftest import DOMAIN
-from tests.e2e.conftest import ADMIN, DEMO, DEMO_START, SECRET, Served
+from tests.e2e.conftest import Served, serving
 
 pytestmark = [pytest.mark.reliability, pytest.mark.anyio]
 
@@ -47,33 +42,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 async def on_small_disk(small_disk: Path) -> AsyncIterator[Served]:
-    import httpx
-
-    db = small_disk / "maildesk.db"
-    store = await SqliteStore.open(db)
-    await import_catalog(store, json.loads(DEMO.read_text()))
-    settings = Settings(
-        db=str(db),
-        domain=DOMAIN,
-        smtp_port=0,
-        http_port=0,
-        fake_clock=True,
-        fake_clock_start=DEMO_START,
-        secret=SECRET,
-        admin_token=ADMIN,
-        mode="test",
-    )
-    async with anyio.create_task_group() as group:
-        runtime: Runtime = await group.start(_serve, settings, store)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{runtime.settings.http_port}"
-        ) as http:
-            yield Served(runtime, http)
-        group.cancel_scope.cancel()
-
-
-async def _serve(settings: Settings, store: SqliteStore, *, task_status: object) -> None:
-    await serve(settings, store=store, task_status=task_status)  # type: ignore[arg-type]
+    store = await SqliteStore.open(small_disk / "maildesk.db")
+    try:
+        async with serving(store) as running:
+            yield running
+    finally:
+        await store.close()
 
 
 def raw_request(reference: str, sender: str) -> bytes:
