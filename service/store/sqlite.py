@@ -1,7 +1,8 @@
 """The SQLite store (aiosqlite): the default, for one `maildesk serve` process.
 
-One write connection serialised by a lock (SQLite has one writer anyway) and
-one read connection, so a read never sees a half-written transaction. WAL
+One write connection serialised by a lock (SQLite has one writer anyway),
+committing concurrent units of work together (group commit), and one read
+connection, so a read never sees a half-written transaction. WAL
 journal, `synchronous=FULL` (a committed ticket survives a power cut), foreign
 keys on, and the schema migrated on open.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -84,6 +86,19 @@ async def _connect(path: str) -> aiosqlite.Connection:
     return conn
 
 
+MAX_BATCH = 64
+"""Units committed together at most: bounds the wait of the first unit of a batch."""
+
+
+@dataclass
+class _Batch:
+    """Units of work sharing one SQLite transaction and one commit."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    units: int = 0
+    failure: BaseException | None = None
+
+
 class SqliteStore:
     """The default store: a single SQLite file."""
 
@@ -95,6 +110,7 @@ class SqliteStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = anyio.Lock()
+        self._batch: _Batch | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStore:
@@ -109,22 +125,73 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Queries]:
+        """One unit of work, committed (fsynced) before this context is left.
+
+        Group commit: while one unit runs, others queue on the write lock; each
+        runs in its own savepoint inside one SQLite transaction, and the last
+        of a run commits them all with one fsync. A unit that fails is rolled
+        back to its savepoint alone. Nobody leaves before the commit that holds
+        their work, so "committed" still means on disk.
+        """
         async with self._write_lock:
+            batch = await self._join_batch()
+            try:
+                await self._writer.execute("SAVEPOINT unit")
+            except sqlite3.Error as error:
+                await self._end_batch(batch, failure=error)
+                raise StorageError(f"cannot start a transaction: {error}") from error
+            try:
+                yield Queries(SqliteConnection(self._writer))
+                await self._writer.execute("RELEASE unit")
+            except BaseException as error:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await self._writer.execute("ROLLBACK TO unit")
+                        await self._writer.execute("RELEASE unit")
+                    except sqlite3.Error as broken:  # the whole batch is unsafe now
+                        await self._end_batch(batch, failure=broken)
+                    else:
+                        await self._commit_if_last(batch)
+                if isinstance(error, sqlite3.Error):
+                    raise StorageError(f"SQLite transaction failed: {error}") from error
+                raise
+            batch.units += 1
+            with anyio.CancelScope(shield=True):
+                await self._commit_if_last(batch)
+        await batch.done.wait()
+        if batch.failure is not None:
+            raise StorageError(f"SQLite commit failed: {batch.failure}") from batch.failure
+
+    async def _join_batch(self) -> _Batch:
+        if self._batch is None:
             try:
                 await self._writer.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
                 raise StorageError(f"cannot start a transaction: {error}") from error
+            self._batch = _Batch()
+        return self._batch
+
+    async def _commit_if_last(self, batch: _Batch) -> None:
+        """Commit now unless more units wait to join (and the batch is not full yet)."""
+        waiting = self._write_lock.statistics().tasks_waiting
+        if waiting and batch.units < MAX_BATCH:
+            return
+        try:
+            await self._writer.execute("COMMIT")
+        except sqlite3.Error as error:
+            await self._end_batch(batch, failure=error)
+            return
+        await self._end_batch(batch)
+
+    async def _end_batch(self, batch: _Batch, failure: BaseException | None = None) -> None:
+        if failure is not None:
+            batch.failure = failure
             try:
-                yield Queries(SqliteConnection(self._writer))
-                await self._writer.execute("COMMIT")
-            except BaseException as error:
-                try:
-                    await self._writer.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if isinstance(error, sqlite3.Error):
-                    raise StorageError(f"SQLite transaction failed: {error}") from error
-                raise
+                await self._writer.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        self._batch = None
+        batch.done.set()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Queries]:
