@@ -1,0 +1,88 @@
+"""`maildesk bench [--quick | --smoke]`: the command line of the benchmark.
+
+Kept light on purpose: `service.cli` imports this module to build its
+parser, so every `maildesk` command (`serve` included, whose memory the
+benchmark measures) would pay for what is imported here. The benchmark
+itself (`service.bench.suite`) is imported only when `bench` runs.
+
+    maildesk bench            the full run (several minutes)
+    maildesk bench --quick    everything reduced, under a minute
+    maildesk bench --smoke    tiny counts, ~15 s: checks that it works (CI)
+
+Options: `--connections N` (16), `--workdir DIR` (where the temporary
+databases and logs go), `--keep` (keep them), `--py-spy DIR` (record the
+maildesk process with py-spy during its phases; perturbs the figures),
+`--trace DIR` (run maildesk under `service.bench.trace` and write, per
+phase, where each message's time goes: `DIR/<phase>.trace.txt`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import anyio
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a reduced run, under a minute")
+    mode.add_argument("--smoke", action="store_true", help="tiny counts (~15 s): does it work")
+    parser.add_argument("--connections", type=int, default=16, help="SMTP connections (16)")
+    parser.add_argument(
+        "--workdir", help="where the temporary databases go (default: the system temp dir)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    parser.add_argument(
+        "--trace",
+        metavar="DIR",
+        help="run maildesk under service.bench.trace and write per-message stage timings to DIR",
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        help="record maildesk with py-spy during its phases into DIR (perturbs the figures)",
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    """The `maildesk bench` command: table and JSON line on stdout, progress on stderr."""
+    from service.bench.profile import Profiler
+    from service.bench.suite import PLANS, Bench
+
+    plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
+    base = Path(args.workdir) if args.workdir else None
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="maildesk-bench-", dir=base))
+    profiler = Profiler(Path(args.py_spy)) if args.py_spy else None
+    trace_dir = Path(args.trace) if args.trace else None
+    if trace_dir is not None:
+        trace_dir.mkdir(parents=True, exist_ok=True)
+    bench = Bench(
+        plan,
+        workdir,
+        connections=args.connections,
+        profiler=profiler,
+        trace_dir=trace_dir,
+        keep=args.keep,
+    )
+    try:
+        await bench.run()
+    finally:
+        if not args.keep:
+            await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m service.bench [--quick | --smoke]`, the same as `maildesk bench`."""
+    parser = argparse.ArgumentParser(prog="maildesk bench", description=__doc__)
+    add_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        return anyio.run(run, args)
+    except KeyboardInterrupt:
+        return 130

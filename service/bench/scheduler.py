@@ -1,0 +1,283 @@
+"""The scheduler under a big database: many open tickets, many timers due at once, idle ticks.
+
+Two steps, each its own process (`python -m service.bench.scheduler build|run`):
+
+`build` makes the database. The schema comes from `SqliteStore.open` (the
+real migrations); the catalog is imported by maildesk's own
+`import_catalog`; every ticket is opened by the real state machine
+(`machine.open_ticket`, so it has its real comment, history and timer) and
+written by the store's own `Queries.insert_ticket`. To write 100,000
+tickets in seconds rather than minutes, those queries run over a plain
+`sqlite3` connection (`DirectStore`: no thread hop per statement) in
+transactions of 5,000 tickets with `synchronous=OFF`; nothing is sent and
+no outbox rows are made for the openings (the inbound benchmark measures
+that path). Half the tickets are refund requests (one per order), half
+support tickets on the same orders. The first `due` tickets are opened on
+Monday 10:00 UTC, so at Wednesday 10:01 UTC their timers are due (refunds:
+processed after 24 weekday hours; support: the first inactivity warning
+after 48 hours); the others are opened on Wednesday 09:00 UTC, so none of
+theirs is.
+
+`run` is a maildesk-like process: it builds the real `Runtime` (store,
+renderer, funnel, scheduler, outbox, intake) over that database on a fake
+clock, as `maildesk serve` does, and measures:
+
+- an idle tick: one `Scheduler.run_due()` with nothing due (Monday 12:00),
+  the median of many;
+- firing: the clock set to Wednesday 10:01, one `run_due()` fires every due
+  timer through the funnel, each in its own committed transaction
+  (`synchronous=FULL`) with its notifications queued; the queued rows are
+  counted afterwards;
+- memory: VmRSS after opening the runtime and after firing, and VmHWM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+
+from service.bench.corpus import make_catalog
+from service.bench.servers import ADMIN_TOKEN, SECRET, _child_env, mb, proc_status
+from service.store.base import Row
+from service.store.queries import Queries
+from service.store.sqlite import encode
+
+OPEN_DUE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday
+IDLE_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+OPEN_LATER = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday
+FIRE_AT = datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
+BATCH = 5_000
+
+
+class _DirectSql:
+    """`SqlConnection` over a plain sqlite3 connection: the same SQL, no thread per call."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: object) -> None:
+        self._conn.execute(sql, [encode(a) for a in args])
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        self._conn.executemany(sql, [[encode(a) for a in row] for row in rows])
+
+    async def fetch(self, sql: str, *args: object) -> list[Row]:
+        return cast(list[Row], self._conn.execute(sql, [encode(a) for a in args]).fetchall())
+
+    async def fetchrow(self, sql: str, *args: object) -> Row | None:
+        return cast(Row | None, self._conn.execute(sql, [encode(a) for a in args]).fetchone())
+
+    async def fetchval(self, sql: str, *args: object) -> Any:
+        row = self._conn.execute(sql, [encode(a) for a in args]).fetchone()
+        return None if row is None else row[0]
+
+
+class DirectStore:
+    """A `Store` over one plain sqlite3 connection, for bulk loading only (never served)."""
+
+    def __init__(self, path: Path) -> None:
+        self.url = f"sqlite:///{path}"
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA synchronous = OFF")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Queries]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Queries(_DirectSql(self._conn))
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Queries]:
+        yield Queries(_DirectSql(self._conn))
+
+    async def close(self) -> None:
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+
+
+async def create_schema(path: Path) -> None:
+    """An empty maildesk database, made by the store's own migrations."""
+    from service.store.sqlite import SqliteStore
+
+    store = await SqliteStore.open(path)
+    await store.close()
+
+
+async def import_direct(path: Path, document: dict[str, Any]) -> dict[str, int]:
+    """`import_catalog` (maildesk's importer) over a `DirectStore`: same SQL, much faster."""
+    from service.catalog import import_catalog
+
+    store = DirectStore(path)
+    try:
+        return await import_catalog(store, document)
+    finally:
+        await store.close()
+
+
+async def build(path: Path, tickets: int, due: int) -> dict[str, Any]:
+    from service.catalog import parse_catalog
+    from service.domain import machine
+    from service.domain.events import Open
+    from service.domain.records import Party, TicketType
+
+    started = time.perf_counter()
+    await create_schema(path)
+    catalog = make_catalog((tickets + 1) // 2, approval_vendor=False)
+    await import_direct(path, catalog.document)
+    orders = parse_catalog(catalog.document).orders
+    store = DirectStore(path)
+    try:
+        async with store.reading() as q:
+            vendors = {v.id: v for v in await q.vendors()}
+        for first in range(1, tickets + 1, BATCH):
+            async with store.transaction() as q:
+                for number in range(first, min(first + BATCH, tickets + 1)):
+                    k = number - 1
+                    order = orders[k // 2]
+                    kind = TicketType.REFUND if k % 2 == 0 else TicketType.SUPPORT
+                    text = (
+                        f"Hello, I would like help with order {order.reference}: the license "
+                        "key is rejected by the installer and the download link has expired."
+                    )
+                    transition = machine.open_ticket(
+                        number,
+                        Open(kind, Party.CUSTOMER, text),
+                        OPEN_DUE if k < due else OPEN_LATER,
+                        machine.Facts(vendors[order.vendor_id], order, None),
+                    )
+                    assert transition.ticket is not None, transition.refusal
+                    await q.insert_ticket(transition.ticket, secrets.token_hex(8), {})
+    finally:
+        await store.close()
+    return {
+        "tickets": tickets,
+        "due": due,
+        "orders": len(orders),
+        "build_s": round(time.perf_counter() - started, 2),
+        "db_mb": round(_size(path) / 2**20, 1),
+    }
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+async def run(path: Path, due: int, idle_ticks: int) -> dict[str, Any]:
+    from service.config import Settings
+    from service.runtime import build_runtime
+
+    settings = Settings(
+        db=str(path),
+        fake_clock=True,
+        fake_clock_start=IDLE_AT,
+        secret=SECRET.encode(),
+        admin_token=ADMIN_TOKEN,
+        mode="test",
+    )
+    runtime = await build_runtime(settings)
+    try:
+        clock = runtime.fake_clock
+        assert clock is not None
+        rss_open = proc_status(os.getpid()).get("VmRSS", 0)
+        async with runtime.store.reading() as q:
+            open_tickets = await q.open_ticket_count()
+            queued_before = sum((await q.outbox_counts()).values())
+        idle_before = [await _timed(runtime.scheduler.run_due) for _ in range(idle_ticks)]
+        clock.set(FIRE_AT)
+        started = time.perf_counter()
+        fired = await runtime.scheduler.run_due()
+        fire_s = time.perf_counter() - started
+        async with runtime.store.reading() as q:
+            queued = sum((await q.outbox_counts()).values()) - queued_before
+        idle_after = [await _timed(runtime.scheduler.run_due) for _ in range(idle_ticks)]
+        status = proc_status(os.getpid())
+        return {
+            "open_tickets": open_tickets,
+            "due": due,
+            "fired": fired,
+            "queued": queued,
+            "fire_s": round(fire_s, 3),
+            "fired_per_s": round(fired / fire_s, 1) if fire_s else 0.0,
+            "idle_tick_ms": round(statistics.median(idle_before) * 1000, 3),
+            "idle_tick_after_ms": round(statistics.median(idle_after) * 1000, 3),
+            "idle_tick_p99_ms": round(_p99(idle_before + idle_after) * 1000, 3),
+            "rss_open_mb": mb(rss_open),
+            "rss_after_mb": mb(status.get("VmRSS")),
+            "hwm_mb": mb(status.get("VmHWM")),
+        }
+    finally:
+        await runtime.close()
+
+
+async def _timed(step: Any) -> float:
+    started = time.perf_counter()
+    await step()
+    return time.perf_counter() - started
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
+
+
+async def measure(workdir: Path, tickets: int, due: int, idle_ticks: int) -> dict[str, Any]:
+    """Build the database in one child process, then measure in a fresh one."""
+    path = workdir / "scheduler.db"
+    common = ["--db", str(path), "--due", str(due)]
+    built = await _child(["build", *common, "--tickets", str(tickets)])
+    measured = await _child(["run", *common, "--idle-ticks", str(idle_ticks)])
+    return {**built, **measured}
+
+
+async def _child(args: list[str]) -> dict[str, Any]:
+    command = [sys.executable, "-m", "service.bench.scheduler", *args]
+    done = await anyio.run_process(command, env=_child_env(), check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr.decode()[-4000:]}"
+        )
+    result: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service.bench.scheduler")
+    parser.add_argument("step", choices=["build", "run"])
+    parser.add_argument("--db", required=True, type=Path)
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--idle-ticks", type=int, default=200)
+    args = parser.parse_args(argv)
+    if args.step == "build":
+        if args.db.exists():
+            args.db.unlink()
+        result = anyio.run(build, args.db, args.tickets, args.due)
+    else:
+        result = anyio.run(run, args.db, args.due, args.idle_ticks)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
