@@ -1,7 +1,7 @@
 """The storage interface: what the rest of maildesk may ask of a database.
 
-Two real implementations sit behind it: SQLite through aiosqlite (the
-default, one process) and PostgreSQL through asyncpg (many processes on many
+Two real implementations sit behind it: SQLite through the standard sqlite3
+module (the default, one process) and PostgreSQL through asyncpg (many processes on many
 machines). Both speak the same SQL through a `SqlConnection`, so the queries
 in `service.store.queries` are written once and every test runs on both.
 

@@ -23,7 +23,7 @@ async def test_concurrent_units_commit_together_and_a_failing_one_alone_is_undon
 ) -> None:
     store = await SqliteStore.open(tmp_path / "g.db")
     statements: list[str] = []
-    await store._writer.set_trace_callback(statements.append)
+    store._writer.set_trace_callback(statements.append)
     outcomes: dict[int, str] = {}
 
     async def unit(i: int) -> None:
