@@ -65,6 +65,9 @@ class Runtime:
         return clock.now(), fired
 
     async def close(self) -> None:
+        closing = getattr(self.outbox.transport, "aclose", None)
+        if closing is not None:
+            await closing()
         await self.store.close()
 
 

@@ -197,3 +197,36 @@ async def test_queued_mail_survives_a_restart_and_is_sent_once_by_the_next_proce
     assert sum(results) == 4
     ids = Counter(mailparser.parse_from_bytes(m.raw).message_id for m in caught)
     assert len(ids) == 4 and set(ids.values()) == {1}
+
+
+class CountingRelay:
+    def __init__(self) -> None:
+        self.messages = 0
+        self.sessions: set[int] = set()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.messages += 1
+        self.sessions.add(id(session))
+        return "250 OK"
+
+
+async def test_relay_connections_are_reused_and_one_the_relay_closed_is_replaced_quietly(
+    desk: Desk, store: Store, catalog: dict[str, Any], clock: FakeClock
+) -> None:
+    await open_support_ticket_with_reply(desk)  # four notifications
+    relay = CountingRelay()
+    async with serve_smtp(relay, hostname="relay.test", ident="relay", idle_timeout=0.3) as (
+        _,
+        port,
+    ):
+        outbox = worker(store, clock, port)
+        outbox.concurrency = 1
+        assert await outbox.run_once() == 4
+        assert len(relay.sessions) == 1  # one connection carried all four
+        await anyio.sleep(0.6)  # the relay drops the idle connection we kept
+        await desk.apply(
+            OpenRequest("MUG00001", Open(TicketType.SUPPORT, Party.CUSTOMER, "Chipped"))
+        )
+        assert await outbox.run_once() == 2
+    assert relay.messages == 6
+    assert outbox.relay_down_until is None  # a stale connection is not a relay failure
