@@ -68,6 +68,7 @@ _ATTRIBUTION_END = re.compile(
 _ATTRIBUTION_MAX_LINES = 2  # Gmail wraps a long attribution onto a second line
 _ATTRIBUTION_MAX_CHARS = 300
 _ATTRIBUTION_MAX_TRIES = 20  # each try may backtrack quadratically over 300 characters
+_BLOCK_SLACK = 2_000  # room for a header block that starts just before an attribution
 
 # Signatures.
 _QUOTE_PREFIX = r"^(?:> ?)*"
@@ -145,16 +146,25 @@ def _scan_view(lines: list[str]) -> list[str]:
 
 def _history(view: list[str]) -> tuple[int, int, bool] | None:
     """(first line, last line, is an attribution) of the earliest history marker."""
-    found: tuple[int, int, bool] | None = None
+    found = _first_attribution(view)
     text = "\n".join(view)
-    block = _HEADER_BLOCK.search(text)
+    # A header block matters only if it starts before the attribution, so the
+    # regex (the costly part, ~15 µs a line) need not read the quoted history.
+    endpos = len(text)
+    if found is not None:
+        endpos = min(endpos, sum(len(line) + 1 for line in view[: found[0]]) + _BLOCK_SLACK)
+    block = _HEADER_BLOCK.search(text, 0, endpos)
     if block is not None:
         start = _line_at(text, block.start(), forward=True)
-        found = (start, _line_at(text, block.end(), forward=False), False)
+        if found is None or start < found[0]:
+            found = (start, _line_at(text, block.end(), forward=False), False)
+    return found
+
+
+def _first_attribution(view: list[str]) -> tuple[int, int, bool] | None:
+    """The first "On …, … wrote:" line (or pair of lines), as `_history` reports it."""
     tries = 0
     for end, line in enumerate(view):
-        if found is not None and end - _ATTRIBUTION_MAX_LINES >= found[0]:
-            break
         if not _ATTRIBUTION_END.search(line):
             continue
         for start in range(max(0, end - _ATTRIBUTION_MAX_LINES + 1), end + 1):
@@ -164,10 +174,8 @@ def _history(view: list[str]) -> tuple[int, int, bool] | None:
                 continue
             match = _ATTRIBUTION.match(window)
             if match is not None and match.end() == len(window):
-                if found is None or start < found[0]:
-                    found = (start, end, True)
-                break
-    return found
+                return (start, end, True)
+    return None
 
 
 def _line_at(text: str, position: int, *, forward: bool) -> int:
