@@ -16,7 +16,7 @@ never await, the CPU time of the calling thread (`time.thread_time`):
   (in anyio's worker thread), the quote stripper, the guards, the state
   machine, `Desk.apply`/`keep`/`notify_address` (a whole funnel
   transaction, wall), rendering and MIME building, the relay transport;
-- every `Queries` method (wall, `q.<name>`); every hand-off to aiosqlite's
+- every `Queries` method (wall, `q.<name>`); every call into SQLite's
   thread (wall, loop → thread → loop: each `execute`, each cursor `fetchall`
   and each cursor `close` is one), on the write connection (all of them
   inside the write lock) or the read one; and each sqlite3 call inside a thread
@@ -108,38 +108,13 @@ def sql_label(sql: str) -> str:
 
 
 def _instrument_sql() -> None:
-    import aiosqlite.core
-
     from service.store import queries, sqlite
 
     for name, member in list(vars(queries.Queries).items()):
         if not name.startswith("_") and inspect.iscoroutinefunction(member):
             _async(queries.Queries, name, f"q.{name}")
 
-    execute_in_thread = aiosqlite.core.Connection._execute
     writers: set[int] = set()  # id() of each store's write connection
-
-    async def _execute(self: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if args and isinstance(args[0], str):
-            label = f"sqlite3 {sql_label(args[0])}"
-        else:
-            label = f"sqlite3 {getattr(fn, '__name__', 'call')}"
-
-        def in_thread() -> Any:
-            wall0, cpu0 = time.perf_counter(), time.thread_time()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _add(label, time.perf_counter() - wall0, time.thread_time() - cpu0)
-
-        which = "writer, inside the write lock" if id(self) in writers else "reader"
-        wall0 = time.perf_counter()
-        try:
-            return await execute_in_thread(self, in_thread)  # type: ignore[no-untyped-call]
-        finally:
-            _add(f"aiosqlite round trip: {which}", time.perf_counter() - wall0)
-
-    aiosqlite.core.Connection._execute = _execute  # type: ignore[method-assign]
 
     class TimedLock:
         def __init__(self, inner: Any) -> None:
