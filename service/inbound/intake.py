@@ -195,14 +195,12 @@ class Intake:
     async def _new_ticket(
         self, mail: InboundMail, receipt: InboundReceipt, kind: TicketType, sender: str
     ) -> str:
-        async with self.store.reading() as q:
-            since = receipt.received_at - timedelta(hours=1)
-            if (
-                await q.new_tickets_from(receipt.mail_from, since)
-                >= self.settings.new_tickets_per_hour
-            ):
-                return codes.RATE_LIMITED.format(address=receipt.mail_from)
-            reference = await self._find_order(mail, customer_email=sender)
+        since = receipt.received_at - timedelta(hours=1)
+        async with self.store.reading() as q:  # one connection at a time, never two
+            recent = await q.new_tickets_from(receipt.mail_from, since)
+        if recent >= self.settings.new_tickets_per_hour:
+            return codes.RATE_LIMITED.format(address=receipt.mail_from)
+        reference = await self._find_order(mail, customer_email=sender)
         if reference is None:
             await self._no_purchase_found(sender, receipt)
             return codes.ACCEPTED

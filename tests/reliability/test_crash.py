@@ -119,6 +119,7 @@ async def send_until_killed(port: int, process: subprocess.Popen[str]) -> set[in
     """16 connections send distinct messages; SIGKILL lands while they are busy."""
     accepted: set[int] = set()
     enough = anyio.Event()
+    finished: list[int] = []
     queue = iter(range(CUSTOMERS))
 
     async def connection() -> None:
@@ -139,10 +140,16 @@ async def send_until_killed(port: int, process: subprocess.Popen[str]) -> set[in
         await enough.wait()
         process.send_signal(signal.SIGKILL)
 
+    async def sender() -> None:
+        await connection()
+        finished.append(1)
+        if len(finished) == CONNECTIONS:
+            enough.set()  # all gave up early: fail on the count below, never hang
+
     async with anyio.create_task_group() as group:
         group.start_soon(killer)
         for _ in range(CONNECTIONS):
-            group.start_soon(connection)
+            group.start_soon(sender)
     return accepted
 
 
