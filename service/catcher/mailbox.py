@@ -39,6 +39,8 @@ from typing import Any
 
 import anyio
 
+from service.clock import SystemClock
+
 DEFAULT_MAX_MESSAGES = 10_000
 """How many messages a `Mailbox` keeps unless told otherwise; older ones are dropped."""
 
@@ -151,8 +153,7 @@ class CaughtMessage:
         return _read(self.raw)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+_SYSTEM_CLOCK = SystemClock()
 
 
 class Mailbox:
@@ -167,7 +168,7 @@ class Mailbox:
         self,
         max_messages: int = DEFAULT_MAX_MESSAGES,
         *,
-        clock: Callable[[], datetime] = _now,
+        clock: Callable[[], datetime] = _SYSTEM_CLOCK.now,
     ) -> None:
         if max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, not {max_messages}")
