@@ -18,6 +18,8 @@ DEFAULT_DB = "maildesk.db"
 DEFAULT_DOMAIN = "support.maildesk.test"
 DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 DEFAULT_NEW_TICKETS_PER_HOUR = 20
+DEFAULT_SMTP_IDLE_TIMEOUT = 60.0
+DEFAULT_SMTP_MAX_CONNECTIONS = 1000
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,8 @@ class Settings:
     templates: str | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     new_tickets_per_hour: int = DEFAULT_NEW_TICKETS_PER_HOUR
+    smtp_idle_timeout: float = DEFAULT_SMTP_IDLE_TIMEOUT  # seconds a command may take to arrive
+    smtp_max_connections: int = DEFAULT_SMTP_MAX_CONNECTIONS
     mode: str = "production"
 
     @property

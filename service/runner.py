@@ -122,6 +122,8 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         templates=args.templates,
         new_tickets_per_hour=int(env("new_tickets_per_hour", "20") or 20),
         max_message_size=int(env("max_message_size", str(10 * 1024 * 1024)) or 0),
+        smtp_idle_timeout=float(env("smtp_idle_timeout", "60") or 60),
+        smtp_max_connections=int(env("smtp_max_connections", "1000") or 1000),
         mode=mode,
     )
 
@@ -144,6 +146,8 @@ async def serve(
             hostname=settings.domain,
             ident="maildesk",
             data_size_limit=settings.max_message_size,
+            idle_timeout=settings.smtp_idle_timeout,
+            max_connections=settings.smtp_max_connections,
             in_flight=lambda: listener.in_flight,
             on_stop=listener.stop_accepting,
         ) as (_, smtp_port):

@@ -53,6 +53,14 @@ __all__ = ["Headers", "InboundAttachment", "InboundMail", "parse_mail"]
 
 # Deeper MIME nesting than this is an attack, not mail; parts below it are dropped.
 _MAX_DEPTH = 40
+# Limits on what is read of a message, each far beyond real mail and each there because
+# the unlimited reading took seconds to minutes on one 10 MB message. What is not read
+# is still in the raw message, which the intake keeps.
+_MAX_PARTS = 1000  # leaf parts read as text or attachments
+_MAX_PARAMETERS = 40  # of a Content-Type or Content-Disposition (RFC 2231 pieces included)
+_MAX_PARAMETER_BYTES = 8192  # of the same headers, unfolded
+_MAX_THREAD_IDS = 50  # message ids read from In-Reply-To and from References
+_MAX_ADDRESS_TEXT = 32_768  # characters of a To header read; a longer From names nobody
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ def _raw_fallback(raw: object, defects: list[str]) -> InboundMail:
 
 
 def _parse(raw: bytes, defects: list[str]) -> InboundMail:
-    message = BytesParser(policy=compat32).parsebytes(raw)
+    message = BytesParser(policy=compat32).parsebytes(_bound_parameters(raw, defects))
 
     # Header values once: unfolded and 8-bit-decoded (for structure), then
     # encoded-words decoded (for reading).
@@ -182,6 +190,8 @@ def _parse(raw: bytes, defects: list[str]) -> InboundMail:
     from_address, from_name = _sender(structural, defects, ascii_only=guessed_from)
     body = _Body(defects)
     body.visit(message, 0)
+    if body.leaves > _MAX_PARTS:
+        defects.append(f"{body.leaves:,} parts; those after the first {_MAX_PARTS} were not read")
 
     text = "\n".join(body.plain).strip("\n")
     html = "\n".join(body.html)
@@ -190,8 +200,8 @@ def _parse(raw: bytes, defects: list[str]) -> InboundMail:
 
     return InboundMail(
         message_id=_first_id(_first(structural, "message-id")),
-        in_reply_to=_ids(_first(structural, "in-reply-to")),
-        references=_ids(_first(structural, "references")),
+        in_reply_to=_thread_ids(_first(structural, "in-reply-to"), defects, "In-Reply-To"),
+        references=_thread_ids(_first(structural, "references"), defects, "References"),
         from_address=from_address,
         from_name=from_name,
         to_addresses=_addresses(_all(structural, "to"), defects, "To"),
@@ -205,6 +215,39 @@ def _parse(raw: bytes, defects: list[str]) -> InboundMail:
 
 
 # --- headers -----------------------------------------------------------------
+
+# A Content-Type or Content-Disposition field anywhere in the message (any part, any line
+# end), with its continuation lines.
+_PARAMETRISED_FIELD = re.compile(
+    rb"(?<![^\r\n])content-(?:type|disposition)[ \t]*:(?:[^\r\n]|(?:\r\n|\r|\n)[ \t])*",
+    re.IGNORECASE,
+)
+_FOLD = re.compile(rb"(?:\r\n|\r|\n)(?=[ \t])")
+
+
+def _bound_parameters(raw: bytes, defects: list[str]) -> bytes:
+    """`raw` with every Content-Type and Content-Disposition cut to its first parameters.
+
+    The stdlib splits parameters (for the boundary, the charset, the file name) by
+    slicing the rest of the header again for each one: the cost grows with the square
+    of the header's length, and a 5 MB Content-Type held the parser for minutes. Only
+    the copy that is parsed is cut; a header this long is an attack, not a file name.
+    """
+
+    def bound(field: re.Match[bytes]) -> bytes:
+        text = field.group(0)
+        if len(text) <= _MAX_PARAMETER_BYTES and text.count(b";") <= _MAX_PARAMETERS:
+            return text
+        # Unfolding drops at most two bytes of every three: the start is enough.
+        name, _, value = _FOLD.sub(b"", text[: 3 * _MAX_PARAMETER_BYTES]).partition(b":")
+        kept = b";".join(value.split(b";", _MAX_PARAMETERS + 1)[: _MAX_PARAMETERS + 1])
+        defects.append(
+            f"{name.decode('ascii', 'replace')} header of {len(text):,} bytes: only its first "
+            f"{_MAX_PARAMETERS} parameters within {_MAX_PARAMETER_BYTES:,} bytes were read"
+        )
+        return name + b":" + kept[:_MAX_PARAMETER_BYTES]
+
+    return _PARAMETRISED_FIELD.sub(bound, raw)
 
 
 def _first(items: list[tuple[str, str]], name: str) -> str:
@@ -243,6 +286,20 @@ def _ids(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _thread_ids(value: str, defects: list[str], header: str) -> tuple[str, ...]:
+    """The ids of In-Reply-To or References, at most `_MAX_THREAD_IDS` of them.
+
+    Each id is looked up when a reply is matched to its ticket, so a header of a
+    hundred thousand ids was a hundred thousand queries. References lists the
+    thread root first and the message answered last; both ends are kept.
+    """
+    ids = _ids(value)
+    if len(ids) <= _MAX_THREAD_IDS:
+        return ids
+    defects.append(f"{header} names {len(ids)} messages; only the first and the last were read")
+    return ids[:1] + ids[1 - _MAX_THREAD_IDS :]
+
+
 def _first_id(value: str) -> str:
     ids = _ids(value)
     return ids[0] if ids else ""
@@ -256,6 +313,9 @@ def _mailboxes(values: list[str], defects: list[str], header: str) -> list[tuple
     """(lower-cased address, display name) of every readable mailbox in `values`."""
     found: list[tuple[str, str]] = []
     for value in values:
+        if len(value) > _MAX_ADDRESS_TEXT:
+            defects.append(f"{header} header over {_MAX_ADDRESS_TEXT:,} characters; its start read")
+            value = value[:_MAX_ADDRESS_TEXT].rpartition(",")[0]
         problems: list[dict[str, object]] = []
         try:
             pairs = get_addresses(value, defects=problems, decode_names=True)
@@ -288,6 +348,9 @@ def _sender(
     never guessed.
     """
     values = _all(structural, "from")
+    if any(len(value) > _MAX_ADDRESS_TEXT for value in values):
+        defects.append("From header too long to name one sender; sender left empty")
+        return "", ""
     mailboxes = _mailboxes(values, defects, "From")
     if ascii_only and any(not address.isascii() for address, _ in mailboxes):
         defects.append("From address has 8-bit bytes that are not UTF-8; sender left empty")
@@ -447,6 +510,7 @@ class _Body:
         self.plain: list[str] = []
         self.html: list[str] = []
         self.attachments: list[InboundAttachment] = []
+        self.leaves = 0  # leaf parts met, read or not
 
     def visit(self, part: Message, depth: int) -> None:
         content_type = part.get_content_type()
@@ -455,7 +519,12 @@ class _Body:
         if depth > _MAX_DEPTH:
             self.defects.append(f"MIME nested deeper than {_MAX_DEPTH}; inner parts dropped")
             return
-        if part.get_content_maintype() == "message":
+        is_message = part.get_content_maintype() == "message"
+        if is_message or not part.is_multipart():
+            self.leaves += 1
+            if self.leaves > _MAX_PARTS:
+                return
+        if is_message:
             self._attach(content_type, self._message_bytes(part), part)
             return
         if part.is_multipart():

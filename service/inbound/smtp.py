@@ -1,7 +1,8 @@
 """The SMTP listener: aiosmtpd hooks that keep the protocol visible and hand mail to `Intake`.
 
 Thin on purpose. RCPT refuses any address that is not ours (never an open
-relay) and caps the recipients of one message; MAIL is refused with 421 once a
+relay) and caps the recipients of one message (452 for the rest); EHLO adds
+PIPELINING to what aiosmtpd advertises; MAIL is refused with 421 once a
 stop has begun, while transactions already open run to the end; DATA hands the message to the
 intake and returns its reply, which is `250` only once everything the
 message caused is committed. Message size is enforced by aiosmtpd itself
@@ -41,6 +42,22 @@ class ListenerHandler:
 
     def stop_accepting(self) -> None:
         self.stopping = True
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Advertise PIPELINING (RFC 2920), so sending servers batch MAIL, RCPT and DATA.
+
+        aiosmtpd already serves it: commands are read from one buffered stream, in
+        order, and each is answered in turn; nothing unread is ever discarded.
+        """
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_MAIL(
         self,
