@@ -41,50 +41,24 @@ import sqlite3
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import anyio
 
 from service.bench.corpus import make_catalog
 from service.bench.servers import ADMIN_TOKEN, SECRET, _child_env, mb, proc_status
-from service.store.base import Row
 from service.store.queries import Queries
-from service.store.sqlite import encode
+from service.store.sqlite import SqliteConnection
 
 OPEN_DUE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday
 IDLE_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OPEN_LATER = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday
 FIRE_AT = datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
 BATCH = 5_000
-
-
-class _DirectSql:
-    """`SqlConnection` over a plain sqlite3 connection: the same SQL, no thread per call."""
-
-    dialect = "sqlite"
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    async def execute(self, sql: str, *args: object) -> None:
-        self._conn.execute(sql, [encode(a) for a in args])
-
-    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        self._conn.executemany(sql, [[encode(a) for a in row] for row in rows])
-
-    async def fetch(self, sql: str, *args: object) -> list[Row]:
-        return cast(list[Row], self._conn.execute(sql, [encode(a) for a in args]).fetchall())
-
-    async def fetchrow(self, sql: str, *args: object) -> Row | None:
-        return cast(Row | None, self._conn.execute(sql, [encode(a) for a in args]).fetchone())
-
-    async def fetchval(self, sql: str, *args: object) -> Any:
-        row = self._conn.execute(sql, [encode(a) for a in args]).fetchone()
-        return None if row is None else row[0]
 
 
 class DirectStore:
@@ -101,7 +75,7 @@ class DirectStore:
     async def transaction(self) -> AsyncIterator[Queries]:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            yield Queries(_DirectSql(self._conn))
+            yield Queries(SqliteConnection(self._conn))
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -109,7 +83,7 @@ class DirectStore:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Queries]:
-        yield Queries(_DirectSql(self._conn))
+        yield Queries(SqliteConnection(self._conn))
 
     async def close(self) -> None:
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
