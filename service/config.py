@@ -9,10 +9,14 @@ reply addresses and links) is an error outside demo and test modes.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 DEFAULT_DB = "maildesk.db"
 DEFAULT_DOMAIN = "support.maildesk.test"
@@ -20,6 +24,7 @@ DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 DEFAULT_NEW_TICKETS_PER_HOUR = 20
 DEFAULT_SMTP_IDLE_TIMEOUT = 60.0
 DEFAULT_SMTP_MAX_CONNECTIONS = 1000
+DEFAULT_SMTP_PROCESSES = 1
 
 
 class ConfigError(ValueError):
@@ -51,6 +56,7 @@ class Settings:
     new_tickets_per_hour: int = DEFAULT_NEW_TICKETS_PER_HOUR
     smtp_idle_timeout: float = DEFAULT_SMTP_IDLE_TIMEOUT  # seconds a command may take to arrive
     smtp_max_connections: int = DEFAULT_SMTP_MAX_CONNECTIONS
+    smtp_processes: int = DEFAULT_SMTP_PROCESSES  # processes accepting on the SMTP socket
     mode: str = "production"
 
     @property
@@ -60,6 +66,24 @@ class Settings:
     @property
     def from_address(self) -> str:
         return f"support@{self.domain}"
+
+    def to_json(self) -> str:
+        """Everything, the secret included: for a child process's stdin, never for a log."""
+        data: dict[str, Any] = dataclasses.asdict(self)
+        data["secret"] = base64.b64encode(self.secret).decode("ascii")
+        if self.fake_clock_start is not None:
+            data["fake_clock_start"] = self.fake_clock_start.isoformat()
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        data: dict[str, Any] = json.loads(text)
+        data["secret"] = base64.b64decode(data["secret"])
+        if data["relay"] is not None:
+            data["relay"] = Relay(**data["relay"])
+        if data["fake_clock_start"] is not None:
+            data["fake_clock_start"] = datetime.fromisoformat(data["fake_clock_start"])
+        return cls(**data)
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -83,6 +107,16 @@ def parse_port(name: str, value: str | int) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError(f"--{name} {port}: a port is between 0 and 65535")
     return port
+
+
+def parse_count(name: str, value: str | int, *, least: int = 1) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise ConfigError(f"--{name} {value!r}: expected a whole number") from None
+    if count < least:
+        raise ConfigError(f"--{name} {count}: must be at least {least}")
+    return count
 
 
 def parse_time(name: str, value: str) -> datetime:

@@ -26,20 +26,23 @@ from anyio.abc import TaskStatus
 import service
 from service.catalog import import_catalog
 from service.catcher.app import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT, run_catcher
+from service.clock import SharedTime
 from service.config import (
     DEFAULT_DB,
     DEFAULT_DOMAIN,
+    DEFAULT_SMTP_PROCESSES,
     ConfigError,
     Settings,
     env,
+    parse_count,
     parse_port,
     parse_relay,
     parse_time,
     resolve_secret,
 )
 from service.http_server import listening_socket, serve_http
+from service.listeners import helper_listeners, serve_listener
 from service.runtime import Runtime, build_runtime
-from service.smtp_server import serve_smtp
 from service.store import Store, open_store
 from service.web.app import build_app
 
@@ -74,6 +77,11 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
     option("--relay", "HOST:PORT of the SMTP relay for outgoing mail; default: built-in catcher")
     option("--base-url", "public URL of the web server, used in links in emails")
     option("--templates", "a folder of templates that overrides the built-in ones")
+    option(
+        "--smtp-processes",
+        "processes accepting SMTP on the one port; one a core uses every core",
+        str(DEFAULT_SMTP_PROCESSES),
+    )
     parser.add_argument(
         "--fake-clock",
         nargs="?",
@@ -124,6 +132,7 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         max_message_size=int(env("max_message_size", str(10 * 1024 * 1024)) or 0),
         smtp_idle_timeout=float(env("smtp_idle_timeout", "60") or 60),
         smtp_max_connections=int(env("smtp_max_connections", "1000") or 1000),
+        smtp_processes=parse_count("smtp-processes", args.smtp_processes),
         mode=mode,
     )
 
@@ -138,35 +147,41 @@ async def serve(
     """Run everything until cancelled or signalled."""
     runtime = await build_runtime(settings, store=store)
     try:
-        listener = runtime.listener
-        async with serve_smtp(
-            listener,
-            settings.smtp_host,
-            settings.smtp_port,
-            hostname=settings.domain,
-            ident="maildesk",
-            data_size_limit=settings.max_message_size,
-            idle_timeout=settings.smtp_idle_timeout,
-            max_connections=settings.smtp_max_connections,
-            in_flight=lambda: listener.in_flight,
-            on_stop=listener.stop_accepting,
-        ) as (_, smtp_port):
-            with listening_socket(settings.http_host, settings.http_port) as http_socket:
-                http_port = http_socket.getsockname()[1]
-                runtime.settings = settings = replace(
-                    settings, smtp_port=smtp_port, http_port=http_port
-                )
-                async with anyio.create_task_group() as group:
-                    group.start_soon(_stop_on_signal, group.cancel_scope)
-                    group.start_soon(runtime.scheduler.run_forever)
-                    group.start_soon(runtime.outbox.run_forever)
-                    group.start_soon(serve_http, build_app(runtime), http_socket)
-                    if on_ready:
-                        on_ready(runtime)
-                    task_status.started(runtime)
+        with (
+            listening_socket(settings.smtp_host, settings.smtp_port) as smtp_socket,
+            listening_socket(settings.http_host, settings.http_port) as http_socket,
+        ):
+            runtime.settings = settings = replace(
+                settings,
+                smtp_port=smtp_socket.getsockname()[1],
+                http_port=http_socket.getsockname()[1],
+            )
+            shared_time = _share_fake_clock(runtime) if settings.smtp_processes > 1 else None
+            async with (
+                serve_listener(runtime, smtp_socket),
+                helper_listeners(settings, smtp_socket, shared_time),
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(_stop_on_signal, group.cancel_scope)
+                group.start_soon(runtime.scheduler.run_forever)
+                group.start_soon(runtime.outbox.run_forever)
+                group.start_soon(serve_http, build_app(runtime), http_socket)
+                if on_ready:
+                    on_ready(runtime)
+                task_status.started(runtime)
     finally:
         with anyio.CancelScope(shield=True):
             await runtime.close()
+
+
+def _share_fake_clock(runtime: Runtime) -> SharedTime | None:
+    """With a fake clock, the memory through which the helper processes follow it."""
+    clock = runtime.fake_clock
+    if clock is None:
+        return None
+    shared = SharedTime.create()
+    clock.share(shared)
+    return shared
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
@@ -191,7 +206,8 @@ def _banner(runtime: Runtime) -> None:
     clock = f"fake, now {runtime.clock.now().isoformat()}" if runtime.fake_clock else "system"
     lines = [
         f"maildesk serving {s.domain} on {s.db}",
-        f"  SMTP     {s.smtp_host}:{s.smtp_port}  (refund@, cancel@, support@, lookup@{s.domain})",
+        f"  SMTP     {s.smtp_host}:{s.smtp_port}  (refund@, cancel@, support@, lookup@{s.domain})"
+        + (f", {s.smtp_processes} processes" if s.smtp_processes > 1 else ""),
         f"  web/API  {web}   health {web}/healthz",
         f"  mail     {mail}",
         f"  clock    {clock}",

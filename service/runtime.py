@@ -72,17 +72,16 @@ class Runtime:
 
 
 async def build_runtime(
-    settings: Settings, *, store: Store | None = None, mailbox: Mailbox | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    mailbox: Mailbox | None = None,
+    clock: Clock | None = None,
 ) -> Runtime:
+    """Everything `settings` describe; `clock`, when given, instead of the one they describe."""
     store = store or await open_store(settings.db)
-    clock: Clock = SystemClock()
-    if settings.fake_clock:
-        async with store.reading() as q:
-            saved = await q.setting(FAKE_CLOCK_KEY)
-        start = settings.fake_clock_start or (
-            datetime.fromisoformat(saved) if saved else SystemClock().now()
-        )
-        clock = FakeClock(start)
+    if clock is None:
+        clock = await _clock(settings, store)
     mailbox = mailbox or Mailbox()
     transport: MailTransport = (
         SmtpRelayTransport(settings.relay.host, settings.relay.port)
@@ -118,6 +117,17 @@ async def build_runtime(
         mailbox=mailbox,
         renderer=renderer,
     )
+
+
+async def _clock(settings: Settings, store: Store) -> Clock:
+    if not settings.fake_clock:
+        return SystemClock()
+    async with store.reading() as q:
+        saved = await q.setting(FAKE_CLOCK_KEY)
+    start = settings.fake_clock_start or (
+        datetime.fromisoformat(saved) if saved else SystemClock().now()
+    )
+    return FakeClock(start)
 
 
 def _spool_dir(db: str) -> Path:

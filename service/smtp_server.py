@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -187,6 +188,7 @@ async def serve_smtp(
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     grace: float = 30.0,
     reuse_port: bool = False,
+    sock: socket.socket | None = None,
     in_flight: Callable[[], int] = lambda: 0,
     on_stop: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[tuple[str, int]]:
@@ -197,6 +199,8 @@ async def serve_smtp(
     waits for it, and for the sessions still connected inside a transaction, to
     reach zero (at most `grace` seconds) before closing connections.
     `idle_timeout` and `max_connections` are the limits the module describes.
+    With `sock`, serve on that listening socket (shared with other processes)
+    instead of binding `host`:`port`; the limits then hold per process.
     """
     loop = asyncio.get_running_loop()
     sessions = _Sessions(max_connections)
@@ -217,9 +221,12 @@ async def serve_smtp(
         sessions.add(protocol)
         return protocol
 
-    server = await loop.create_server(
-        new_session, host=host, port=port, reuse_port=reuse_port or None, backlog=LISTEN_BACKLOG
-    )
+    if sock is not None:
+        server = await loop.create_server(new_session, sock=sock, backlog=LISTEN_BACKLOG)
+    else:
+        server = await loop.create_server(
+            new_session, host=host, port=port, reuse_port=reuse_port or None, backlog=LISTEN_BACKLOG
+        )
     try:
         bound_host, bound_port = server.sockets[0].getsockname()[:2]
         yield str(bound_host), int(bound_port)

@@ -1,0 +1,136 @@
+"""`maildesk serve --smtp-processes N`: helper listeners on the one port, as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiosmtplib
+import anyio
+import httpx
+import pytest
+
+from tests.cli.test_serve_process import ROOT, start_serve, wait_for_health
+
+TOKEN = "processes-admin-token"
+ENV = {"MAILDESK_ADMIN_TOKEN": TOKEN, "MAILDESK_SECRET": "a-long-enough-test-secret"}
+
+
+def children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def import_demo(workdir: Path) -> None:
+    imported = subprocess.run(
+        [sys.executable, "-m", "service.cli", "import", str(ROOT / "fixtures/demo.json")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert imported.returncode == 0, imported.stderr
+
+
+def send_support_mail(smtp_port: int, message_id: str) -> tuple[int, str]:
+    message = (
+        "From: jane@example.test\r\nTo: support@support.maildesk.test\r\n"
+        f"Subject: B00K4JNE will not open\r\nMessage-ID: <{message_id}>\r\n"
+        "\r\nThe download link says 404.\r\n"
+    ).encode()
+
+    async def send() -> tuple[int, str]:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, start_tls=False)
+        with anyio.fail_after(20):
+            await client.connect()
+            await client.mail("jane@example.test")
+            await client.rcpt("support@support.maildesk.test")
+            response = await client.data(message)
+            await client.quit()
+        return response.code, response.message
+
+    return anyio.run(send)
+
+
+def test_a_helper_process_serves_mail_at_the_main_processs_fake_time_while_the_main_one_is_stopped(
+    tmp_path: Path,
+) -> None:
+    process, smtp_port, http_port = start_serve(
+        tmp_path, "--fake-clock", "2026-11-23T14:00:00Z", "--smtp-processes", "2", env=ENV
+    )
+    helpers: list[int] = []
+    try:
+        wait_for_health(http_port, process)
+        helpers = children(process.pid)
+        assert len(helpers) == 1
+        import_demo(tmp_path)
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{http_port}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        moved = api.post("/api/v1/admin/clock", json={"advance": "PT1H30M"})
+        assert moved.json()["now"] == "2026-11-23T15:30:00Z"
+
+        process.send_signal(signal.SIGSTOP)  # only the helper can answer now
+        try:
+            code, reply = send_support_mail(smtp_port, "while-stopped@jane.test")
+        finally:
+            process.send_signal(signal.SIGCONT)
+        assert code == 250, reply
+
+        tickets = api.get("/api/v1/tickets").json()["tickets"]
+        assert [(t["order"], t["opened_at"]) for t in tickets] == [
+            ("B00K4JNE", "2026-11-23T15:30:00Z")
+        ]
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert not any(alive(helper) for helper in helpers)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for helper in helpers:
+            if alive(helper):
+                os.kill(helper, signal.SIGKILL)
+        process.communicate()
+
+
+def test_helper_processes_stop_by_themselves_when_serve_is_killed(tmp_path: Path) -> None:
+    process, _, http_port = start_serve(tmp_path, "--smtp-processes", "3", env=ENV)
+    helpers: list[int] = []
+    try:
+        wait_for_health(http_port, process)
+        helpers = children(process.pid)
+        assert len(helpers) == 2
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while any(alive(helper) for helper in helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(helper) for helper in helpers), "a helper outlived serve"
+    finally:
+        for helper in helpers:
+            if alive(helper):
+                os.kill(helper, signal.SIGKILL)
+        process.communicate()
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_serve_refuses_a_bad_process_count_with_the_fix(tmp_path: Path, value: str) -> None:
+    process, _, _ = start_serve(tmp_path, "--smtp-processes", value, env=ENV)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "--smtp-processes" in err and value in err
+    assert ("at least 1" in err) if value == "0" else ("whole number" in err)
