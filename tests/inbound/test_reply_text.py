@@ -97,6 +97,22 @@ def test_inline_answers_keep_every_unquoted_line() -> None:
     assert new_text(body) == "macOS 15\n3.2"
 
 
+def test_a_header_block_just_above_an_attribution_is_where_the_history_starts() -> None:
+    body = (
+        "I still need help.\n\nFrom: Acme <help@acme.test>\nSent: Monday\n"
+        f"On Mon, 2 Nov 2026 at 10:00, Jane <j@x> wrote:\n{QUOTE}"
+    )
+    assert new_text(body) == "I still need help."
+
+
+def test_a_header_block_inside_the_quoted_history_does_not_move_the_cut() -> None:
+    body = (
+        "Yes, please refund it.\n\nOn Mon, 2 Nov 2026 at 10:00, Jane <j@x> wrote:\n"
+        "> From: Acme <help@acme.test>\n> Sent: Monday\n> To: Jane\n>\n" + QUOTE
+    )
+    assert new_text(body) == "Yes, please refund it."
+
+
 def test_message_that_opens_with_an_outlook_header_block_has_no_new_text() -> None:
     body = "From: Acme <help@acme.test>\nSent: Monday\nTo: Jane\nSubject: x\n\nold text"
     assert new_text(body) == ""
