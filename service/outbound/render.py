@@ -53,8 +53,8 @@ only turns a context into text.
 
 from __future__ import annotations
 
+import functools
 import re
-import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,7 +74,7 @@ TICKET_TYPE_LABELS: Mapping[str, str] = {
 
 _CLOSERS: Mapping[str, str] = {"closed_by_customer": "customer", "closed_by_vendor": "vendor"}
 _KIND = re.compile(r"[a-z][a-z0-9_]*")
-_EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TEXT_WIDTH = 76
@@ -200,8 +200,14 @@ def _environment(templates_dir: Path, *, html: bool) -> jinja2.Environment:
 # --- filters -------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def when(value: str | None) -> str:
-    """`2026-11-02T10:00:00Z` -> `Mon 2 Nov 2026 10:00 UTC`; unparseable text as given."""
+    """`2026-11-02T10:00:00Z` -> `Mon 2 Nov 2026 10:00 UTC`; unparseable text as given.
+
+    Cached: a ticket's few timestamps recur in every email about it (both
+    parties, text and HTML, history and details), and parsing was a tenth
+    of a render.
+    """
     if not value:
         return ""
     try:
@@ -254,12 +260,28 @@ def para(text: str) -> str:
     Cheap on the few sentences it is meant for; never apply it to comments
     or whole bodies. Long words (URLs, addresses) are never broken.
     """
-    paragraphs = (" ".join(chunk.split()) for chunk in re.split(r"\n\s*\n", text))
-    return "\n\n".join(
-        textwrap.fill(p, _TEXT_WIDTH, break_long_words=False, break_on_hyphens=False)
-        for p in paragraphs
-        if p
-    )
+    paragraphs = (chunk.split() for chunk in _PARAGRAPH_BREAK.split(text))
+    return "\n\n".join(_fill(words, _TEXT_WIDTH) for words in paragraphs if words)
+
+
+def _fill(words: Sequence[str], width: int) -> str:
+    """Greedy fill of `words` into lines of at most `width` columns, long words on their own line.
+
+    The same lines as `textwrap.fill(" ".join(words), width,
+    break_long_words=False, break_on_hyphens=False)`, which it replaces
+    because textwrap's general chunking cost a tenth of a whole render.
+    """
+    lines: list[str] = []
+    line: list[str] = []
+    length = -1
+    for word in words:
+        if line and length + 1 + len(word) > width:
+            lines.append(" ".join(line))
+            line, length = [], -1
+        line.append(word)
+        length += 1 + len(word)
+    lines.append(" ".join(line))
+    return "\n".join(lines)
 
 
 def nl2br(text: str | None) -> Markup:
@@ -468,5 +490,12 @@ def _subject(rendered: str, variables: Mapping[str, Any]) -> str:
 
 
 def _tidy_text(text: str) -> str:
-    """At most one blank line in a row, no leading blank lines, one final newline."""
-    return _EXTRA_BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
+    """At most one blank line in a row, no leading blank lines, one final newline.
+
+    `str.replace` until no run of three newlines is left: each pass shortens
+    every run by a third, and it is several times faster than `re.sub` over
+    a long body.
+    """
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip("\n") + "\n"

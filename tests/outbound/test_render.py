@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.domain.notifications import TEMPLATE_KINDS
 from service.outbound.render import (
@@ -16,6 +20,7 @@ from service.outbound.render import (
     UnknownNotificationKind,
     available_commands,
     default_templates_dir,
+    para,
 )
 from tests.outbound.samples import (
     ALL_KINDS,
@@ -315,3 +320,34 @@ class TestWithoutTicket:
         context = copy.deepcopy(sample_context(kind, "customer"))
         assert context["ticket"] is None and context["ticket_url"] is None
         assert renderer.render(kind, context).text
+
+
+_PROSE = st.lists(
+    st.sampled_from(
+        [
+            "a",
+            "to",
+            "ticket",
+            "x" * 75,
+            "y" * 76,
+            "z" * 90,
+            "a-b-c",
+            "\u00e9t\u00e9",
+            "https://x.test/" + "p" * 70,
+        ]
+    )
+    | st.sampled_from([" ", "  ", "\n", "\n\n", " \n \n ", "\t", "\xa0"]),
+    max_size=60,
+).map("".join)
+
+
+@given(_PROSE)
+def test_para_wraps_exactly_like_textwrap(text: str) -> None:
+    """`para` replaced `textwrap.fill` for speed; every email must still wrap the same."""
+    paragraphs = (" ".join(chunk.split()) for chunk in re.split(r"\n\s*\n", text))
+    expected = "\n\n".join(
+        textwrap.fill(p, 76, break_long_words=False, break_on_hyphens=False)
+        for p in paragraphs
+        if p
+    )
+    assert para(text) == expected
