@@ -41,7 +41,7 @@ from service.domain.events import (
     TicketEvent,
 )
 from service.domain.notifications import LOOKUP_RESULT, REQUEST_REFUSED
-from service.domain.records import Attachment, Party, Ticket, TicketType, Vendor
+from service.domain.records import Attachment, Party, TicketType
 from service.inbound import codes
 from service.inbound.guard import (
     DeliveryReport,
@@ -60,7 +60,7 @@ from service.inbound.route import (
     TicketReply,
     VendorCommand,
 )
-from service.store import InboundReceipt, StorageError, Store
+from service.store import InboundReceipt, StorageError, Store, TicketParties
 
 log = logging.getLogger(__name__)
 
@@ -212,18 +212,18 @@ class Intake:
         return codes.ACCEPTED
 
     async def _reply(self, mail: InboundMail, receipt: InboundReceipt, intent: TicketReply) -> str:
-        async with self.store.reading() as q:
-            ticket = await q.ticket(intent.number)
-            vendor = await q.vendor(ticket.vendor_id) if ticket else None
-        if ticket is None or vendor is None:
-            raise NotAuthorised("That reply address belongs to no ticket")
-        if not _speaks_for(intent.party, ticket, vendor, mail.from_address):
-            raise NotAuthorised(
-                "This reply address is not yours to use: write from the address the "
-                "ticket emails were sent to"
-            )
+        # Only who the parties are is read here, not the ticket: the funnel reads the
+        # ticket itself, under its lock, so a copy read now could only be stale there.
         since = receipt.received_at - timedelta(hours=1)
         async with self.store.reading() as q:
+            parties = await q.ticket_parties(intent.number)
+            if parties is None:
+                raise NotAuthorised("That reply address belongs to no ticket")
+            if not _speaks_for(intent.party, parties, mail.from_address):
+                raise NotAuthorised(
+                    "This reply address is not yours to use: write from the address the "
+                    "ticket emails were sent to"
+                )
             recent = await q.replies_to(receipt.rcpt_to, since)
         if recent >= self.settings.replies_per_ticket_hour:
             # A robot answering every notification: keep the mail, act on nothing, and
@@ -335,10 +335,9 @@ class Intake:
                 if sent is None or sent.item.ticket_number is None:
                     continue
                 party = Party(sent.item.party)
-                ticket = await q.ticket(sent.item.ticket_number)
-                vendor = await q.vendor(ticket.vendor_id) if ticket else None
-                if ticket and vendor and _speaks_for(party, ticket, vendor, mail.from_address):
-                    return TicketReply(ticket.number, party)
+                parties = await q.ticket_parties(sent.item.ticket_number)
+                if parties is not None and _speaks_for(party, parties, mail.from_address):
+                    return TicketReply(sent.item.ticket_number, party)
         return None
 
     @staticmethod
@@ -397,11 +396,11 @@ class Intake:
             log.exception("could not keep the message anywhere; the sender will retry")
 
 
-def _speaks_for(party: Party, ticket: Ticket, vendor: Vendor, sender: str) -> bool:
-    """Whether mail from `sender` may act as `party` on this ticket."""
+def _speaks_for(party: Party, parties: TicketParties, sender: str) -> bool:
+    """Whether mail from `sender` may act as `party` on the ticket of `parties`."""
     if party is Party.CUSTOMER:
-        return sender == ticket.customer_email.lower()
-    return vendor.speaks_for(sender)
+        return sender == parties.customer_email.lower()
+    return parties.vendor.speaks_for(sender)
 
 
 def _candidates(words: Sequence[str]) -> list[str]:

@@ -10,6 +10,7 @@ from service.store.queries import (
     OutboxItem,
     Queries,
     QueuedMail,
+    TicketParties,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "QueuedMail",
     "StorageError",
     "Store",
+    "TicketParties",
     "open_store",
 ]
 

@@ -108,6 +108,14 @@ class Escalation:
     vendor_abusing: bool
 
 
+@dataclass(frozen=True)
+class TicketParties:
+    """Who may act on a ticket: its customer's address and its vendor."""
+
+    customer_email: str
+    vendor: Vendor
+
+
 class Queries:
     """Typed access to the tables, bound to one connection (and maybe one transaction)."""
 
@@ -343,6 +351,22 @@ class Queries:
             "SELECT * FROM ticket_events WHERE ticket_number = ? ORDER BY seq", number
         )
         return _ticket(row, comments, attachments, events)
+
+    async def ticket_parties(self, number: int) -> TicketParties | None:
+        """A ticket's customer address and vendor, in one statement.
+
+        Enough to authorise mail to a reply address without loading the whole
+        ticket (its comments and history are most of a ticket read); the funnel
+        loads that itself, under its lock, to act. A ticket's customer and vendor
+        never change once it is opened, so reading them outside its transaction
+        cannot pair a sender with the wrong ticket.
+        """
+        row = await self.sql.fetchrow(
+            "SELECT t.customer_email AS ticket_customer_email, v.* FROM tickets t "
+            "JOIN vendors v ON v.id = t.vendor_id WHERE t.number = ?",
+            number,
+        )
+        return TicketParties(row["ticket_customer_email"], _vendor(row)) if row else None
 
     async def ticket_thread_token(self, number: int) -> str | None:
         value = await self.sql.fetchval("SELECT thread_token FROM tickets WHERE number = ?", number)

@@ -182,3 +182,17 @@ async def test_notifications_thread_on_a_root_message_id_per_party(
         assert reply_mail.thread_root == opened_mail.message_id
         assert reply_mail.message_id != opened_mail.message_id
     assert by_party["customer"][0].thread_root != by_party["vendor"][0].thread_root
+
+
+async def test_ticket_parties_name_the_customer_and_vendor_that_may_act_on_a_ticket(
+    desk: Desk, store: Store, catalog: dict[str, Any]
+) -> None:
+    outcome = await desk.apply(OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
+    assert outcome.ticket is not None
+    async with store.reading() as q:
+        parties = await q.ticket_parties(outcome.ticket.number)
+        vendor = await q.vendor(outcome.ticket.vendor_id)
+        missing = await q.ticket_parties(outcome.ticket.number + 1)
+    assert parties is not None and missing is None
+    assert parties.customer_email == "jane@example.test"
+    assert parties.vendor == vendor
