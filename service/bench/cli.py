@@ -9,7 +9,8 @@ itself (`service.bench.suite`) is imported only when `bench` runs.
     maildesk bench --quick    everything reduced, under a minute
     maildesk bench --smoke    tiny counts, ~15 s: checks that it works (CI)
 
-Options: `--connections N` (16), `--workdir DIR` (where the temporary
+Options: `--connections N` (16), `--smtp-processes N` (what the inbound runs
+give `maildesk serve --smtp-processes`; default one a core), `--workdir DIR` (where the temporary
 databases and logs go), `--keep` (keep them), `--py-spy DIR` (record the
 maildesk process with py-spy during its phases; perturbs the figures),
 `--trace DIR` (run maildesk under `service.bench.trace` and write, per
@@ -19,6 +20,7 @@ phase, where each message's time goes: `DIR/<phase>.trace.txt`).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,6 +33,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--quick", action="store_true", help="a reduced run, under a minute")
     mode.add_argument("--smoke", action="store_true", help="tiny counts (~15 s): does it work")
     parser.add_argument("--connections", type=int, default=16, help="SMTP connections (16)")
+    parser.add_argument(
+        "--smtp-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="maildesk serve --smtp-processes for the inbound runs (default: one a core)",
+    )
     parser.add_argument(
         "--workdir", help="where the temporary databases go (default: the system temp dir)"
     )
@@ -61,6 +69,9 @@ async def run(args: argparse.Namespace) -> int:
     trace_dir = Path(args.trace) if args.trace else None
     if trace_dir is not None:
         trace_dir.mkdir(parents=True, exist_ok=True)
+        args.smtp_processes = 1  # the trace and py-spy see one process: let it take all the mail
+    if args.py_spy:
+        args.smtp_processes = 1
     bench = Bench(
         plan,
         workdir,
@@ -68,6 +79,7 @@ async def run(args: argparse.Namespace) -> int:
         profiler=profiler,
         trace_dir=trace_dir,
         keep=args.keep,
+        smtp_processes=args.smtp_processes,
     )
     try:
         await bench.run()

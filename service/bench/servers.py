@@ -68,6 +68,15 @@ def proc_status(pid: int) -> dict[str, int]:
     return found
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of `pid` (empty when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the whole process (all its threads) so far."""
     try:
@@ -315,8 +324,12 @@ class Maildesk:
         clock: str,
         extra_env: Mapping[str, str] | None = None,
         trace: Path | None = None,
+        smtp_processes: int = 1,
     ) -> Maildesk:
         """Start serving `db`; `relay` is HOST:PORT of where notifications go.
+
+        `smtp_processes` is `serve --smtp-processes`: the CPU and memory read
+        below are then those of the main process and its helpers together.
 
         With `trace`, maildesk runs under `service.bench.trace`, which writes its
         counts to that file on `trace_phase()`.
@@ -342,6 +355,8 @@ class Maildesk:
             relay,
             "--fake-clock",
             clock,
+            "--smtp-processes",
+            str(smtp_processes),
         ]
         environment = _child_env(
             {
@@ -381,11 +396,21 @@ class Maildesk:
         path.unlink()
         return counts
 
+    def pids(self) -> list[int]:
+        """The serving process and its helper SMTP processes."""
+        return [self.pid, *child_pids(self.pid)]
+
     def memory(self) -> dict[str, int]:
-        return proc_status(self.pid)
+        """Each `Vm*` figure summed over `pids()`: a peak is the sum of each one's peak, an
+        upper bound that counts the pages they share (the interpreter, libraries) twice."""
+        total: dict[str, int] = {}
+        for pid in self.pids():
+            for name, kb in proc_status(pid).items():
+                total[name] = total.get(name, 0) + kb
+        return total
 
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.pid)
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     async def stop(self) -> int | None:
         """SIGTERM (a graceful stop), SIGKILL after 30 s; returns the exit code. Runs even when

@@ -200,8 +200,10 @@ class Bench:
         profiler: Profiler | None,
         trace_dir: Path | None = None,
         keep: bool = False,
+        smtp_processes: int = 1,
     ) -> None:
         self.plan = plan
+        self.smtp_processes = smtp_processes
         self.keep = keep
         self.trace_dir = trace_dir
         self.workdir = workdir
@@ -321,6 +323,7 @@ class Bench:
             relay=f"{HOST}:{_closed_port()}",
             clock=START.isoformat(),
             trace=self.trace_dir / "serve-2.counts.json" if self.trace_dir else None,
+            smtp_processes=self.smtp_processes,
         )
         try:
             peak = await self.maildesk_run(maildesk, "inbound-new", iter(new_jobs))
@@ -459,6 +462,7 @@ class Bench:
             "rss_100k_tickets_mb": sched["rss_after_mb"],
             "mode": plan.name,
             "connections": self.connections,
+            "smtp_processes": self.smtp_processes,
             "new_tickets_per_hour": NEW_TICKETS_PER_HOUR,
             "cpus": os.cpu_count(),
             "loadavg_start": round(load_start[0], 2),
@@ -473,7 +477,8 @@ class Bench:
             f"maildesk bench ({plan.name}): {os.cpu_count()} CPUs, load {load_start[0]:.2f} → "
             f"{os.getloadavg()[0]:.2f}, databases on {summary['fs']}, Python "
             f"{summary['python']}, {self.connections} SMTP connections on loopback",
-            "maildesk: SQLite synchronous=FULL, fake clock 2026-11-23T14:00Z, "
+            f"maildesk: serve --smtp-processes {self.smtp_processes} (CPU and RSS: all of them "
+            "added up), SQLite synchronous=FULL, fake clock 2026-11-23T14:00Z, "
             f"MAILDESK_NEW_TICKETS_PER_HOUR={NEW_TICKETS_PER_HOUR} (default 20); outbox paused "
             "during the inbound runs (relay at a closed port), measured on its own below",
             "",

@@ -1,4 +1,4 @@
-"""The SQLite store: the default, for one `maildesk serve` process.
+"""The SQLite store: the default, for `maildesk serve` and its helper SMTP processes.
 
 One write connection serialised by a lock (SQLite has one writer anyway),
 committing concurrent units of work together (group commit), and one read
@@ -6,12 +6,23 @@ connection, so a read never sees a half-written transaction. WAL
 journal, `synchronous=FULL` (a committed ticket survives a power cut), foreign
 keys on, and the schema migrated on open.
 
+Several processes on one file (`serve --smtp-processes`) take turns at the
+write transaction through `WriterTurn`, an `flock` on a file beside the
+database: a waiting process wakes the moment the lock is free, where
+SQLite's own busy handler sleeps 1, 2, 5, 10… ms between tries and lets
+batches wait behind those sleeps. SQLite's lock still guards the data;
+programs that do not take the turn (`maildesk import`, the sqlite3 shell)
+just wait on it as before.
+
 Every database error is re-raised as `StorageError`, which the SMTP listener
 answers with 451 so the sender tries again later.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +38,8 @@ import anyio
 from service.store.base import Row, StorageError
 from service.store.migrations import scripts
 from service.store.queries import Queries
+
+log = logging.getLogger(__name__)
 
 SQLITE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
@@ -103,6 +116,37 @@ class _Batch:
     failure: BaseException | None = None
 
 
+class WriterTurn:
+    """The right to hold the write transaction, between the processes serving one file.
+
+    Without the lock file (a read-only folder, say) every process still works:
+    it waits on SQLite's busy handler instead, only slower under contention.
+    """
+
+    def __init__(self, database: str) -> None:
+        self._fd: int | None = None
+        if database == ":memory:" or database.startswith("file:"):
+            return
+        try:
+            self._fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            log.warning("no writer lock file beside %s (%s); using SQLite's wait", database, error)
+
+    def take(self) -> None:
+        """Block until it is this process's turn (call it off the event loop)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def give_back(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class SqliteStore:
     """The default store: a single SQLite file."""
 
@@ -112,6 +156,7 @@ class SqliteStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = anyio.Lock()
+        self._turn = WriterTurn(path)
         self._batch: _Batch | None = None
 
     @classmethod
@@ -167,11 +212,19 @@ class SqliteStore:
     async def _join_batch(self) -> _Batch:
         if self._batch is None:
             try:  # may wait for another process's write lock: not on the event loop
-                await anyio.to_thread.run_sync(self._writer.execute, "BEGIN IMMEDIATE")
+                await anyio.to_thread.run_sync(self._begin)
             except sqlite3.Error as error:
                 raise StorageError(f"cannot start a transaction: {error}") from error
             self._batch = _Batch()
         return self._batch
+
+    def _begin(self) -> None:
+        self._turn.take()
+        try:
+            self._writer.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._turn.give_back()
+            raise
 
     async def _commit_if_last(self, batch: _Batch) -> None:
         """Commit now unless more units wait to join (and the batch is not full yet)."""
@@ -192,6 +245,7 @@ class SqliteStore:
                 self._writer.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+        self._turn.give_back()
         self._batch = None
         batch.done.set()
 
@@ -209,6 +263,7 @@ class SqliteStore:
     async def close(self) -> None:
         self._reader.close()
         self._writer.close()
+        self._turn.close()
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

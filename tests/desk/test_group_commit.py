@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 import anyio
@@ -78,3 +80,56 @@ async def test_a_failed_commit_fails_every_unit_of_its_batch(tmp_path: Path) -> 
     if None in written:
         assert "failed" in failures
     assert failures.count("ok") == sum(v is not None for v in written)
+
+
+async def test_two_stores_on_one_file_take_turns_and_the_second_begins_when_the_first_commits(
+    tmp_path: Path,
+) -> None:
+    """Two `SqliteStore`s on one file stand for two `serve --smtp-processes` processes."""
+    first = await SqliteStore.open(tmp_path / "t.db")
+    second = await SqliteStore.open(tmp_path / "t.db")
+    order: list[str] = []
+    holding = anyio.Event()
+    release = anyio.Event()
+
+    async def hold_the_turn() -> None:
+        async with first.transaction() as q:
+            await q.set_setting("who", "first")
+            order.append("first in")
+            holding.set()
+            await release.wait()
+        order.append("first committed")
+
+    async def wait_for_the_turn() -> None:
+        await holding.wait()
+        async with second.transaction() as q:
+            order.append("second in")
+            assert await q.setting("who") == "first"  # it sees what the first committed
+            await q.set_setting("who", "second")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(hold_the_turn)
+        group.start_soon(wait_for_the_turn)
+        await holding.wait()
+        for _ in range(20):  # the second stays out for as long as the first holds the turn
+            await anyio.sleep(0.01)
+        assert order == ["first in"]
+        assert not can_take_turn(tmp_path / "t.db-writer.lock")  # held in the kernel, not polled
+        release.set()
+    assert order == ["first in", "first committed", "second in"]
+    async with first.reading() as q:
+        assert await q.setting("who") == "second"
+    assert can_take_turn(tmp_path / "t.db-writer.lock")  # given back after each commit
+    await first.close()
+    await second.close()
+
+
+def can_take_turn(lock_file: Path) -> bool:
+    fd = os.open(lock_file, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
