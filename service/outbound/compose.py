@@ -9,6 +9,7 @@ module reads the database; it never changes it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -36,15 +37,53 @@ class MailSettings:
         return f"support@{self.domain}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What every party's copy of one event's notification shows alike: read-only once built."""
+
+    ticket: dict[str, Any] | None
+    order: dict[str, Any] | None
+    vendor: dict[str, Any]
+
+
+class Snapshots:
+    """The party-independent context of each event, read from the database once per batch.
+
+    The funnel queues one notification per party for an event, with the same
+    snapshot marker, and the outbox claims them together; their ticket, order
+    and vendor reads and JSON building were a fifth of composing. Kept for one
+    batch only, so a later batch sees the order as it is then, as before.
+    """
+
+    def __init__(self) -> None:
+        self._shared: dict[tuple[int | None, str], _Shared] = {}
+
+    @staticmethod
+    def _key(mail: QueuedMail) -> tuple[int | None, str]:
+        return mail.item.ticket_number, json.dumps(mail.item.payload, sort_keys=True)
+
+    def get(self, mail: QueuedMail) -> _Shared | None:
+        return self._shared.get(self._key(mail))
+
+    def put(self, mail: QueuedMail, shared: _Shared) -> None:
+        self._shared[self._key(mail)] = shared
+
+
 class Composer:
     def __init__(self, store: Store, renderer: Renderer, settings: MailSettings) -> None:
         self.store = store
         self.renderer = renderer
         self.settings = settings
 
-    async def compose(self, mail: QueuedMail) -> bytes:
-        async with self.store.reading() as q:
-            context = await self.context(q, mail)
+    async def compose(self, mail: QueuedMail, snapshots: Snapshots | None = None) -> bytes:
+        """The message for `mail`; `snapshots` shares the reads of one event between parties."""
+        shared = snapshots.get(mail) if snapshots is not None else None
+        if shared is None:
+            async with self.store.reading() as q:
+                shared = await self._shared(q, mail)
+            if snapshots is not None:
+                snapshots.put(mail, shared)
+        context = self._context(mail, shared)
         item = mail.item
         rendered = self.renderer.render(item.kind, context)
         root = item.thread_root
@@ -62,13 +101,16 @@ class Composer:
         )
 
     async def context(self, q: Queries, mail: QueuedMail) -> dict[str, Any]:
+        """The render context of `mail` (see `service.outbound.render`), read through `q`."""
+        return self._context(mail, await self._shared(q, mail))
+
+    async def _shared(self, q: Queries, mail: QueuedMail) -> _Shared:
         item = mail.item
         payload: Mapping[str, Any] = item.payload
         order = await q.order(payload["order"]) if payload.get("order") else None
         vendor_id = payload.get("vendor") or (order.vendor_id if order else None)
         vendor = await q.vendor(vendor_id) if vendor_id else None
         ticket_data: dict[str, Any] | None = None
-        link = address = None
         number = item.ticket_number
         if number is not None and "comments" in payload:
             ticket = await q.ticket(number)
@@ -81,21 +123,33 @@ class Composer:
                 ticket_data = ticket_json(ticket) | dict(payload.get("state") or {})
                 if vendor is not None and ticket_data.get("due"):
                     ticket_data["due_local"] = _local(ticket_data["due"]["at"], vendor.timezone)
-                secret, domain = self.settings.secret, self.settings.domain
-                link = ticket_url(self.settings.base_url, secret, number, item.party)
-                address = reply_address(secret, domain, number, item.party)
-        return {
-            "kind": item.kind,
-            "party": item.party,
-            "recipient": {"email": item.to_address, "name": item.to_name},
-            "ticket": ticket_data,
-            "order": order_json(order) if order else None,
-            "vendor": (
+        return _Shared(
+            ticket=ticket_data,
+            order=order_json(order) if order else None,
+            vendor=(
                 {"id": vendor.id, "name": vendor.name, "timezone": vendor.timezone}
                 if vendor
                 else {"id": "", "name": "", "timezone": "UTC"}
             ),
-            "facts": dict(payload.get("facts") or {}),
+        )
+
+    def _context(self, mail: QueuedMail, shared: _Shared) -> dict[str, Any]:
+        """One party's context: the shared parts, and its own address, link and recipient."""
+        item = mail.item
+        link = address = None
+        number = item.ticket_number
+        if number is not None and shared.ticket is not None:
+            secret, domain = self.settings.secret, self.settings.domain
+            link = ticket_url(self.settings.base_url, secret, number, item.party)
+            address = reply_address(secret, domain, number, item.party)
+        return {
+            "kind": item.kind,
+            "party": item.party,
+            "recipient": {"email": item.to_address, "name": item.to_name},
+            "ticket": shared.ticket,
+            "order": shared.order,
+            "vendor": shared.vendor,
+            "facts": dict(item.payload.get("facts") or {}),
             "ticket_url": link,
             "reply_address": address,
         }

@@ -19,7 +19,7 @@ import anyio
 import anyio.lowlevel
 
 from service.clock import Clock
-from service.outbound.compose import Composer
+from service.outbound.compose import Composer, Snapshots
 from service.outbound.render import RenderError, UnknownNotificationKind
 from service.outbound.transport import (
     MailTransport,
@@ -98,11 +98,12 @@ class OutboxWorker:
         results: dict[int, tuple[str, str]] = {}
         messages: dict[int, bytes] = {}
         limiter = anyio.CapacityLimiter(self.concurrency)
+        snapshots = Snapshots()
 
         async def render(mails: list[QueuedMail]) -> None:
             for mail in mails:
                 if mail.item.kind != WEBHOOK_KIND:
-                    composed = await self._compose(mail)
+                    composed = await self._compose(mail, snapshots)
                     if isinstance(composed, bytes):
                         messages[mail.id] = composed
                     else:
@@ -149,9 +150,9 @@ class OutboxWorker:
                     await q.release_outbox(mail.id)
         return sent, self.relay_down_until is not None and now < self.relay_down_until
 
-    async def _compose(self, mail: QueuedMail) -> bytes | tuple[str, str]:
+    async def _compose(self, mail: QueuedMail, snapshots: Snapshots) -> bytes | tuple[str, str]:
         try:
-            return await self.composer.compose(mail)
+            return await self.composer.compose(mail, snapshots)
         except (UnknownNotificationKind, RenderError, KeyError, ValueError) as error:
             log.error("outbox #%s cannot be rendered: %s", mail.id, error)
             return "failed", f"cannot render: {error}"
