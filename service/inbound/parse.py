@@ -223,6 +223,7 @@ _PARAMETRISED_FIELD = re.compile(
     re.IGNORECASE,
 )
 _FOLD = re.compile(rb"(?:\r\n|\r|\n)(?=[ \t])")
+_QUICK_FIELDS = 200  # "content-" occurrences looked at one by one (a few per MIME part)
 
 
 def _bound_parameters(raw: bytes, defects: list[str]) -> bytes:
@@ -247,7 +248,39 @@ def _bound_parameters(raw: bytes, defects: list[str]) -> bytes:
         )
         return name + b":" + kept[:_MAX_PARAMETER_BYTES]
 
-    return _PARAMETRISED_FIELD.sub(bound, raw)
+    fields = _parametrised_fields(raw)
+    if fields is None:
+        return _PARAMETRISED_FIELD.sub(bound, raw)
+    pieces: list[bytes] = []
+    position = 0
+    for field in fields:
+        pieces += [raw[position : field.start()], bound(field)]
+        position = field.end()
+    return b"".join([*pieces, raw[position:]]) if pieces else raw
+
+
+def _parametrised_fields(raw: bytes) -> list[re.Match[bytes]] | None:
+    """What `_PARAMETRISED_FIELD.finditer(raw)` finds, found in microseconds, or None.
+
+    The pattern's look-behind makes a scan test every byte: 0.3 ms of a 13 KB
+    reply, as much as parsing it. A field starts where "content-" does, which
+    `bytes.find` finds at once in a lower-cased copy (ASCII case folding, as the
+    pattern's); there the pattern itself decides. Matches cannot overlap (inside
+    one, every line break is followed by a space or tab), so these are exactly
+    the matches of the scan. None when there are more than `_QUICK_FIELDS`
+    places to look (hostile input), where the scan is the faster way.
+    """
+    lowered = raw.lower()
+    if lowered.count(b"content-") > _QUICK_FIELDS:
+        return None
+    found: list[re.Match[bytes]] = []
+    position = lowered.find(b"content-")
+    while position >= 0:
+        field = _PARAMETRISED_FIELD.match(raw, position)
+        if field is not None:
+            found.append(field)
+        position = lowered.find(b"content-", position + 1)
+    return found
 
 
 def _first(items: list[tuple[str, str]], name: str) -> str:

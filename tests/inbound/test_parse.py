@@ -314,6 +314,34 @@ def test_deep_mime_nesting_is_cut_off_without_raising() -> None:
     assert mail.defects
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_an_overlong_parameter_list_in_any_case_and_line_end_is_cut(newline: str) -> None:
+    pieces = "".join(f";{newline} filename*{i}=p{i}" for i in range(60))
+    raw = newline.join(
+        [
+            "From: jane@example.test",
+            'Content-Type: multipart/mixed; boundary="b"',
+            "",
+            "--b",
+            "Content-Type: text/plain",
+            "",
+            "see the file",
+            "--b",
+            "CONTENT-DISPOSITION: attachment" + pieces,
+            "Content-Type: application/pdf",
+            "",
+            "data",
+            "--b--",
+            "",
+        ]
+    )
+    mail = parse_mail(raw.encode())
+    assert mail.text == "see the file"
+    (attachment,) = mail.attachments
+    assert attachment.filename == "".join(f"p{i}" for i in range(40))
+    assert any("only its first 40 parameters" in d for d in mail.defects)
+
+
 def test_garbage_bytes_fall_back_to_their_text() -> None:
     mail = parse_mail(b"\xff\xfe not a mail at all \x00")
     assert mail.subject == "" and mail.from_address == ""
