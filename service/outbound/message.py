@@ -87,18 +87,19 @@ def build_message(
         "MIME-Version: 1.0",
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
     ]
-    return "\r\n".join(
+    head = "\r\n".join(_fold(header) for header in headers).encode("ascii")
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    return b"".join(
         [
-            *(_fold(header) for header in headers),
-            "",
-            f"--{boundary}",
+            head,
+            b"\r\n",
+            delimiter,
             _text_part("plain", rendered.text),
-            f"--{boundary}",
+            delimiter,
             _text_part("html", rendered.html),
-            f"--{boundary}--",
-            "",
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
         ]
-    ).encode("ascii")
+    )
 
 
 def _fold(line: str, width: int = 78) -> str:
@@ -116,14 +117,18 @@ def _fold(line: str, width: int = 78) -> str:
     return "\r\n".join(folded)
 
 
-def _text_part(subtype: str, body: str) -> str:
-    """One UTF-8 part, quoted-printable with the C encoder, CRLF line endings."""
+def _text_part(subtype: str, body: str) -> bytes:
+    """One UTF-8 part, quoted-printable with the C encoder, CRLF line endings.
+
+    Built as bytes: the parts are most of a message, and a round trip
+    through `str` for the join copied each of them twice more.
+    """
     lines = body.replace("\r\n", "\n").replace("\r", "\n")
-    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii")
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True)
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + encoded.replace("\n", "\r\n")
-    )
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii") + encoded.replace(b"\n", b"\r\n")
 
 
 def _mailbox(field: str, name: str, address: str) -> str:
