@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mailparser.utils import get_addresses
 
 from service.inbound.guard import auto_generated_reason, delivery_report, dmarc_failed
-from service.inbound.parse import InboundMail, parse_mail
+from service.inbound.parse import _SIMPLE_MAILBOX, InboundMail, parse_mail
 from service.inbound.reply_text import new_text, parse_commands
 
 CHARSETS = [
@@ -154,3 +155,32 @@ def test_absurd_mime_nesting_falls_back_to_the_raw_text_instead_of_raising() -> 
     mail = parse_mail(raw)
     assert mail.defects == ("unparseable message (RecursionError); kept its raw text only",)
     assert mail.text.endswith("deep")
+
+
+_WORD = st.from_regex(r"[A-Za-z0-9]{1,6}", fullmatch=True)
+_ATOM = st.from_regex(r"[A-Za-z0-9_+-]{1,6}", fullmatch=True)
+_LABEL = st.from_regex(r"[A-Za-z0-9-]{1,6}", fullmatch=True)
+_PLAIN_ADDRESS = st.builds(
+    "{}@{}".format,
+    st.lists(_ATOM, min_size=1, max_size=3).map(".".join),
+    st.lists(_LABEL, min_size=2, max_size=4).map(".".join),
+)
+_PLAIN_MAILBOX = _PLAIN_ADDRESS | st.builds(
+    "{} <{}>".format, st.lists(_WORD, min_size=1, max_size=4).map(" ".join), _PLAIN_ADDRESS
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PLAIN_MAILBOX | st.text(alphabet='aZ09_+-.@ <>"(),;:\\', max_size=30))
+def test_the_plain_mailbox_shortcut_reads_what_mail_parser_reads(value: str) -> None:
+    """`parse_mail` skips mail-parser for one plain mailbox: it must be mail-parser's answer."""
+    simple = _SIMPLE_MAILBOX.fullmatch(value)
+    if simple is None:
+        return
+    problems: list[dict[str, object]] = []
+    pairs = get_addresses(value, defects=problems, decode_names=True)
+    assert pairs == [(simple["name"] or "", simple["address"] or simple["bare"])]
+    assert problems == []
+    mail = parse_mail(f"From: {value}\nTo: {value}\n\nhi\n".encode())
+    assert (mail.from_address, mail.from_name) == (pairs[0][1].lower(), pairs[0][0])
+    assert mail.to_addresses == (pairs[0][1].lower(),)
