@@ -132,13 +132,12 @@ class OutboxWorker:
                 await render(chunk)
                 for mail in chunk:
                     group.start_soon(deliver, mail)
-        sent = 0
+        sent: list[int] = []
         async with self.store.transaction() as q:
             for mail in claimed:
                 outcome, error = results.get(mail.id, ("release", ""))
                 if outcome == "sent":
-                    sent += 1
-                    await q.mark_sent(mail.id, now)
+                    sent.append(mail.id)
                 elif outcome == "failed":
                     await q.mark_failed(mail.id, error)
                 elif outcome == "retry":
@@ -148,7 +147,8 @@ class OutboxWorker:
                         await q.mark_retry(mail.id, now + backoff(mail.attempts + 1), error)
                 else:
                     await q.release_outbox(mail.id)
-        return sent, self.relay_down_until is not None and now < self.relay_down_until
+            await q.mark_all_sent(sent, now)
+        return len(sent), self.relay_down_until is not None and now < self.relay_down_until
 
     async def _compose(self, mail: QueuedMail, snapshots: Snapshots) -> bytes | tuple[str, str]:
         try:

@@ -662,11 +662,14 @@ class Queries:
         await self.sql.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ?", outbox_id)
 
     async def mark_sent(self, outbox_id: int, now: datetime) -> None:
-        await self.sql.execute(
+        await self.mark_all_sent([outbox_id], now)
+
+    async def mark_all_sent(self, outbox_ids: Sequence[int], now: datetime) -> None:
+        """Mark a batch's deliveries sent in one statement (`executemany`), not one per row."""
+        await self.sql.executemany(
             """UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,
                    claimed_until = NULL, last_error = NULL WHERE id = ?""",
-            now,
-            outbox_id,
+            [(now, outbox_id) for outbox_id in outbox_ids],
         )
 
     async def mark_retry(self, outbox_id: int, next_attempt_at: datetime, error: str) -> None:
