@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.outbound.addresses import reply_address, ticket_url
 from service.outbound.message import build_message
-from service.outbound.render import Renderer
+from service.outbound.render import Renderer, SharedSections
 from service.representations import order_json, ticket_json
 from service.store import Queries, QueuedMail, Store
 
@@ -44,6 +44,8 @@ class _Shared:
     ticket: dict[str, Any] | None
     order: dict[str, Any] | None
     vendor: dict[str, Any]
+    sections: SharedSections = field(default_factory=dict)
+    """The event's `{% shared %}` template sections, filled by the first party's render."""
 
 
 class Snapshots:
@@ -51,7 +53,9 @@ class Snapshots:
 
     The funnel queues one notification per party for an event, with the same
     snapshot marker, and the outbox claims them together; their ticket, order
-    and vendor reads and JSON building were a fifth of composing. Kept for one
+    and vendor reads and JSON building were a fifth of composing, and the
+    template sections that read the same for both (order, history) half of
+    rendering. Kept for one
     batch only, so a later batch sees the order as it is then, as before.
     """
 
@@ -85,7 +89,7 @@ class Composer:
                 snapshots.put(mail, shared)
         context = self._context(mail, shared)
         item = mail.item
-        rendered = self.renderer.render(item.kind, context)
+        rendered = self.renderer.render(item.kind, context, shared.sections)
         root = item.thread_root
         return build_message(
             rendered,

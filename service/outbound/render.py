@@ -53,6 +53,7 @@ only turns a context into text.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 import types
@@ -63,6 +64,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.ext
+import jinja2.nodes
+import jinja2.parser
 import jinja2.runtime
 from markupsafe import Markup, escape
 
@@ -129,9 +133,13 @@ class Renderer:
         for kind in kinds:
             self._templates(kind)
 
-    def render(self, kind: str, context: Mapping[str, Any]) -> RenderedEmail:
+    def render(
+        self, kind: str, context: Mapping[str, Any], sections: SharedSections | None = None
+    ) -> RenderedEmail:
         """Subject, text and HTML of one notification to one party.
 
+        `sections` keeps the `{% shared %}` sections rendered for one event, so
+        the other party's copy reuses them; give each event its own (or None).
         Raises `UnknownNotificationKind` when the directory has no templates
         for `kind`, and `RenderError` when the templates fail on `context`.
         """
@@ -142,6 +150,7 @@ class Renderer:
                 f"{self.templates_dir / 'email' / (kind + '.txt')} has no "
                 "{% block subject %}; every kind needs one"
             )
+        token = _SECTIONS.set(sections)
         try:
             variables = _variables(kind, context)
             subject = _subject(
@@ -153,6 +162,8 @@ class Renderer:
         except (jinja2.TemplateError, LookupError, AttributeError, TypeError, ValueError) as error:
             party = context.get("party")
             raise RenderError(f"rendering {kind!r} for the {party} failed: {error}") from error
+        finally:
+            _SECTIONS.reset(token)
         return RenderedEmail(subject, _tidy_text(text), html)
 
     def _templates(self, kind: str) -> tuple[jinja2.Template, jinja2.Template]:
@@ -175,6 +186,67 @@ class Renderer:
 
 
 # --- environment ---------------------------------------------------------------
+
+
+SHARED_NAMES = (
+    "kind",
+    "ticket",
+    "order",
+    "vendor",
+    "facts",
+    "customer_name",
+    "vendor_name",
+    "product_name",
+    "type_label",
+    "type_labels",
+    "newest_comment",
+    "names",
+    "actor",
+    "awaiting_approval",
+    "physical",
+    "currency",
+)
+"""What a `{% shared %}` section sees: the names that are the same for both parties."""
+
+SharedSections = dict[tuple[str, str], str]
+"""Rendered `{% shared %}` sections of one event, by (template name, kind)."""
+
+_SECTIONS: contextvars.ContextVar[SharedSections | None] = contextvars.ContextVar(
+    "maildesk_shared_sections", default=None
+)
+
+
+class _SharedSection(jinja2.ext.Extension):
+    """`{% shared "email/_order.txt" %}`: a section rendered once per event for both parties.
+
+    The order details and the comment history are half of a render and the
+    same in every recipient's copy. A shared section is an ordinary template
+    rendered with only `SHARED_NAMES` (anything else, like `party`, is
+    undefined there and fails loudly), and its text is kept in the render's
+    `SharedSections`, so the other party's copy of the same event reuses it.
+    Without `SharedSections` it is simply rendered each time.
+    """
+
+    tags = {"shared"}  # noqa: RUF012 (Extension declares tags as a set attribute)
+
+    def parse(self, parser: jinja2.parser.Parser) -> jinja2.nodes.Node:
+        lineno = next(parser.stream).lineno
+        name = parser.parse_expression()
+        if isinstance(name, jinja2.nodes.Const):
+            self.environment.get_template(name.value)  # a broken section fails at `check`
+        call = self.call_method("_render", [name, jinja2.nodes.ContextReference()])
+        return jinja2.nodes.Output([jinja2.nodes.MarkSafeIfAutoescape(call)], lineno=lineno)
+
+    def _render(self, name: str, context: jinja2.runtime.Context) -> str:
+        sections = _SECTIONS.get()
+        key = (name, str(context.get("kind")))
+        if sections is not None and key in sections:
+            return sections[key]
+        variables = {key: context[key] for key in SHARED_NAMES if key in context}
+        text = self.environment.get_template(name).render(variables)
+        if sections is not None:
+            sections[key] = text
+        return text
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
@@ -236,6 +308,7 @@ def _environment(templates_dir: Path, *, html: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
         auto_reload=False,
+        extensions=[_SharedSection],
     )
     filters: dict[str, Callable[..., Any]] = {
         "when": when,

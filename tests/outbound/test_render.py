@@ -17,6 +17,7 @@ from service.outbound.render import (
     RenderedEmail,
     Renderer,
     RenderError,
+    SharedSections,
     UnknownNotificationKind,
     available_commands,
     default_templates_dir,
@@ -351,3 +352,41 @@ def test_para_wraps_exactly_like_textwrap(text: str) -> None:
         if p
     )
     assert para(text) == expected
+
+
+class TestSharedSections:
+    """`{% shared %}` sections are rendered once per event and must read the same for everyone."""
+
+    @pytest.mark.parametrize("kind", ALL_KINDS)
+    def test_a_copy_reusing_the_other_partys_sections_is_the_copy_rendered_alone(
+        self, renderer: Renderer, kind: str
+    ) -> None:
+        sections: SharedSections = {}
+        shared = {
+            party: renderer.render(kind, sample_context(kind, party), sections) for party in PARTIES
+        }
+        assert sections, "the layouts share the order and history sections"
+        for party in PARTIES:
+            assert shared[party] == renderer.render(kind, sample_context(kind, party))
+
+    def test_a_shared_section_cannot_see_the_recipient(self, tmp_path: Path) -> None:
+        email = tmp_path / "email"
+        email.mkdir()
+        (email / "reply.txt").write_text(
+            '{% block subject %}x{% endblock %}{% shared "email/_part.txt" %}\n'
+        )
+        (email / "reply.html").write_text("<p></p>")
+        (email / "_part.txt").write_text("{{ vendor_name }} for {{ party }}\n")
+        with pytest.raises(RenderError, match="party"):
+            Renderer(tmp_path).render("reply", sample_context("reply", "vendor"))
+
+    def test_a_broken_shared_section_fails_at_check(self, tmp_path: Path) -> None:
+        email = tmp_path / "email"
+        email.mkdir()
+        (email / "reply.txt").write_text(
+            '{% block subject %}x{% endblock %}{% shared "email/_part.txt" %}\n'
+        )
+        (email / "reply.html").write_text("<p></p>")
+        (email / "_part.txt").write_text("{% if %}\n")
+        with pytest.raises(RenderError, match=r"_part\.txt, line 1"):
+            Renderer(tmp_path).check(["reply"])
