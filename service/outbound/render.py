@@ -56,7 +56,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import re
-import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -250,31 +249,6 @@ class _SharedSection(jinja2.ext.Extension):
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
-_PLAIN_CALLABLES = (types.BuiltinMethodType, jinja2.runtime.Macro)
-
-
-class _Context(jinja2.runtime.Context):
-    """Jinja's template context, with a quicker call of macros and built-in methods.
-
-    `Context.call` checks every callee for `pass_context` and friends (a few
-    `hasattr`s through `__call__`, ~3 µs, some fifty calls per email:
-    `row(...)`, `heading(...)`, `names.get(...)`). Neither a macro nor a
-    built-in method such as `dict.get` can carry those markers, so they are
-    called as Jinja would call them after its checks; any other callee goes
-    through Jinja's own `call`.
-    """
-
-    def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if type(__obj) in _PLAIN_CALLABLES:
-            kwargs.pop("_block_vars", None)
-            kwargs.pop("_loop_vars", None)
-            try:
-                return __obj(*args, **kwargs)
-            except StopIteration:
-                return __self.environment.undefined(
-                    "value was undefined because a callable raised a StopIteration exception"
-                )
-        return super().call(__obj, *args, **kwargs)
 
 
 class _Environment(jinja2.Environment):
@@ -287,8 +261,6 @@ class _Environment(jinja2.Environment):
     find; this looks there first. Anything else (`order.get`, a missing key,
     other objects) goes the usual way, so templates see exactly the same values.
     """
-
-    context_class = _Context
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
