@@ -12,19 +12,12 @@ here, once, into one of three answers the outbox knows how to act on:
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from typing import Protocol
 
+import aiosmtplib
+
 from service.catcher.mailbox import Mailbox
-from service.outbound.smtp_client import (
-    SmtpBadAddress,
-    SmtpConnection,
-    SmtpDisconnected,
-    SmtpError,
-    SmtpReplyError,
-    SmtpTimeout,
-)
 
 
 class DeliveryError(Exception):
@@ -58,7 +51,7 @@ class CatcherTransport:
 
 
 class SmtpRelayTransport:
-    """Delivers to an SMTP relay (`service.outbound.smtp_client`), reusing open connections.
+    """Delivers to an SMTP relay with aiosmtplib, reusing open connections.
 
     Connections are kept open between messages (one per concurrent sender, up
     to `pool_size` idle), which saves a TCP handshake, a greeting and an EHLO
@@ -71,8 +64,7 @@ class SmtpRelayTransport:
         self.port = port
         self.timeout = timeout
         self.pool_size = pool_size
-        self._idle: list[SmtpConnection] = []
-        self._local_hostname: str | None = None
+        self._idle: list[aiosmtplib.SMTP] = []
 
     async def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
         client, reused = await self._checkout()
@@ -99,49 +91,48 @@ class SmtpRelayTransport:
         else:
             await _quit(client)
 
-    async def _checkout(self, *, fresh: bool = False) -> tuple[SmtpConnection, bool]:
+    async def _checkout(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
         while self._idle and not fresh:
             client = self._idle.pop()
             if client.is_connected:
                 return client, True
-        if self._local_hostname is None:
-            self._local_hostname = socket.getfqdn()  # what aiosmtplib said in EHLO, too
+        client = aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, timeout=self.timeout, start_tls=False
+        )
         try:
-            client = await SmtpConnection.open(
-                self.host,
-                self.port,
-                reply_timeout=self.timeout,
-                local_hostname=self._local_hostname,
-            )
-        except SmtpReplyError as error:
+            await client.connect()
+            await client.ehlo()
+        except aiosmtplib.SMTPResponseException as error:
+            client.close()
             raise _classify(error) from error
-        except (SmtpError, OSError) as error:
+        except (aiosmtplib.SMTPException, OSError) as error:
+            client.close()
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
         return client, False
 
     async def _transact(
-        self, client: SmtpConnection, sender: str, recipients: Sequence[str], message: bytes
+        self, client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], message: bytes
     ) -> None:
         data_sent = False
         try:
-            await client.envelope(sender, list(recipients))
+            await client.mail(sender)
+            for recipient in recipients:
+                await client.rcpt(recipient)
             data_sent = True
             await client.data(message)
-        except SmtpBadAddress as error:
-            raise PermanentFailure(str(error)) from error
-        except SmtpDisconnected as error:
+        except aiosmtplib.SMTPServerDisconnected as error:
             if data_sent:
                 raise MaybeDelivered(f"disconnected after DATA: {error}") from error
             raise _StaleConnection from error
-        except SmtpReplyError as error:
+        except aiosmtplib.SMTPResponseException as error:
             if error.code == 421 and not data_sent:  # the relay is closing this session
                 raise _StaleConnection from error
             raise _classify(error) from error
-        except SmtpTimeout as error:
+        except aiosmtplib.SMTPTimeoutError as error:
             if data_sent:
                 raise MaybeDelivered(f"timed out after DATA: {error}") from error
             raise TransientFailure(f"timed out: {error}") from error
-        except (SmtpError, OSError) as error:
+        except (aiosmtplib.SMTPException, OSError) as error:
             if data_sent:
                 raise MaybeDelivered(f"{type(error).__name__} after DATA: {error}") from error
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
@@ -156,17 +147,17 @@ class _StaleConnection(Exception):
     """A kept connection turned out closed before anything was sent on it."""
 
 
-def _classify(error: SmtpReplyError) -> DeliveryError:
-    text = f"{error.code} {error.text}"
+def _classify(error: aiosmtplib.SMTPResponseException) -> DeliveryError:
+    text = f"{error.code} {error.message}"
     if 400 <= error.code < 500:
         return TransientFailure(text)
     return PermanentFailure(text)
 
 
-async def _quit(client: SmtpConnection) -> None:
+async def _quit(client: aiosmtplib.SMTP) -> None:
     if not client.is_connected:
         return
     try:
         await client.quit()
-    except (SmtpError, OSError):
+    except (aiosmtplib.SMTPException, OSError):
         client.close()
