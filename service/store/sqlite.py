@@ -24,6 +24,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ from service.store.queries import Queries
 log = logging.getLogger(__name__)
 
 SQLITE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+BUSY_TIMEOUT = 5.0
+"""Seconds a write waits for another process's lock before it fails (and the sender retries)."""
+TURN_FIRST_PAUSE = 0.0001
+TURN_LONGEST_PAUSE = 0.001
+"""Between tries for the write turn: short, so a turn given back is taken within a millisecond."""
 
 
 def encode(value: object) -> object:
@@ -99,7 +106,7 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
     return conn
 
 
@@ -119,8 +126,13 @@ class _Batch:
 class WriterTurn:
     """The right to hold the write transaction, between the processes serving one file.
 
-    Without the lock file (a read-only folder, say) every process still works:
-    it waits on SQLite's busy handler instead, only slower under contention.
+    Taken with non-blocking tries a fraction of a millisecond apart rather
+    than a blocking `flock`, so that a process that stopped while holding the
+    turn (SIGSTOP, a debugger) makes the others fail after `BUSY_TIMEOUT` like
+    SQLite itself would (the sender gets `451` and retries), never hang.
+    Without the lock file (a read-only folder, say) every process still
+    works: it waits on SQLite's busy handler instead, only slower under
+    contention.
     """
 
     def __init__(self, database: str) -> None:
@@ -133,9 +145,23 @@ class WriterTurn:
             log.warning("no writer lock file beside %s (%s); using SQLite's wait", database, error)
 
     def take(self) -> None:
-        """Block until it is this process's turn (call it off the event loop)."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        """Wait until it is this process's turn (call it off the event loop)."""
+        if self._fd is None:
+            return
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        pause = TURN_FIRST_PAUSE
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"another maildesk process has held the write turn for {BUSY_TIMEOUT:.0f}"
+                        " s; is one stopped or stuck? (`ps`; it frees the turn when it ends)"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, TURN_LONGEST_PAUSE)
 
     def give_back(self) -> None:
         if self._fd is not None:

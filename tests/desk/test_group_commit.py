@@ -11,6 +11,7 @@ import anyio.lowlevel
 import pytest
 
 from service.store import StorageError
+from service.store import sqlite as sqlite_store
 from service.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
@@ -133,3 +134,23 @@ def can_take_turn(lock_file: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+async def test_a_turn_held_by_a_stopped_process_fails_the_write_after_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await SqliteStore.open(tmp_path / "s.db")
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT", 0.2)
+    stuck = os.open(tmp_path / "s.db-writer.lock", os.O_RDWR)  # a process that never gives back
+    fcntl.flock(stuck, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(StorageError, match="held the write turn"):
+            async with store.transaction() as q:
+                await q.set_setting("k", "never")
+    finally:
+        os.close(stuck)
+    async with store.transaction() as q:  # the turn is free again: writes go on
+        await q.set_setting("k", "later")
+    async with store.reading() as q:
+        assert await q.setting("k") == "later"
+    await store.close()
