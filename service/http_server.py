@@ -55,14 +55,22 @@ async def serve_http(app: Starlette, listening: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def listening_socket(host: str, port: int) -> Generator[socket.socket, None, None]:
-    """A TCP socket bound and listening on `host`:`port` (the first address `host` resolves to)."""
+def listening_socket(
+    host: str, port: int, *, reuse_port: bool = False
+) -> Generator[socket.socket, None, None]:
+    """A TCP socket bound and listening on `host`:`port` (the first address `host` resolves to).
+
+    With `reuse_port`, other sockets of this user may listen on the same port
+    too (SO_REUSEPORT), and the kernel spreads new connections across them.
+    """
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     listening = socket.socket(family, kind, proto)
     try:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listening.bind(address)
         listening.listen(128)
         listening.setblocking(False)

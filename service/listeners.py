@@ -1,13 +1,16 @@
-"""More SMTP processes on the one listening socket, so inbound mail uses every core.
+"""More SMTP processes on the one port, so inbound mail uses every core.
 
 One Python process runs one event loop on one core, and aiosmtpd's protocol
 handling plus parsing fill it long before the database is busy. `maildesk
-serve --smtp-processes N` therefore starts N-1 helper processes that accept
-connections on the socket the main process bound (inherited, so it works on
-port 0 too), each with its own store connection, intake and funnel. The
-database keeps them consistent as it keeps several nodes consistent: every
-message still acts in one transaction, dedupe and limits are rows, and a
-`250` still means committed.
+serve --smtp-processes N` therefore starts N-1 helper processes, each with
+its own store connection, intake and funnel, each listening on the port the
+main process bound (SO_REUSEPORT, so `--smtp-port 0` works too: the helpers
+bind the port it got). The kernel spreads new connections evenly across the
+N sockets; on one shared socket, whichever process woke first took every
+connection waiting, and kept them, so one process worked while the other
+idled. The database keeps them consistent as it keeps several nodes
+consistent: every message still acts in one transaction, dedupe and limits
+are rows, and a `250` still means committed.
 
 A helper only listens. The main process alone runs the web server, the
 scheduler and the outbox, which find the helpers' timers and queued emails
@@ -38,6 +41,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from service.clock import FollowingClock, SharedTime
 from service.config import Settings
+from service.http_server import listening_socket
 from service.runtime import Runtime, build_runtime
 from service.smtp_server import serve_smtp
 
@@ -73,9 +77,12 @@ async def serve_listener(runtime: Runtime, sock: socket.socket) -> AsyncIterator
 
 @asynccontextmanager
 async def helper_listeners(
-    settings: Settings, sock: socket.socket, shared_time: SharedTime | None
+    settings: Settings, shared_time: SharedTime | None
 ) -> AsyncIterator[None]:
-    """Run `settings.smtp_processes - 1` helpers on `sock` while the context is open."""
+    """Run `settings.smtp_processes - 1` helpers on the SMTP port while the context is open.
+
+    The main process listens already, with SO_REUSEPORT, on `settings.smtp_port`.
+    """
     count = settings.smtp_processes - 1
     if count < 1:
         yield
@@ -84,7 +91,7 @@ async def helper_listeners(
     try:
         async with anyio.create_task_group() as group:
             for _ in range(count):
-                helper = await _start(settings, sock, shared_time)
+                helper = await _start(settings, shared_time)
                 helpers.append(helper)
                 group.start_soon(_watch, helper)
             try:
@@ -100,10 +107,8 @@ async def helper_listeners(
                 await _stop(helper)
 
 
-async def _start(
-    settings: Settings, sock: socket.socket, shared_time: SharedTime | None
-) -> Process:
-    fds = [sock.fileno()] + ([shared_time.fileno()] if shared_time else [])
+async def _start(settings: Settings, shared_time: SharedTime | None) -> Process:
+    fds = [shared_time.fileno()] if shared_time else []
     command = [sys.executable, "-m", "service.listeners", *map(str, fds)]
     helper = await anyio.open_process(command, stdout=-1, stderr=None, pass_fds=fds)
     assert helper.stdin is not None and helper.stdout is not None
@@ -144,18 +149,19 @@ async def _stop(helper: Process) -> None:
 # --- the helper process ------------------------------------------------------------------
 
 
-async def _run_helper(settings: Settings, sock: socket.socket, shared_fd: int | None) -> None:
+async def _run_helper(settings: Settings, shared_fd: int | None) -> None:
     clock = FollowingClock(SharedTime(shared_fd)) if shared_fd is not None else None
     runtime = await build_runtime(settings, clock=clock)
     try:
-        async with serve_listener(runtime, sock), anyio.create_task_group() as group:
-            sys.stdout.buffer.write(READY)
-            sys.stdout.flush()
-            group.start_soon(_stop_when_orphaned, group.cancel_scope, os.getppid())
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    group.cancel_scope.cancel()
-                    break
+        with listening_socket(settings.smtp_host, settings.smtp_port, reuse_port=True) as sock:
+            async with serve_listener(runtime, sock), anyio.create_task_group() as group:
+                sys.stdout.buffer.write(READY)
+                sys.stdout.flush()
+                group.start_soon(_stop_when_orphaned, group.cancel_scope, os.getppid())
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        group.cancel_scope.cancel()
+                        break
     finally:
         with anyio.CancelScope(shield=True):
             await runtime.close()
@@ -169,18 +175,16 @@ async def _stop_when_orphaned(scope: anyio.CancelScope, parent: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (1, 2) or not all(arg.isdigit() for arg in args):
+    if len(args) > 1 or not all(arg.isdigit() for arg in args):
         print(
-            "usage: python -m service.listeners SOCKET_FD [CLOCK_FD] < settings.json\n"
+            "usage: python -m service.listeners [CLOCK_FD] < settings.json\n"
             "(started by `maildesk serve --smtp-processes N`, not by hand)",
             file=sys.stderr,
         )
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_json(sys.stdin.readline())
-    sock = socket.socket(fileno=int(args[0]))
-    sock.setblocking(False)
-    anyio.run(_run_helper, settings, sock, int(args[1]) if len(args) == 2 else None)
+    anyio.run(_run_helper, settings, int(args[0]) if args else None)
     return 0
 
 

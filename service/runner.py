@@ -148,7 +148,9 @@ async def serve(
     runtime = await build_runtime(settings, store=store)
     try:
         with (
-            listening_socket(settings.smtp_host, settings.smtp_port) as smtp_socket,
+            listening_socket(
+                settings.smtp_host, settings.smtp_port, reuse_port=settings.smtp_processes > 1
+            ) as smtp_socket,
             listening_socket(settings.http_host, settings.http_port) as http_socket,
         ):
             runtime.settings = settings = replace(
@@ -159,7 +161,7 @@ async def serve(
             shared_time = _share_fake_clock(runtime) if settings.smtp_processes > 1 else None
             async with (
                 serve_listener(runtime, smtp_socket),
-                helper_listeners(settings, smtp_socket, shared_time),
+                helper_listeners(settings, shared_time),
                 anyio.create_task_group() as group,
             ):
                 group.start_soon(_stop_on_signal, group.cancel_scope)
