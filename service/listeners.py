@@ -104,7 +104,7 @@ async def helper_listeners(
                 if helper.returncode is None:
                     helper.send_signal(signal.SIGTERM)
             for helper in helpers:
-                await _stop(helper)
+                await _stop(helper, signalled=True)
 
 
 async def _start(settings: Settings, shared_time: SharedTime | None) -> Process:
@@ -133,10 +133,11 @@ async def _watch(helper: Process) -> None:
     )
 
 
-async def _stop(helper: Process) -> None:
-    """SIGTERM (if not sent yet, a second one does no harm), SIGKILL after `STOP_GRACE`."""
+async def _stop(helper: Process, *, signalled: bool = False) -> None:
+    """SIGTERM unless `signalled` already, then wait; SIGKILL after `STOP_GRACE`."""
     if helper.returncode is None:
-        helper.send_signal(signal.SIGTERM)
+        if not signalled:
+            helper.send_signal(signal.SIGTERM)
         with anyio.move_on_after(STOP_GRACE):
             await helper.wait()
         if helper.returncode is None:
@@ -153,15 +154,19 @@ async def _run_helper(settings: Settings, shared_fd: int | None) -> None:
     clock = FollowingClock(SharedTime(shared_fd)) if shared_fd is not None else None
     runtime = await build_runtime(settings, clock=clock)
     try:
-        with listening_socket(settings.smtp_host, settings.smtp_port, reuse_port=True) as sock:
+        # Signals are ours from before `ready` to the end, so one arriving while open
+        # transactions finish (a second SIGTERM, a Ctrl-C) cannot cut them short.
+        with (
+            anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
+            listening_socket(settings.smtp_host, settings.smtp_port, reuse_port=True) as sock,
+        ):
             async with serve_listener(runtime, sock), anyio.create_task_group() as group:
                 sys.stdout.buffer.write(READY)
                 sys.stdout.flush()
                 group.start_soon(_stop_when_orphaned, group.cancel_scope, os.getppid())
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for _ in signals:
-                        group.cancel_scope.cancel()
-                        break
+                async for _ in signals:
+                    group.cancel_scope.cancel()
+                    break
     finally:
         with anyio.CancelScope(shield=True):
             await runtime.close()

@@ -14,6 +14,7 @@ import anyio
 import httpx
 import pytest
 
+from service.store.sqlite import SqliteStore
 from tests.cli.test_serve_process import ROOT, start_serve, wait_for_health
 
 TOKEN = "processes-admin-token"
@@ -152,3 +153,53 @@ def test_serve_refuses_a_bad_process_count_with_the_fix(tmp_path: Path, value: s
     assert process.returncode == 2
     assert "--smtp-processes" in err and value in err
     assert ("at least 1" in err) if value == "0" else ("whole number" in err)
+
+
+def test_every_process_finishes_the_transactions_in_flight_on_sigterm(tmp_path: Path) -> None:
+    """Six open transactions, spread by the kernel over both processes, across a SIGTERM."""
+    process, smtp_port, http_port = start_serve(tmp_path, "--smtp-processes", "2", env=ENV)
+    helpers: list[int] = []
+    try:
+        wait_for_health(http_port, process)
+        helpers = children(process.pid)
+        import_demo(tmp_path)
+
+        async def send_across_a_sigterm() -> list[int]:
+            clients = []
+            for _ in range(6):
+                client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, start_tls=False)
+                await client.connect()
+                await client.mail("jane@example.test")
+                await client.rcpt("support@support.maildesk.test")
+                clients.append(client)
+            process.send_signal(signal.SIGTERM)  # the stop begins with all six mid-transaction
+            await anyio.sleep(0.5)
+            codes = []
+            for i, client in enumerate(clients):
+                message = (
+                    "From: jane@example.test\r\nTo: support@support.maildesk.test\r\n"
+                    f"Subject: B00K4JNE question {i}\r\nMessage-ID: <inflight-{i}@jane.test>\r\n"
+                    "\r\nStill there?\r\n"
+                ).encode()
+                codes.append((await client.data(message)).code)
+            return codes
+
+        assert anyio.run(send_across_a_sigterm) == [250] * 6
+        assert process.wait(timeout=60) == 0
+        assert not any(alive(helper) for helper in helpers)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for helper in helpers:
+            if alive(helper):
+                os.kill(helper, signal.SIGKILL)
+        process.communicate()
+
+    async def committed() -> int:
+        store = await SqliteStore.open(tmp_path / "maildesk.db")
+        async with store.reading() as q:
+            count = len(await q.tickets())
+        await store.close()
+        return count
+
+    assert anyio.run(committed) == 6  # each acted on: support tickets may share an order
