@@ -39,6 +39,18 @@ def wait_for_health(port: int, process: subprocess.Popen[str]) -> None:
     raise AssertionError("serve did not become healthy in 20 s")
 
 
+def import_demo(workdir: Path) -> None:
+    """`maildesk import fixtures/demo.json` into the database of `workdir`."""
+    imported = subprocess.run(
+        [sys.executable, "-m", "service.cli", "import", str(ROOT / "fixtures/demo.json")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert imported.returncode == 0, imported.stderr
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
@@ -72,14 +84,7 @@ def test_serve_runs_on_its_defaults_and_finishes_the_transaction_in_flight_on_si
     process, smtp_port, http_port = start_serve(workdir)
     try:
         wait_for_health(http_port, process)
-        imported = subprocess.run(
-            [sys.executable, "-m", "service.cli", "import", str(ROOT / "fixtures/demo.json")],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert imported.returncode == 0, imported.stderr
+        import_demo(workdir)
 
         async def send_across_a_sigterm() -> tuple[int, str, int]:
             client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, start_tls=False)

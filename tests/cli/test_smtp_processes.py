@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiosmtplib
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from service.store.sqlite import SqliteStore
-from tests.cli.test_serve_process import ROOT, start_serve, wait_for_health
+from tests.cli.test_serve_process import import_demo, start_serve, wait_for_health
 
 TOKEN = "processes-admin-token"
 ENV = {"MAILDESK_ADMIN_TOKEN": TOKEN, "MAILDESK_SECRET": "a-long-enough-test-secret"}
@@ -34,15 +36,30 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def import_demo(workdir: Path) -> None:
-    imported = subprocess.run(
-        [sys.executable, "-m", "service.cli", "import", str(ROOT / "fixtures/demo.json")],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert imported.returncode == 0, imported.stderr
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    smtp_port: int
+    http_port: int
+    helpers: list[int]
+
+
+@contextmanager
+def serving(workdir: Path, *flags: str) -> Iterator[Served]:
+    """`maildesk serve FLAGS`, healthy, with its helpers; killed with them afterwards if alive."""
+    process, smtp_port, http_port = start_serve(workdir, *flags, env=ENV)
+    helpers: list[int] = []
+    try:
+        wait_for_health(http_port, process)
+        helpers = children(process.pid)
+        yield Served(process, smtp_port, http_port, helpers)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for helper in helpers:
+            if alive(helper):
+                os.kill(helper, signal.SIGKILL)
+        process.communicate()
 
 
 def send_support_mail(smtp_port: int, message_id: str) -> tuple[int, str]:
@@ -82,17 +99,11 @@ def send_support_mail(smtp_port: int, message_id: str) -> tuple[int, str]:
 def test_a_helper_process_serves_mail_at_the_main_processs_fake_time_while_the_main_one_is_stopped(
     tmp_path: Path,
 ) -> None:
-    process, smtp_port, http_port = start_serve(
-        tmp_path, "--fake-clock", "2026-11-23T14:00:00Z", "--smtp-processes", "2", env=ENV
-    )
-    helpers: list[int] = []
-    try:
-        wait_for_health(http_port, process)
-        helpers = children(process.pid)
-        assert len(helpers) == 1
+    with serving(tmp_path, "--fake-clock", "2026-11-23T14:00:00Z", "--smtp-processes", "2") as up:
+        assert len(up.helpers) == 1
         import_demo(tmp_path)
         api = httpx.Client(
-            base_url=f"http://127.0.0.1:{http_port}",
+            base_url=f"http://127.0.0.1:{up.http_port}",
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
         moved = api.post("/api/v1/admin/clock", json={"advance": "PT1H30M"})
@@ -100,11 +111,11 @@ def test_a_helper_process_serves_mail_at_the_main_processs_fake_time_while_the_m
 
         for _ in range(3):
             time.sleep(0.3)  # let the outbox and scheduler the clock woke finish their pass
-            process.send_signal(signal.SIGSTOP)  # only the helper can answer now
+            up.process.send_signal(signal.SIGSTOP)  # only the helper can answer now
             try:
-                code, reply = send_support_mail(smtp_port, "while-stopped@jane.test")
+                code, reply = send_support_mail(up.smtp_port, "while-stopped@jane.test")
             finally:
-                process.send_signal(signal.SIGCONT)
+                up.process.send_signal(signal.SIGCONT)
             if code != 451:  # 451: stopped inside a tick, holding the write turn; once more
                 break
         assert code == 250, reply
@@ -114,36 +125,20 @@ def test_a_helper_process_serves_mail_at_the_main_processs_fake_time_while_the_m
             ("B00K4JNE", "2026-11-23T15:30:00Z")
         ]
 
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
-        assert not any(alive(helper) for helper in helpers)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for helper in helpers:
-            if alive(helper):
-                os.kill(helper, signal.SIGKILL)
-        process.communicate()
+        up.process.send_signal(signal.SIGTERM)
+        assert up.process.wait(timeout=60) == 0
+        assert not any(alive(helper) for helper in up.helpers)
 
 
 def test_helper_processes_stop_by_themselves_when_serve_is_killed(tmp_path: Path) -> None:
-    process, _, http_port = start_serve(tmp_path, "--smtp-processes", "3", env=ENV)
-    helpers: list[int] = []
-    try:
-        wait_for_health(http_port, process)
-        helpers = children(process.pid)
-        assert len(helpers) == 2
-        process.kill()
-        process.wait(timeout=10)
+    with serving(tmp_path, "--smtp-processes", "3") as up:
+        assert len(up.helpers) == 2
+        up.process.kill()
+        up.process.wait(timeout=10)
         deadline = time.monotonic() + 15
-        while any(alive(helper) for helper in helpers) and time.monotonic() < deadline:
+        while any(alive(helper) for helper in up.helpers) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not any(alive(helper) for helper in helpers), "a helper outlived serve"
-    finally:
-        for helper in helpers:
-            if alive(helper):
-                os.kill(helper, signal.SIGKILL)
-        process.communicate()
+        assert not any(alive(helper) for helper in up.helpers), "a helper outlived serve"
 
 
 @pytest.mark.parametrize("value", ["0", "two"])
@@ -157,22 +152,18 @@ def test_serve_refuses_a_bad_process_count_with_the_fix(tmp_path: Path, value: s
 
 def test_every_process_finishes_the_transactions_in_flight_on_sigterm(tmp_path: Path) -> None:
     """Six open transactions, spread by the kernel over both processes, across a SIGTERM."""
-    process, smtp_port, http_port = start_serve(tmp_path, "--smtp-processes", "2", env=ENV)
-    helpers: list[int] = []
-    try:
-        wait_for_health(http_port, process)
-        helpers = children(process.pid)
+    with serving(tmp_path, "--smtp-processes", "2") as up:
         import_demo(tmp_path)
 
         async def send_across_a_sigterm() -> list[int]:
             clients = []
             for _ in range(6):
-                client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, start_tls=False)
+                client = aiosmtplib.SMTP(hostname="127.0.0.1", port=up.smtp_port, start_tls=False)
                 await client.connect()
                 await client.mail("jane@example.test")
                 await client.rcpt("support@support.maildesk.test")
                 clients.append(client)
-            process.send_signal(signal.SIGTERM)  # the stop begins with all six mid-transaction
+            up.process.send_signal(signal.SIGTERM)  # the stop begins with all six mid-transaction
             await anyio.sleep(0.5)
             codes = []
             for i, client in enumerate(clients):
@@ -185,15 +176,8 @@ def test_every_process_finishes_the_transactions_in_flight_on_sigterm(tmp_path: 
             return codes
 
         assert anyio.run(send_across_a_sigterm) == [250] * 6
-        assert process.wait(timeout=60) == 0
-        assert not any(alive(helper) for helper in helpers)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for helper in helpers:
-            if alive(helper):
-                os.kill(helper, signal.SIGKILL)
-        process.communicate()
+        assert up.process.wait(timeout=60) == 0
+        assert not any(alive(helper) for helper in up.helpers)
 
     async def committed() -> int:
         store = await SqliteStore.open(tmp_path / "maildesk.db")

@@ -370,23 +370,22 @@ class TestSharedSections:
             assert shared[party] == renderer.render(kind, sample_context(kind, party))
 
     def test_a_shared_section_cannot_see_the_recipient(self, tmp_path: Path) -> None:
-        email = tmp_path / "email"
-        email.mkdir()
-        (email / "reply.txt").write_text(
-            '{% block subject %}x{% endblock %}{% shared "email/_part.txt" %}\n'
-        )
-        (email / "reply.html").write_text("<p></p>")
-        (email / "_part.txt").write_text("{{ vendor_name }} for {{ party }}\n")
+        templates_sharing(tmp_path, "{{ vendor_name }} for {{ party }}\n")
         with pytest.raises(RenderError, match="party"):
             Renderer(tmp_path).render("reply", sample_context("reply", "vendor"))
 
     def test_a_broken_shared_section_fails_at_check(self, tmp_path: Path) -> None:
-        email = tmp_path / "email"
-        email.mkdir()
-        (email / "reply.txt").write_text(
-            '{% block subject %}x{% endblock %}{% shared "email/_part.txt" %}\n'
-        )
-        (email / "reply.html").write_text("<p></p>")
-        (email / "_part.txt").write_text("{% if %}\n")
+        templates_sharing(tmp_path, "{% if %}\n")
         with pytest.raises(RenderError, match=r"_part\.txt, line 1"):
             Renderer(tmp_path).check(["reply"])
+
+
+def templates_sharing(folder: Path, section: str) -> None:
+    """A template folder whose `reply` text includes `{% shared "email/_part.txt" %}`."""
+    email = folder / "email"
+    email.mkdir()
+    (email / "reply.txt").write_text(
+        '{% block subject %}x{% endblock %}{% shared "email/_part.txt" %}\n'
+    )
+    (email / "reply.html").write_text("<p></p>")
+    (email / "_part.txt").write_text(section)
