@@ -55,8 +55,8 @@ class Snapshots:
     snapshot marker, and the outbox claims them together; their ticket, order
     and vendor reads and JSON building were a fifth of composing, and the
     template sections that read the same for both (order, history) half of
-    rendering. Kept for one
-    batch only, so a later batch sees the order as it is then, as before.
+    rendering. Kept for one batch only, so a later batch sees the order as it
+    is then, as before.
     """
 
     def __init__(self) -> None:
