@@ -8,7 +8,7 @@ keys on, and the schema migrated on open.
 
 Several processes on one file (`serve --smtp-processes`) take turns at the
 write transaction through `WriterTurn`, an `flock` on a file beside the
-database: a waiting process wakes the moment the lock is free, where
+database: a waiting process takes a freed turn within a millisecond, where
 SQLite's own busy handler sleeps 1, 2, 5, 10… ms between tries and lets
 batches wait behind those sleeps. SQLite's lock still guards the data;
 programs that do not take the turn (`maildesk import`, the sqlite3 shell)
