@@ -56,7 +56,7 @@ class Settings:
     new_tickets_per_hour: int = DEFAULT_NEW_TICKETS_PER_HOUR
     smtp_idle_timeout: float = DEFAULT_SMTP_IDLE_TIMEOUT  # seconds a command may take to arrive
     smtp_max_connections: int = DEFAULT_SMTP_MAX_CONNECTIONS
-    smtp_processes: int = DEFAULT_SMTP_PROCESSES  # processes accepting on the SMTP socket
+    smtp_processes: int = DEFAULT_SMTP_PROCESSES  # processes listening on the SMTP port
     mode: str = "production"
 
     @property

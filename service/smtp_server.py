@@ -199,8 +199,9 @@ async def serve_smtp(
     waits for it, and for the sessions still connected inside a transaction, to
     reach zero (at most `grace` seconds) before closing connections.
     `idle_timeout` and `max_connections` are the limits the module describes.
-    With `sock`, serve on that listening socket (shared with other processes)
-    instead of binding `host`:`port`; the limits then hold per process.
+    With `sock`, serve on that listening socket (bound by the caller, with
+    SO_REUSEPORT when other processes listen on the port too) instead of
+    binding `host`:`port`; the limits then hold per process.
     """
     loop = asyncio.get_running_loop()
     sessions = _Sessions(max_connections)
