@@ -661,9 +661,6 @@ class Queries:
         """Give back a claim without an attempt (the worker paused before trying it)."""
         await self.sql.execute("UPDATE outbox SET claimed_until = NULL WHERE id = ?", outbox_id)
 
-    async def mark_sent(self, outbox_id: int, now: datetime) -> None:
-        await self.mark_all_sent([outbox_id], now)
-
     async def mark_all_sent(self, outbox_ids: Sequence[int], now: datetime) -> None:
         """Mark a batch's deliveries sent in one statement (`executemany`), not one per row."""
         await self.sql.executemany(
