@@ -46,10 +46,17 @@ class FakeClock:
     def now(self) -> datetime:
         return self._now
 
-    def share(self, shared: SharedTime) -> None:
-        """Publish every move to `shared`, where other processes' `FollowingClock`s read it."""
+    def share(self, shared: SharedTime | None) -> None:
+        """Publish every move to `shared`, where other processes' `FollowingClock`s read it.
+
+        `None` stops publishing (before `shared` is closed).
+        """
         self._shared = shared
-        shared.write(self._now)
+        self._publish()
+
+    def _publish(self) -> None:
+        if self._shared is not None:
+            self._shared.write(self._now)
 
     def set(self, moment: datetime) -> None:
         if moment.tzinfo is None:
@@ -61,15 +68,13 @@ class FakeClock:
                 f"to {moment.isoformat()}"
             )
         self._now = moment
-        if self._shared is not None:
-            self._shared.write(moment)
+        self._publish()
 
     def advance(self, delta: timedelta) -> None:
         if delta < timedelta(0):
             raise ValueError("the fake clock only moves forward")
         self._now += delta
-        if self._shared is not None:
-            self._shared.write(self._now)
+        self._publish()
 
 
 class SharedTime:

@@ -15,7 +15,8 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -152,13 +153,13 @@ async def serve(
                 settings.smtp_host, settings.smtp_port, reuse_port=settings.smtp_processes > 1
             ) as smtp_socket,
             listening_socket(settings.http_host, settings.http_port) as http_socket,
+            _shared_fake_clock(runtime) as shared_time,
         ):
             runtime.settings = settings = replace(
                 settings,
                 smtp_port=smtp_socket.getsockname()[1],
                 http_port=http_socket.getsockname()[1],
             )
-            shared_time = _share_fake_clock(runtime) if settings.smtp_processes > 1 else None
             async with (
                 serve_listener(runtime, smtp_socket),
                 helper_listeners(settings, shared_time),
@@ -176,14 +177,23 @@ async def serve(
             await runtime.close()
 
 
-def _share_fake_clock(runtime: Runtime) -> SharedTime | None:
-    """With a fake clock, the memory through which the helper processes follow it."""
+@contextmanager
+def _shared_fake_clock(runtime: Runtime) -> Iterator[SharedTime | None]:
+    """With a fake clock and helper processes, the memory through which they follow it.
+
+    Closed when serving ends, after the helpers (inside this context) have stopped.
+    """
     clock = runtime.fake_clock
-    if clock is None:
-        return None
+    if clock is None or runtime.settings.smtp_processes < 2:
+        yield None
+        return
     shared = SharedTime.create()
     clock.share(shared)
-    return shared
+    try:
+        yield shared
+    finally:
+        clock.share(None)
+        shared.close()
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:

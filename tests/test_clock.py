@@ -26,6 +26,18 @@ def test_a_following_clock_reads_every_move_of_the_fake_clock_it_shares() -> Non
     assert following.now() == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
+def test_a_fake_clock_no_longer_shared_moves_alone_and_the_memory_closes() -> None:
+    shared = SharedTime.create()
+    clock = FakeClock(START)
+    clock.share(shared)
+    following = FollowingClock(SharedTime(os.dup(shared.fileno())))
+    clock.share(None)
+    shared.close()
+    clock.advance(timedelta(hours=1))  # publishes nothing: the memory is closed
+    assert clock.now() == START + timedelta(hours=1)
+    assert following.now() == START  # what was shared last
+
+
 def test_another_process_reads_the_shared_time_through_an_inherited_descriptor() -> None:
     shared = SharedTime.create()
     FakeClock(START).share(shared)
