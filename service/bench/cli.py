@@ -69,9 +69,8 @@ async def run(args: argparse.Namespace) -> int:
     trace_dir = Path(args.trace) if args.trace else None
     if trace_dir is not None:
         trace_dir.mkdir(parents=True, exist_ok=True)
+    if trace_dir is not None or profiler is not None:
         args.smtp_processes = 1  # the trace and py-spy see one process: let it take all the mail
-    if args.py_spy:
-        args.smtp_processes = 1
     bench = Bench(
         plan,
         workdir,
