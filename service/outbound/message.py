@@ -7,13 +7,24 @@ mail clients in line: `Auto-Submitted: auto-generated` and
 given `Message-ID`, `In-Reply-To` and `References` so a ticket's mails thread
 together. Non-ASCII display names and subjects become RFC 2047 encoded words.
 
+Each part goes as it is (`7bit`) when it can: ASCII, no line over RFC 5322's
+998 characters, no trailing white space for a relay to strip (but for the
+`-- ` signature separator, see `_fits_7bit`). Anything else
+is quoted-printable. The HTML part is made ASCII first by writing non-ASCII
+characters as numeric character references (`&#8212;` for an em dash), which
+every HTML reader takes for the same text. Unencoded parts cost nothing to
+encode, and they are smaller and have fewer lines, which the SMTP client's
+line-ending and dot-stuffing passes and the receiver's DATA loop pay for by
+the line; notifications are ASCII HTML with lines of at most a few hundred
+characters, so most go `7bit` whole.
+
 Assembled as text: the structure is fixed (two parts under one boundary), so
 the generic generators buy nothing and cost most of the time: `email.policy`
 re-parses every header, and compat32 re-folds each one through `Header`
 (about 1 ms a message together). Non-ASCII names go through
 `email.header.Header` for RFC 2047; non-ASCII subjects through
 `_encoded_words`, its greedy split without the quadratic re-encoding
-(a property test holds the two equal). Bodies are quoted-printable from
+(a property test holds the two equal). Quoted-printable bodies come from
 `binascii.b2a_qp` (C), whose lines never exceed 76 characters.
 
 This module must never send mail, pick recipients or render templates, and it
@@ -121,17 +132,44 @@ def _fold(line: str, width: int = 78) -> str:
 
 
 def _text_part(subtype: str, body: str) -> bytes:
-    """One UTF-8 part, quoted-printable with the C encoder, CRLF line endings.
+    """One UTF-8 part, `7bit` when it can go as it is, else quoted-printable; CRLF line endings.
 
     Built as bytes: the parts are most of a message, and a round trip
     through `str` for the join copied each of them twice more.
     """
     lines = body.replace("\r\n", "\n").replace("\r", "\n")
-    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True)
+    if subtype == "html":
+        payload = lines.encode("ascii", "xmlcharrefreplace")
+    else:
+        payload = lines.encode("utf-8")
+    if _fits_7bit(payload):
+        encoding, encoded = "7bit", payload
+    else:
+        encoding, encoded = "quoted-printable", binascii.b2a_qp(payload, istext=True)
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
     ).encode("ascii") + encoded.replace(b"\n", b"\r\n")
+
+
+_LONGEST_LINE = 998
+"""RFC 5322 §2.1.1: no line of a message may be longer (CRLF not counted)."""
+
+
+def _fits_7bit(payload: bytes) -> bool:
+    """ASCII without NUL, no line over 998, none ending in white space (relays may strip it).
+
+    Except the signature separator `-- `, which mail clients themselves send unencoded
+    (RFC 3676 §4.3): losing its space would cost nothing but the signature's recognition.
+    """
+    return (
+        payload.isascii()
+        and b"\0" not in payload
+        and payload.count(b" \n") == payload.count(b"\n-- \n")
+        and b"\t\n" not in payload
+        and not payload.endswith((b" ", b"\t"))
+        and (len(payload) <= _LONGEST_LINE or max(map(len, payload.split(b"\n"))) <= _LONGEST_LINE)
+    )
 
 
 def _mailbox(field: str, name: str, address: str) -> str:

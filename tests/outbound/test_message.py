@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import html
 from datetime import UTC, datetime
 from email.header import Header
 from typing import Any
@@ -45,6 +46,11 @@ def lines(text: str) -> str:
     return text.replace("\r\n", "\n")
 
 
+def as_sent(markup: str) -> str:
+    """The HTML part as sent: non-ASCII characters written as numeric character references."""
+    return markup.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
 SIMPLE = RenderedEmail("[#1234] Refund processed — Acme Pro", "Hello\n", "<p>Hello</p>\n")
 
 
@@ -59,7 +65,8 @@ def test_every_kind_survives_the_round_trip(renderer: Renderer, kind: str, party
     assert parsed.message_id == "<reply-2@desk.example.test>"
     assert parsed.headers["Auto-Submitted"] == "auto-generated"
     assert lines(parsed.text_plain[0]).strip() == rendered.text.strip()
-    assert lines(parsed.text_html[0]).strip() == rendered.html.strip()
+    assert lines(parsed.text_html[0]).strip() == as_sent(rendered.html).strip()
+    assert html.unescape(lines(parsed.text_html[0])).strip() == html.unescape(rendered.html).strip()
 
 
 def test_threading_and_robot_headers() -> None:
@@ -109,8 +116,55 @@ def test_message_is_multipart_alternative_text_first_with_smtp_line_endings() ->
     parts = [part for part in message.walk() if not part.is_multipart()]
     assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
     for part in parts:
-        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert part["Content-Transfer-Encoding"] == "7bit"
         assert part.get_content_charset() == "utf-8"
+
+
+def encodings(raw: bytes) -> list[str]:
+    message = email.message_from_bytes(raw)
+    return [
+        str(part["Content-Transfer-Encoding"])
+        for part in message.walk()
+        if part.get_payload(decode=False) and not part.is_multipart()
+    ]
+
+
+NOT_AS_IT_IS = {
+    "non-ASCII": "Grüße\n",
+    "a 999-character line": "x" * 999 + "\n",
+    "a trailing space": "trailing space \nnext\n",
+    "a first line of dash-dash-space": "-- \nnot after a line break, so no signature separator\n",
+    "a trailing space beside a signature separator": "signed\n-- \nsig \n",
+    "a trailing tab": "trailing tab\t\nnext\n",
+    "a last space": "ends in a space ",
+    "NUL": "a NUL \0 byte\n",
+}
+
+
+@pytest.mark.parametrize("text", NOT_AS_IT_IS.values(), ids=NOT_AS_IT_IS.keys())
+def test_a_part_that_cannot_go_as_it_is_is_quoted_printable(text: str) -> None:
+    raw = build(RenderedEmail("s", text, "<p>x</p>"))
+    assert encodings(raw) == ["quoted-printable", "7bit"]
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert lines(mailparser.parse_from_bytes(raw).text_plain[0]) == text
+
+
+def test_ascii_lines_up_to_998_characters_go_as_they_are() -> None:
+    text = "x" * 998 + "\n.\nFrom here\n-- \nmaildesk\n"
+    raw = build(RenderedEmail("s", text, "<p>" + "y" * 990 + "</p>\n"))
+    assert encodings(raw) == ["7bit", "7bit"]
+    assert max(len(line) for line in raw.split(b"\r\n")) == 998
+    assert lines(mailparser.parse_from_bytes(raw).text_plain[0]) == text
+
+
+def test_non_ascii_html_goes_as_character_references_that_read_the_same() -> None:
+    markup = '<title>Refund — Zoë’s shop</title><p title="Grüße">Ünïcödé ✓ 😀</p>\n'
+    raw = build(RenderedEmail("s", "x\n", markup))
+    assert raw.isascii()
+    assert encodings(raw) == ["7bit", "7bit"]
+    sent = lines(mailparser.parse_from_bytes(raw).text_html[0])
+    assert "&#8212;" in sent and "&#128512;" in sent
+    assert html.unescape(sent) == markup
 
 
 def test_long_lines_and_trailing_spaces_survive_quoted_printable() -> None:
