@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import aiosmtplib
+from aiosmtplib import SMTPResponse, SMTPStatus
 
 from service.catcher.mailbox import Mailbox
 
@@ -64,7 +65,7 @@ class SmtpRelayTransport:
         self.port = port
         self.timeout = timeout
         self.pool_size = pool_size
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._idle: list[_RelayClient] = []
 
     async def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
         client, reused = await self._checkout()
@@ -91,12 +92,12 @@ class SmtpRelayTransport:
         else:
             await _quit(client)
 
-    async def _checkout(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
+    async def _checkout(self, *, fresh: bool = False) -> tuple[_RelayClient, bool]:
         while self._idle and not fresh:
             client = self._idle.pop()
             if client.is_connected:
                 return client, True
-        client = aiosmtplib.SMTP(
+        client = _RelayClient(
             hostname=self.host, port=self.port, timeout=self.timeout, start_tls=False
         )
         try:
@@ -111,7 +112,7 @@ class SmtpRelayTransport:
         return client, False
 
     async def _transact(
-        self, client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], message: bytes
+        self, client: _RelayClient, sender: str, recipients: Sequence[str], message: bytes
     ) -> None:
         data_sent = False
         try:
@@ -119,7 +120,7 @@ class SmtpRelayTransport:
             for recipient in recipients:
                 await client.rcpt(recipient)
             data_sent = True
-            await client.data(message)
+            await client.data_as_is(message)
         except aiosmtplib.SMTPServerDisconnected as error:
             if data_sent:
                 raise MaybeDelivered(f"disconnected after DATA: {error}") from error
@@ -143,6 +144,56 @@ class SmtpRelayTransport:
             await _quit(client)
 
 
+class _RelayClient(aiosmtplib.SMTP):
+    """aiosmtplib's client, with a `DATA` for messages already written as SMTP wants them.
+
+    aiosmtplib's `data()` makes every message transmittable with two regular
+    expression passes, bare CR or LF to CRLF and then dot-stuffing: 0.4 ms
+    of CPU for a 25 KB notification, half of what sending it costs, for
+    messages that `build_message` already writes with CRLF line ends only.
+    `data_as_is` checks that with three `bytes.count`s, dot-stuffs with one
+    `bytes.replace`, and sends; a message with a bare CR or LF goes through
+    aiosmtplib's own `data()`. Everything else (connecting, EHLO, MAIL, RCPT,
+    timeouts, the errors raised) is aiosmtplib's, through its public names:
+    `execute_command`, and the protocol's `write` and `read_response`.
+
+    One transaction at a time per client: the transport's pool hands a
+    connection to one sender until it is done with it.
+    """
+
+    async def data_as_is(self, message: bytes) -> SMTPResponse:
+        if not _crlf_only(message):
+            return await self.data(message)
+        start = await self.execute_command(b"DATA")
+        if start.code != SMTPStatus.start_input:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        if self.protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        try:
+            self.protocol.write(_dot_stuffed(message) + b".\r\n")
+            response = await self.protocol.read_response(timeout=self.timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            self.close()  # as aiosmtplib does: a half-read reply must not meet the next command
+            raise
+        if response.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+        return response
+
+
+def _crlf_only(message: bytes) -> bool:
+    """Every CR and every LF of `message` is part of a CRLF, and it ends with one."""
+    crlf = message.count(b"\r\n")
+    return (
+        message.count(b"\n") == crlf and message.count(b"\r") == crlf and message.endswith(b"\r\n")
+    )
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """RFC 5321 §4.5.2: a line that starts with a dot gets one more."""
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
 class _StaleConnection(Exception):
     """A kept connection turned out closed before anything was sent on it."""
 
@@ -154,7 +205,7 @@ def _classify(error: aiosmtplib.SMTPResponseException) -> DeliveryError:
     return PermanentFailure(text)
 
 
-async def _quit(client: aiosmtplib.SMTP) -> None:
+async def _quit(client: _RelayClient) -> None:
     if not client.is_connected:
         return
     try:

@@ -1,0 +1,162 @@
+"""The relay transport: what a real SMTP server receives is the message, byte for byte.
+
+`SmtpRelayTransport` sends `DATA` itself for messages that already have CRLF
+line ends only (`_RelayClient.data_as_is`), and lets aiosmtplib's `data()`
+send anything else. Both are checked here against aiosmtpd's own `SMTP`
+protocol and against maildesk's catcher (which reads DATA its own way), so
+neither reader can hide a mistake of the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from service.outbound.transport import PermanentFailure, SmtpRelayTransport, TransientFailure
+from service.smtp_server import serve_smtp
+
+pytestmark = pytest.mark.anyio
+
+SENDER = "support@desk.example.test"
+RECIPIENT = "jane@example.test"
+
+
+class Relay:
+    """Keeps each message's content and answers `reply` to it."""
+
+    def __init__(self, reply: str = "250 OK") -> None:
+        self.reply = reply
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received.append(bytes(envelope.original_content or b""))
+        return self.reply
+
+
+@asynccontextmanager
+async def aiosmtpd_relay(relay: Relay) -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(relay, hostname="relay.test", enable_SMTPUTF8=True, loop=loop),
+        "127.0.0.1",
+        0,
+    )
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def maildesk_relay(relay: Relay) -> AsyncIterator[int]:
+    async with serve_smtp(relay, hostname="relay.test", ident="relay", grace=0) as (_, port):
+        yield port
+
+
+RELAYS: dict[str, Callable[[Relay], AbstractAsyncContextManager[int]]] = {
+    "aiosmtpd": aiosmtpd_relay,
+    "maildesk session": maildesk_relay,
+}
+
+AS_IS = {
+    "plain lines": b"Subject: a\r\n\r\nHello\r\n",
+    "a first line that starts with a dot": b".hidden: x\r\n\r\nbody\r\n",
+    "a line that is a single dot": b"Subject: a\r\n\r\nbefore\r\n.\r\nafter\r\n",
+    "lines of dots": b"Subject: a\r\n\r\n..\r\n...x\r\n.\r\n",
+    "a dot line last": b"Subject: a\r\n\r\nbody\r\n.\r\n",
+}
+
+
+@pytest.mark.parametrize("serve", RELAYS.values(), ids=RELAYS.keys())
+@pytest.mark.parametrize("message", AS_IS.values(), ids=AS_IS.keys())
+async def test_crlf_messages_arrive_byte_for_byte(
+    serve: Callable[[Relay], AbstractAsyncContextManager[int]], message: bytes
+) -> None:
+    relay = Relay()
+    async with serve(relay) as port:
+        transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
+        await transport.send(SENDER, [RECIPIENT], message)
+        await transport.send(SENDER, [RECIPIENT], message)  # again, on the kept connection
+        await transport.aclose()
+    assert relay.received == [message, message]
+
+
+NORMALISED = {
+    "bare LF": (b"Subject: a\n\nline\n.\nend\n", b"Subject: a\r\n\r\nline\r\n.\r\nend\r\n"),
+    "bare CR": (b"Subject: a\r\n\r\none\rtwo\r\n", b"Subject: a\r\n\r\none\r\ntwo\r\n"),
+    "no final line end": (b"Subject: a\r\n\r\nlast", b"Subject: a\r\n\r\nlast\r\n"),
+}
+
+
+@pytest.mark.parametrize("serve", RELAYS.values(), ids=RELAYS.keys())
+@pytest.mark.parametrize(("message", "arrives"), NORMALISED.values(), ids=NORMALISED.keys())
+async def test_other_line_ends_are_made_crlf_by_aiosmtplib(
+    serve: Callable[[Relay], AbstractAsyncContextManager[int]], message: bytes, arrives: bytes
+) -> None:
+    relay = Relay()
+    async with serve(relay) as port:
+        transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
+        await transport.send(SENDER, [RECIPIENT], message)
+        await transport.aclose()
+    assert relay.received == [arrives]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [("554 5.6.0 content refused", PermanentFailure), ("451 4.3.0 try later", TransientFailure)],
+)
+async def test_a_refusal_of_the_content_is_classified(reply: str, error: type[Exception]) -> None:
+    relay = Relay(reply)
+    async with maildesk_relay(relay) as port:
+        transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
+        with pytest.raises(error, match=reply[:3]):
+            await transport.send(SENDER, [RECIPIENT], b"Subject: a\r\n\r\nbody\r\n")
+        await transport.aclose()
+    assert len(relay.received) == 1
+
+
+@asynccontextmanager
+async def refusing_data_command(reply: bytes) -> AsyncIterator[int]:
+    """A relay that accepts the envelope and answers `reply` to the DATA command itself."""
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relay.test ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                writer.write(b"250-relay.test\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                writer.write(reply + b"\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                break
+            else:
+                writer.write(b"250 OK\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [(b"554 5.3.4 no DATA for you", PermanentFailure), (b"452 4.3.1 full", TransientFailure)],
+)
+async def test_a_refusal_of_the_data_command_is_classified(
+    reply: bytes, error: type[Exception]
+) -> None:
+    async with refusing_data_command(reply) as port:
+        transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
+        with pytest.raises(error, match=reply[:3].decode()):
+            await transport.send(SENDER, [RECIPIENT], b"Subject: a\r\n\r\nbody\r\n")
+        await transport.aclose()
