@@ -8,8 +8,8 @@ given `Message-ID`, `In-Reply-To` and `References` so a ticket's mails thread
 together. Non-ASCII display names and subjects become RFC 2047 encoded words.
 
 Each part goes as it is (`7bit`) when it can: ASCII, no line over RFC 5322's
-998 characters, no trailing white space for a relay to strip (but for the
-`-- ` signature separator, see `_fits_7bit`). Anything else
+998 characters, and in the text part no trailing white space for a relay to
+strip (but for the `-- ` signature separator, see `_fits_7bit`). Anything else
 is quoted-printable. The HTML part is made ASCII first by writing non-ASCII
 characters as numeric character references (`&#8212;` for an em dash), which
 every HTML reader takes for the same text. Unencoded parts cost nothing to
@@ -138,11 +138,9 @@ def _text_part(subtype: str, body: str) -> bytes:
     through `str` for the join copied each of them twice more.
     """
     lines = body.replace("\r\n", "\n").replace("\r", "\n")
-    if subtype == "html":
-        payload = lines.encode("ascii", "xmlcharrefreplace")
-    else:
-        payload = lines.encode("utf-8")
-    if _fits_7bit(payload):
+    markup = subtype == "html"
+    payload = lines.encode("ascii", "xmlcharrefreplace") if markup else lines.encode("utf-8")
+    if _fits_7bit(payload, markup=markup):
         encoding, encoded = "7bit", payload
     else:
         encoding, encoded = "quoted-printable", binascii.b2a_qp(payload, istext=True)
@@ -156,19 +154,27 @@ _LONGEST_LINE = 998
 """RFC 5322 §2.1.1: no line of a message may be longer (CRLF not counted)."""
 
 
-def _fits_7bit(payload: bytes) -> bool:
+def _fits_7bit(payload: bytes, *, markup: bool) -> bool:
     """ASCII without NUL, no line over 998, none ending in white space (relays may strip it).
 
-    Except the signature separator `-- `, which mail clients themselves send unencoded
-    (RFC 3676 §4.3): losing its space would cost nothing but the signature's recognition.
+    White space before a line break means nothing in HTML (`markup`; the notifications
+    have no `<pre>`), so only a text part is searched for it; and there the signature
+    separator `-- ` is allowed, which mail clients themselves send unencoded (RFC 3676
+    §4.3): losing its space would cost nothing but the signature's recognition.
     """
     return (
         payload.isascii()
         and b"\0" not in payload
-        and payload.count(b" \n") == payload.count(b"\n-- \n")
+        and (markup or _no_trailing_white_space(payload))
+        and (len(payload) <= _LONGEST_LINE or max(map(len, payload.split(b"\n"))) <= _LONGEST_LINE)
+    )
+
+
+def _no_trailing_white_space(payload: bytes) -> bool:
+    return (
+        payload.count(b" \n") == payload.count(b"\n-- \n")
         and b"\t\n" not in payload
         and not payload.endswith((b" ", b"\t"))
-        and (len(payload) <= _LONGEST_LINE or max(map(len, payload.split(b"\n"))) <= _LONGEST_LINE)
     )
 
 
@@ -201,23 +207,33 @@ def _encoded_words(field: str, value: str) -> str:
 
     `Header` finds where to split by re-encoding the growing line after each
     character (quadratic; ~45 µs for a subject, and every subject with a dash
-    or a name like Zoë is non-ASCII). This is its greedy split with running
-    byte counts: a word takes characters while its base64 fits the line (the
-    first line shortened by `field: `), continuation lines start with a space.
+    or a name like Zoë is non-ASCII). Its split is greedy: a word takes
+    characters while its base64 fits the line (the first line shortened by
+    `field: `), continuation lines start with a space. Base64 of n bytes fits
+    `room` characters when n <= 3 * (room // 4), so each word is the longest
+    run of whole UTF-8 characters within that many bytes: found by stepping
+    back from the limit over continuation bytes, not by counting characters.
     `value` is one line without runs of white space (`_unstructured` made it so).
     """
+    encoded = value.encode("utf-8")
     room = _HEADER_WIDTH - len(field) - 2 - _WORD_CHROME
-    words: list[bytes] = []
-    current = bytearray()
-    for character in value:
-        encoded = character.encode("utf-8")
-        if current and 4 * -(-(len(current) + len(encoded)) // 3) > room:
-            words.append(bytes(current))
-            current.clear()
-            room = _HEADER_WIDTH - 1 - _WORD_CHROME
-        current += encoded
-    words.append(bytes(current))
-    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
+    words: list[str] = []
+    start = 0
+    while start < len(encoded):
+        end = start + 3 * (room // 4)
+        if end >= len(encoded):
+            end = len(encoded)
+        else:
+            while end > start and encoded[end] & 0xC0 == 0x80:  # inside a character
+                end -= 1
+            if end == start:  # not one whole character fits: take one anyway, as Header does
+                end = start + 1
+                while end < len(encoded) and encoded[end] & 0xC0 == 0x80:
+                    end += 1
+        words.append(f"=?utf-8?b?{base64.b64encode(encoded[start:end]).decode('ascii')}?=")
+        start = end
+        room = _HEADER_WIDTH - 1 - _WORD_CHROME
+    return "\r\n ".join(words)
 
 
 def _address(address: str) -> str:

@@ -157,6 +157,12 @@ def test_ascii_lines_up_to_998_characters_go_as_they_are() -> None:
     assert lines(mailparser.parse_from_bytes(raw).text_plain[0]) == text
 
 
+def test_white_space_before_a_line_break_keeps_html_7bit_but_not_text() -> None:
+    raw = build(RenderedEmail("s", "text \n", "<p>html \n\tmore\t\n</p> "))
+    assert encodings(raw) == ["quoted-printable", "7bit"]
+    assert mailparser.parse_from_bytes(raw).text_html[0].endswith("</p> ")
+
+
 def test_non_ascii_html_goes_as_character_references_that_read_the_same() -> None:
     markup = '<title>Refund — Zoë’s shop</title><p title="Grüße">Ünïcödé ✓ 😀</p>\n'
     raw = build(RenderedEmail("s", "x\n", markup))
