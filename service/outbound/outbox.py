@@ -53,7 +53,7 @@ class OutboxWorker:
         composer: Composer,
         *,
         batch: int = 100,
-        concurrency: int = 8,
+        concurrency: int = 16,
         poll_interval: float = 1.0,
         webhooks: WebhookSender | None = None,
     ) -> None:

@@ -60,7 +60,7 @@ class SmtpRelayTransport:
     before DATA and replaced once, without counting as a relay failure.
     """
 
-    def __init__(self, host: str, port: int, *, timeout: float = 30.0, pool_size: int = 8) -> None:
+    def __init__(self, host: str, port: int, *, timeout: float = 30.0, pool_size: int = 16) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
