@@ -137,7 +137,7 @@ def _text_part(subtype: str, body: str) -> bytes:
     Built as bytes: the parts are most of a message, and a round trip
     through `str` for the join copied each of them twice more.
     """
-    lines = body.replace("\r\n", "\n").replace("\r", "\n")
+    lines = body.replace("\r\n", "\n").replace("\r", "\n") if "\r" in body else body
     markup = subtype == "html"
     payload = lines.encode("ascii", "xmlcharrefreplace") if markup else lines.encode("utf-8")
     if _fits_7bit(payload, markup=markup):
@@ -171,11 +171,15 @@ def _fits_7bit(payload: bytes, *, markup: bool) -> bool:
 
 
 def _no_trailing_white_space(payload: bytes) -> bool:
-    return (
-        payload.count(b" \n") == payload.count(b"\n-- \n")
-        and b"\t\n" not in payload
-        and not payload.endswith((b" ", b"\t"))
-    )
+    """No line ends in a space or a tab, except `-- ` lines."""
+    if b"\t\n" in payload or payload.endswith((b" ", b"\t")):
+        return False
+    space = payload.find(b" \n")
+    while space >= 0:  # usually once: the separator, near the end
+        if space < 3 or payload[space - 3 : space] != b"\n--":
+            return False
+        space = payload.find(b" \n", space + 2)
+    return True
 
 
 def _mailbox(field: str, name: str, address: str) -> str:
