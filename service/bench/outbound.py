@@ -6,8 +6,8 @@ starts on that database with `--relay` pointing at the catcher process
 (`service.bench.servers catcher`, maildesk's own catcher handler), and its
 outbox worker does what it does in production: claim a batch, render each
 notification (Jinja text + HTML from the ticket as it was when queued),
-build the MIME message, and hand it to the relay over SMTP, one connection
-per message, eight at a time. The rate is counted at the catcher, from the
+build the MIME message, and hand it to the relay over SMTP on kept
+connections, sixteen at a time. The rate is counted at the catcher, from the
 first arrival to the last, until `limit` notifications have arrived (or the
 backlog is empty).
 """
