@@ -1,4 +1,4 @@
-"""More SMTP processes on the one port, so inbound mail uses every core.
+"""More SMTP processes on the one port, so mail in and out uses every core.
 
 One Python process runs one event loop on one core, and aiosmtpd's protocol
 handling plus parsing fill it long before the database is busy. `maildesk
@@ -12,8 +12,12 @@ idled. The database keeps them consistent as it keeps several nodes
 consistent: every message still acts in one transaction, dedupe and limits
 are rows, and a `250` still means committed.
 
-A helper only listens. The main process alone runs the web server, the
-scheduler and the outbox, which find the helpers' timers and queued emails
+A helper listens and, when mail goes to a relay, delivers from the outbox
+too: rendering a notification costs about as much CPU as receiving a
+message, and outbox rows are claimed with leases, so several workers send
+each email once, as several nodes do. (With the built-in catcher only the
+main process delivers: the catcher's mailbox lives in it.) The main process
+alone runs the web server and the scheduler, which find the helpers' timers
 in the database on their next look (at most a second later). With a fake
 clock a helper follows the main process's time through `SharedTime`.
 
@@ -164,6 +168,8 @@ async def _run_helper(settings: Settings, shared_fd: int | None) -> None:
                 sys.stdout.buffer.write(READY)
                 sys.stdout.flush()
                 group.start_soon(_stop_when_orphaned, group.cancel_scope, os.getppid())
+                if settings.relay:  # the built-in catcher's mailbox is the main process's
+                    group.start_soon(runtime.outbox.run_forever)
                 async for _ in signals:
                     group.cancel_scope.cancel()
                     break

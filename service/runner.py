@@ -80,7 +80,8 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
     option("--templates", "a folder of templates that overrides the built-in ones")
     option(
         "--smtp-processes",
-        "processes accepting SMTP on the one port; one a core uses every core",
+        "processes accepting SMTP on the one port, and with --relay delivering from the "
+        "outbox; one a core uses every core",
         str(DEFAULT_SMTP_PROCESSES),
     )
     parser.add_argument(

@@ -3,8 +3,9 @@
 The inbound phases leave the outbox full: every accepted message queued two
 notifications while deliveries were paused. Here a fresh `maildesk serve`
 starts on that database with `--relay` pointing at the catcher process
-(`service.bench.servers catcher`, maildesk's own catcher handler), and its
-outbox worker does what it does in production: claim a batch, render each
+(`service.bench.servers catcher`, maildesk's own catcher handler) and the
+inbound runs' `--smtp-processes`, and each process's outbox worker does what
+it does in production: claim a batch, render each
 notification (Jinja text + HTML from the ticket as it was when queued),
 build the MIME message, and hand it to the relay over SMTP on kept
 connections, sixteen at a time. The rate is counted at the catcher, from the
@@ -46,6 +47,7 @@ async def measure(
     log_path: Path,
     profile: Profiler | None = None,
     trace_dir: Path | None = None,
+    smtp_processes: int = 1,
 ) -> dict[str, Any]:
     """Deliver up to `limit` queued notifications; the rate, CPU share and memory of maildesk."""
     waiting = await anyio.to_thread.run_sync(backlog, db)
@@ -59,6 +61,7 @@ async def measure(
         relay=f"{HOST}:{catcher.port}",
         clock=clock,
         trace=trace_dir / "serve-3.counts.json" if trace_dir else None,
+        smtp_processes=smtp_processes,
     )
     try:
         deadline = time.monotonic() + max(60.0, target / 5)

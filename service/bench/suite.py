@@ -390,6 +390,7 @@ class Bench:
             log_path=self.workdir / "serve-3-outbound.log",
             profile=self.profiler,
             trace_dir=self.trace_dir,
+            smtp_processes=self.smtp_processes,
         )
         self.result.update(measured)
         self.progress(

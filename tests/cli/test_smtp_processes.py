@@ -15,9 +15,12 @@ import aiosmtplib
 import anyio
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
+from service.catcher.mailbox import Mailbox
+from service.catcher.smtp import CatcherHandler
 from service.store.sqlite import SqliteStore
-from tests.cli.test_serve_process import import_demo, start_serve, wait_for_health
+from tests.cli.test_serve_process import free_port, import_demo, start_serve, wait_for_health
 
 TOKEN = "processes-admin-token"
 ENV = {"MAILDESK_ADMIN_TOKEN": TOKEN, "MAILDESK_SECRET": "a-long-enough-test-secret"}
@@ -128,6 +131,59 @@ def test_a_helper_process_serves_mail_at_the_main_processs_fake_time_while_the_m
         up.process.send_signal(signal.SIGTERM)
         assert up.process.wait(timeout=60) == 0
         assert not any(alive(helper) for helper in up.helpers)
+
+
+@contextmanager
+def relay() -> Iterator[tuple[int, Mailbox]]:
+    """A catcher in a thread of the test process, as the relay `serve` delivers to."""
+    mailbox = Mailbox()
+    controller = Controller(CatcherHandler(mailbox), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, mailbox
+    finally:
+        controller.stop()
+
+
+def wait_for_mail(mailbox: Mailbox, count: int, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while len(mailbox) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_with_a_relay_a_helper_delivers_from_the_outbox_and_each_email_goes_once(
+    tmp_path: Path,
+) -> None:
+    with (
+        relay() as (relay_port, mailbox),
+        serving(
+            tmp_path,
+            "--fake-clock",
+            "2026-11-23T14:00:00Z",
+            "--smtp-processes",
+            "2",
+            "--relay",
+            f"127.0.0.1:{relay_port}",
+        ) as up,
+    ):
+        import_demo(tmp_path)
+        for _ in range(3):
+            time.sleep(0.3)  # let the main process's outbox and scheduler finish their pass
+            up.process.send_signal(signal.SIGSTOP)  # only the helper can receive and deliver now
+            try:
+                code, reply = send_support_mail(up.smtp_port, "helper-delivers@jane.test")
+                if code == 250:
+                    wait_for_mail(mailbox, 2)
+            finally:
+                up.process.send_signal(signal.SIGCONT)
+            if code != 451:  # 451: stopped inside a tick, holding the write turn; once more
+                break
+        assert code == 250, reply
+        assert len(mailbox) == 2, "the helper delivered nothing while the main process was stopped"
+        time.sleep(2.5)  # the main process's outbox looks again (every second): nothing left
+        caught = mailbox.messages()
+        assert sorted(m.rcpt_tos[0] for m in caught) == ["help@acme.test", "jane@example.test"]
+        assert len({m.to_json()["message_id"] for m in caught}) == 2
 
 
 def test_helper_processes_stop_by_themselves_when_serve_is_killed(tmp_path: Path) -> None:
