@@ -55,6 +55,7 @@ from service.bench.servers import (
     _child_env,
     cpu_seconds,
     mb,
+    stolen_cpu_seconds,
 )
 
 
@@ -210,6 +211,7 @@ class Bench:
         self.connections = connections
         self.profiler = profiler
         self.started = time.monotonic()
+        self.stolen_at_start = self.stolen_at_last = stolen_cpu_seconds()
         self.result: dict[str, Any] = {}
         self.lines: list[str] = []
         self.runs: dict[str, Measured] = {}
@@ -217,7 +219,13 @@ class Bench:
         self.sched: dict[str, Any] = {}
 
     def progress(self, text: str) -> None:
-        print(f"[{time.monotonic() - self.started:6.1f}s] {text}", file=sys.stderr, flush=True)
+        """One line on stderr; it says when the host took CPU time since the last one (steal)."""
+        stolen, self.stolen_at_last = self.stolen_at_last, stolen_cpu_seconds()
+        stolen = self.stolen_at_last - stolen
+        note = f" [host steal {stolen:.1f} s of CPU]" if stolen >= 0.5 else ""
+        print(
+            f"[{time.monotonic() - self.started:6.1f}s] {text}{note}", file=sys.stderr, flush=True
+        )
 
     async def run(self) -> None:
         plan = self.plan
@@ -468,6 +476,7 @@ class Bench:
             "cpus": os.cpu_count(),
             "loadavg_start": round(load_start[0], 2),
             "loadavg_end": round(os.getloadavg()[0], 2),
+            "cpu_steal_s": round(stolen_cpu_seconds() - self.stolen_at_start, 1),
             "fs": _fs_type(self.workdir),
             "python": platform.python_version(),
             "elapsed_s": round(time.monotonic() - self.started, 1),
@@ -476,7 +485,8 @@ class Bench:
         lines = [
             "",
             f"maildesk bench ({plan.name}): {os.cpu_count()} CPUs, load {load_start[0]:.2f} → "
-            f"{os.getloadavg()[0]:.2f}, databases on {summary['fs']}, Python "
+            f"{os.getloadavg()[0]:.2f}, {summary['cpu_steal_s']} s of CPU taken by the host "
+            f"(steal), databases on {summary['fs']}, Python "
             f"{summary['python']}, {self.connections} SMTP connections on loopback",
             f"maildesk: serve --smtp-processes {self.smtp_processes} (CPU and RSS: all of them "
             "added up), SQLite synchronous=FULL, fake clock 2026-11-23T14:00Z, "

@@ -50,6 +50,8 @@ def test_bench_smoke_runs_every_phase_and_ends_with_the_json_line(tmp_path: Path
         value = result.get(key)
         assert isinstance(value, int | float) and value > 0, f"{key} = {value!r}"
     assert result["mode"] == "smoke"
+    assert isinstance(result["cpu_steal_s"], int | float) and result["cpu_steal_s"] >= 0
+    assert "s of CPU taken by the host (steal)" in done.stdout
     assert result["refused"] == 0, done.stdout
     assert result["inbound_acted"] > 0 and result["inbound_not_acted"] == 0, done.stdout
     assert result["timers_fired"] == result["timers_due"]
