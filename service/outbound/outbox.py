@@ -121,17 +121,29 @@ class OutboxWorker:
                 else:
                     results[mail.id] = await self._send(mail, messages.pop(mail.id), now)
 
-        # The first message goes alone, as a probe: if the relay is down, only it is tried.
-        await render(claimed[:1])
-        await deliver(claimed[0])
-        async with anyio.create_task_group() as group:
-            for start in range(1, len(claimed), RENDER_CHUNK):
-                chunk = claimed[start : start + RENDER_CHUNK]
-                if self.relay_down_until is not None and now < self.relay_down_until:
-                    break
-                await render(chunk)
-                for mail in chunk:
-                    group.start_soon(deliver, mail)
+        try:
+            # The first message goes alone, as a probe: if the relay is down, only it is tried.
+            await render(claimed[:1])
+            await deliver(claimed[0])
+            async with anyio.create_task_group() as group:
+                for start in range(1, len(claimed), RENDER_CHUNK):
+                    chunk = claimed[start : start + RENDER_CHUNK]
+                    if self.relay_down_until is not None and now < self.relay_down_until:
+                        break
+                    await render(chunk)
+                    for mail in chunk:
+                        group.start_soon(deliver, mail)
+        finally:
+            # Also when the worker is stopped mid-batch: what was sent is marked sent, and
+            # the rest is released for the next worker now, not resent when the lease ends.
+            with anyio.CancelScope(shield=True):
+                sent = await self._record(claimed, results, now)
+        return sent, self.relay_down_until is not None and now < self.relay_down_until
+
+    async def _record(
+        self, claimed: list[QueuedMail], results: dict[int, tuple[str, str]], now: datetime
+    ) -> int:
+        """Write each claimed row's outcome in one transaction; returns how many were sent."""
         sent: list[int] = []
         async with self.store.transaction() as q:
             for mail in claimed:
@@ -148,7 +160,7 @@ class OutboxWorker:
                 else:
                     await q.release_outbox(mail.id)
             await q.mark_all_sent(sent, now)
-        return len(sent), self.relay_down_until is not None and now < self.relay_down_until
+        return len(sent)
 
     async def _compose(self, mail: QueuedMail, snapshots: Snapshots) -> bytes | tuple[str, str]:
         try:

@@ -199,6 +199,37 @@ async def test_queued_mail_survives_a_restart_and_is_sent_once_by_the_next_proce
     assert len(ids) == 4 and set(ids.values()) == {1}
 
 
+class SlowRelay:
+    """Takes `delay` seconds over every message, then accepts it."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await anyio.sleep(self.delay)
+        return "250 OK"
+
+
+async def test_a_worker_stopped_mid_batch_records_what_it_sent_and_releases_the_rest(
+    desk: Desk, store: Store, catalog: dict[str, Any], clock: FakeClock
+) -> None:
+    await open_support_ticket_with_reply(desk)  # four notifications
+    async with serve_smtp(SlowRelay(0.4), hostname="relay.test", ident="relay", grace=0) as (
+        _,
+        port,
+    ):
+        outbox = worker(store, clock, port)
+        outbox.concurrency = 1
+        with anyio.move_on_after(0.6):  # a stop while the second message is at the relay
+            await outbox.run_once()
+        async with store.reading() as q:
+            assert await q.outbox_counts() == {"sent": 1, "pending": 3}
+        # Released, not leased for five minutes: another worker sends them at the same moment.
+        assert await worker(store, clock, port).run_once() == 3
+    async with store.reading() as q:
+        assert await q.outbox_counts() == {"sent": 4}
+
+
 class CountingRelay:
     def __init__(self) -> None:
         self.messages = 0
