@@ -4,8 +4,12 @@ aiosmtpd reads message content one `readuntil(b"\\r\\n")` at a time: a
 coroutine round trip, a debug log call and a bytearray per line, about 5 µs
 each, so half of what a receiving process spends on a 10 KB notification
 (py-spy: `smtp_DATA` and `StreamReader.readuntil`). `DataSection` takes the
-bytes as they arrive, in whatever chunks the socket gives, and finds the
-lines with `bytes.find`; `service.smtp_server._Session.smtp_DATA` feeds it.
+bytes as they arrive, in whatever chunks the socket gives;
+`service.smtp_server._Session.smtp_DATA` feeds it. Mail within the limits
+(nearly all of it) is kept as it comes and searched for the end-of-data
+line, then checked and unstuffed whole with `bytes` methods; a section that
+outgrows the size limit, or breaks a limit, is read line by line with
+`bytes.find` from then on, which decides which refusal aiosmtpd would give.
 
 The result is aiosmtpd 1.4's, byte for byte and reply for reply (a
 differential test, `tests/test_smtp_data.py`, holds the two together over
@@ -22,8 +26,8 @@ real sockets):
 - A leading dot is removed from each line (RFC 5321 §4.5.2).
 
 What it must never do: keep more than `size_limit` bytes of content plus one
-line, or read past the end-of-data line (the bytes after it are the client's
-next commands, handed back by `feed`).
+read's worth, or read past the end-of-data line (the bytes after it are the
+client's next commands, handed back by `feed`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import enum
 
 _CRLF = b"\r\n"
+_END = b"\r\n.\r\n"
 
 
 class DataError(enum.Enum):
@@ -47,6 +52,11 @@ class DataSection:
         self.size_limit = size_limit or None
         self.line_length_limit = line_length_limit
         self.error: DataError | None = None
+        # Within the limits: everything so far, after a CRLF that makes a first `.` line
+        # look like any other end of data. None once the lines are scanned one by one.
+        self._whole: bytearray | None = bytearray(_CRLF)
+        self._content = b""
+        # Line by line: the lines kept, and what aiosmtpd would have counted.
         self._lines: list[bytes] = []
         self._counted = 0  # content bytes so far, as aiosmtpd counts them
         self._partial = b""  # the start of a line whose CRLF has not arrived
@@ -54,6 +64,39 @@ class DataSection:
 
     def feed(self, chunk: bytes) -> bytes | None:
         """Take the next bytes; once the `.` line is among them, the bytes after it, else None."""
+        whole = self._whole
+        if whole is None:
+            return self._scan(chunk)
+        searched = max(0, len(whole) - len(_END) + 1)  # an end split across chunks is found
+        whole += chunk
+        end = whole.find(_END, searched)
+        if end >= 0:
+            self._whole = None
+            self._finish(bytes(whole[2 : end + 2]))
+            return bytes(whole[end + len(_END) :])
+        if self.size_limit is not None and len(whole) > self.size_limit + len(_END) + 2:
+            self._whole = None  # too much already: count the rest line by line, keeping nothing
+            return self._scan(bytes(whole[2:]))
+        return None
+
+    def content(self) -> bytes:
+        """The message as the client meant it: dot-stuffing undone, CRLF line ends kept."""
+        assert self.error is None, "a refused section has no content"
+        return self._content or b"".join(self._lines)
+
+    def _finish(self, content: bytes) -> None:
+        """A whole section (CRLF-terminated lines, the `.` line left out) that was kept whole."""
+        limit, longest = self.size_limit, self.line_length_limit
+        if (limit is None or len(content) <= limit) and (
+            len(content) <= longest or max(map(len, content.split(_CRLF))) + 2 <= longest
+        ):
+            unstuffed = content.replace(b"\r\n.", _CRLF)  # the first line has no CRLF before it
+            self._content = unstuffed[1:] if unstuffed.startswith(b".") else unstuffed
+        else:  # a limit broken: which refusal is aiosmtpd's depends on the order of the lines
+            self._scan(content + b".\r\n")
+
+    def _scan(self, chunk: bytes) -> bytes | None:
+        """`feed`, line by line: the lines counted and checked in aiosmtpd's order."""
         data = self._partial + chunk if self._partial else chunk
         start = 0
         find = data.find
@@ -71,11 +114,6 @@ class DataSection:
             self._partial = self._partial[-1:]  # may be the CR of the CRLF still to come
             self._in_long_line = True
         return None
-
-    def content(self) -> bytes:
-        """The message as the client meant it: dot-stuffing undone, CRLF line ends kept."""
-        assert self.error is None, "a refused section has no content"
-        return b"".join(self._lines)
 
     def _line(self, data: bytes, start: int, end: int) -> None:
         """Count the line `data[start:end]` + CRLF and keep it, unless the section is refused."""

@@ -77,7 +77,10 @@ async def transcript(port: int, chunks: list[bytes]) -> bytes:
         await stream.send(b"EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n")
         await stream.send(b"DATA\r\n")
         for chunk in chunks:
-            await stream.send(chunk)
+            try:
+                await stream.send(chunk)
+            except anyio.BrokenResourceError:  # the server hung up (too many bad commands)
+                break
             await anyio.sleep(0.001)  # most chunks arrive as reads of their own
         heard = bytearray()
         with anyio.fail_after(5):
@@ -154,6 +157,8 @@ BOUNDARIES = {
         ]
         for n in (999, 1000, 1001, 1002)
     },
+    "a first line of dots": [b"..first\r\n.second\r\n", END],
+    "a first line that is one dot more than the end": [b"..\r\n", END],
     "a too-long line arriving in pieces, its last piece a dot": [
         b"L" * 1500 + b".",
         b"\r\n",
@@ -209,4 +214,4 @@ class TestDataSection:
             assert section.feed(b"x" * 78 + b"\r\n") is None
         assert section.error is DataError.TOO_MUCH
         assert section.feed(b".\r\n") == b""
-        assert section._lines == []
+        assert section._lines == [] and section._whole is None
