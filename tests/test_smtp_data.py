@@ -16,6 +16,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import pytest
@@ -42,16 +43,12 @@ class Keeper:
 
 
 @asynccontextmanager
-async def stock_aiosmtpd(handler: Keeper) -> AsyncIterator[int]:
+async def stock_aiosmtpd(handler: object, **options: Any) -> AsyncIterator[int]:
+    """aiosmtpd's own `SMTP` protocol on a loopback port, with `options` for it; yields the port."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(
-            handler,
-            hostname="test",
-            ident="test",
-            data_size_limit=SIZE_LIMIT,
-            enable_SMTPUTF8=True,
-            loop=loop,
+            handler, hostname="test", ident="test", enable_SMTPUTF8=True, loop=loop, **options
         ),
         "127.0.0.1",
         0,
@@ -93,7 +90,10 @@ async def transcript(port: int, chunks: list[bytes]) -> bytes:
 
 async def both(chunks: list[bytes]) -> tuple[tuple[bytes, list[bytes]], tuple[bytes, list[bytes]]]:
     stock, ours = Keeper(), Keeper()
-    async with stock_aiosmtpd(stock) as stock_port, maildesk_session(ours) as our_port:
+    async with (
+        stock_aiosmtpd(stock, data_size_limit=SIZE_LIMIT) as stock_port,
+        maildesk_session(ours) as our_port,
+    ):
         stock_said = await transcript(stock_port, chunks)
         we_said = await transcript(our_port, chunks)
     return (stock_said, stock.contents), (we_said, ours.contents)

@@ -18,6 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from service.outbound.transport import PermanentFailure, SmtpRelayTransport, TransientFailure
 from service.smtp_server import serve_smtp
+from tests.test_smtp_data import stock_aiosmtpd
 
 pytestmark = pytest.mark.anyio
 
@@ -38,28 +39,13 @@ class Relay:
 
 
 @asynccontextmanager
-async def aiosmtpd_relay(relay: Relay) -> AsyncIterator[int]:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(relay, hostname="relay.test", enable_SMTPUTF8=True, loop=loop),
-        "127.0.0.1",
-        0,
-    )
-    try:
-        yield int(server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
-@asynccontextmanager
 async def maildesk_relay(relay: Relay) -> AsyncIterator[int]:
     async with serve_smtp(relay, hostname="relay.test", ident="relay", grace=0) as (_, port):
         yield port
 
 
 RELAYS: dict[str, Callable[[Relay], AbstractAsyncContextManager[int]]] = {
-    "aiosmtpd": aiosmtpd_relay,
+    "aiosmtpd": stock_aiosmtpd,
     "maildesk session": maildesk_relay,
 }
 
