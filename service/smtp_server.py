@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -54,8 +55,9 @@ MIN_DATA_RATE = 500
 # overflows in a burst, and a client whose handshake was dropped from a full queue believes
 # it is connected and waits for a greeting that never comes.
 LISTEN_BACKLOG = 1024
-# The most a DATA section reads from the stream at once: everything already received, in practice.
-DATA_CHUNK = 1 << 20
+# What a DATA section asks of the stream at once: all it holds, so that the bytes after the
+# end of data can be handed back in front (its buffer holds ~2 KB plus one socket read).
+ALL_RECEIVED = sys.maxsize
 
 
 class _Session(SMTP):
@@ -137,7 +139,7 @@ class _Session(SMTP):
         while True:
             try:
                 # Takes everything received so far; eof_received cancels us, as it does aiosmtpd.
-                chunk = await self._reader.read(DATA_CHUNK)
+                chunk = await self._reader.read(ALL_RECEIVED)
             except asyncio.CancelledError:
                 log.info("connection lost during DATA")
                 self._writer.close()
