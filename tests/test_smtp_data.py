@@ -32,14 +32,15 @@ LINE_LIMIT = SMTP.line_length_limit  # 1001, CRLF included
 
 
 class Keeper:
-    """A DATA handler that keeps what it was given."""
+    """A DATA handler that keeps what it was given and answers `reply`."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply: str = "250 kept") -> None:
+        self.reply = reply
         self.contents: list[bytes] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.contents.append(bytes(envelope.original_content or b""))
-        return "250 kept"
+        return self.reply
 
 
 @asynccontextmanager
@@ -61,10 +62,9 @@ async def stock_aiosmtpd(handler: object, **options: Any) -> AsyncIterator[int]:
 
 
 @asynccontextmanager
-async def maildesk_session(handler: Keeper) -> AsyncIterator[int]:
-    async with serve_smtp(
-        handler, hostname="test", ident="test", data_size_limit=SIZE_LIMIT, grace=0
-    ) as (_, port):
+async def maildesk_session(handler: object, **options: Any) -> AsyncIterator[int]:
+    """maildesk's `_Session` through `serve_smtp`, with `options` for it; yields the port."""
+    async with serve_smtp(handler, hostname="test", ident="test", grace=0, **options) as (_, port):
         yield port
 
 
@@ -92,7 +92,7 @@ async def both(chunks: list[bytes]) -> tuple[tuple[bytes, list[bytes]], tuple[by
     stock, ours = Keeper(), Keeper()
     async with (
         stock_aiosmtpd(stock, data_size_limit=SIZE_LIMIT) as stock_port,
-        maildesk_session(ours) as our_port,
+        maildesk_session(ours, data_size_limit=SIZE_LIMIT) as our_port,
     ):
         stock_said = await transcript(stock_port, chunks)
         we_said = await transcript(our_port, chunks)

@@ -14,11 +14,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from service.outbound.transport import PermanentFailure, SmtpRelayTransport, TransientFailure
-from service.smtp_server import serve_smtp
-from tests.test_smtp_data import stock_aiosmtpd
+from tests.test_smtp_data import Keeper, maildesk_session, stock_aiosmtpd
 
 pytestmark = pytest.mark.anyio
 
@@ -26,27 +24,9 @@ SENDER = "support@desk.example.test"
 RECIPIENT = "jane@example.test"
 
 
-class Relay:
-    """Keeps each message's content and answers `reply` to it."""
-
-    def __init__(self, reply: str = "250 OK") -> None:
-        self.reply = reply
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.received.append(bytes(envelope.original_content or b""))
-        return self.reply
-
-
-@asynccontextmanager
-async def maildesk_relay(relay: Relay) -> AsyncIterator[int]:
-    async with serve_smtp(relay, hostname="relay.test", ident="relay", grace=0) as (_, port):
-        yield port
-
-
-RELAYS: dict[str, Callable[[Relay], AbstractAsyncContextManager[int]]] = {
+RELAYS: dict[str, Callable[[Keeper], AbstractAsyncContextManager[int]]] = {
     "aiosmtpd": stock_aiosmtpd,
-    "maildesk session": maildesk_relay,
+    "maildesk session": maildesk_session,
 }
 
 AS_IS = {
@@ -61,15 +41,15 @@ AS_IS = {
 @pytest.mark.parametrize("serve", RELAYS.values(), ids=RELAYS.keys())
 @pytest.mark.parametrize("message", AS_IS.values(), ids=AS_IS.keys())
 async def test_crlf_messages_arrive_byte_for_byte(
-    serve: Callable[[Relay], AbstractAsyncContextManager[int]], message: bytes
+    serve: Callable[[Keeper], AbstractAsyncContextManager[int]], message: bytes
 ) -> None:
-    relay = Relay()
+    relay = Keeper()
     async with serve(relay) as port:
         transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
         await transport.send(SENDER, [RECIPIENT], message)
         await transport.send(SENDER, [RECIPIENT], message)  # again, on the kept connection
         await transport.aclose()
-    assert relay.received == [message, message]
+    assert relay.contents == [message, message]
 
 
 NORMALISED = {
@@ -82,14 +62,14 @@ NORMALISED = {
 @pytest.mark.parametrize("serve", RELAYS.values(), ids=RELAYS.keys())
 @pytest.mark.parametrize(("message", "arrives"), NORMALISED.values(), ids=NORMALISED.keys())
 async def test_other_line_ends_are_made_crlf_by_aiosmtplib(
-    serve: Callable[[Relay], AbstractAsyncContextManager[int]], message: bytes, arrives: bytes
+    serve: Callable[[Keeper], AbstractAsyncContextManager[int]], message: bytes, arrives: bytes
 ) -> None:
-    relay = Relay()
+    relay = Keeper()
     async with serve(relay) as port:
         transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
         await transport.send(SENDER, [RECIPIENT], message)
         await transport.aclose()
-    assert relay.received == [arrives]
+    assert relay.contents == [arrives]
 
 
 @pytest.mark.parametrize(
@@ -97,13 +77,13 @@ async def test_other_line_ends_are_made_crlf_by_aiosmtplib(
     [("554 5.6.0 content refused", PermanentFailure), ("451 4.3.0 try later", TransientFailure)],
 )
 async def test_a_refusal_of_the_content_is_classified(reply: str, error: type[Exception]) -> None:
-    relay = Relay(reply)
-    async with maildesk_relay(relay) as port:
+    relay = Keeper(reply)
+    async with maildesk_session(relay) as port:
         transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
         with pytest.raises(error, match=reply[:3]):
             await transport.send(SENDER, [RECIPIENT], b"Subject: a\r\n\r\nbody\r\n")
         await transport.aclose()
-    assert len(relay.received) == 1
+    assert len(relay.contents) == 1
 
 
 @asynccontextmanager
