@@ -220,8 +220,8 @@ class Bench:
 
     def progress(self, text: str) -> None:
         """One line on stderr; it says when the host took CPU time since the last one (steal)."""
-        stolen, self.stolen_at_last = self.stolen_at_last, stolen_cpu_seconds()
-        stolen = self.stolen_at_last - stolen
+        now_stolen = stolen_cpu_seconds()
+        stolen, self.stolen_at_last = now_stolen - self.stolen_at_last, now_stolen
         note = f" [host steal {stolen:.1f} s of CPU]" if stolen >= 0.5 else ""
         print(
             f"[{time.monotonic() - self.started:6.1f}s] {text}{note}", file=sys.stderr, flush=True
