@@ -11,7 +11,7 @@ rolled back.
 
 from __future__ import annotations
 
-import secrets
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,11 +28,25 @@ from service.domain.effects import (
 )
 from service.domain.events import Fire, Open, TicketEvent
 from service.domain.machine import Facts, Transition
+from service.domain.mailbox import is_addr_spec
 from service.domain.policy import Refusal
 from service.domain.records import Order, Party, Ticket, TimerEvent, Vendor
 from service.outbound.webhook import WEBHOOK_EVENTS, WEBHOOK_KIND
 from service.representations import iso, ticket_state_json
-from service.store import InboundReceipt, OutboxItem, Queries, Store
+from service.store import InboundReceipt, OutboxItem, Queries, Store, ThreadRoots
+
+
+def legacy_thread_root(number: int, party: Party, token: str, domain: str) -> str:
+    """The root shape of tickets opened before each party had its own (issue #13).
+
+    Both parties' roots shared one token, so the customer could write the
+    vendor's; a reply naming one of these proves nothing and is never matched.
+    """
+    return f"<t{number}.{party.value}.{token}@{domain}>"
+
+
+LEGACY_THREAD_ROOT = re.compile(r"<t[0-9]+\.(?:customer|vendor)\.[0-9a-f]*@[^<>@\s]+>")
+"""Any Message-ID of the `legacy_thread_root` shape."""
 
 
 class DeskError(Exception):
@@ -45,6 +59,10 @@ class OrderNotFound(DeskError):
 
 class TicketNotFound(DeskError):
     pass
+
+
+class UndeliverableAddress(DeskError):
+    """Mail would go to something that is not a mailbox; queueing it would fail forever."""
 
 
 class DuplicateDelivery(DeskError):
@@ -159,6 +177,10 @@ class Desk:
         receipt: InboundReceipt | None = None,
     ) -> None:
         """Queue mail that belongs to no ticket (a lookup result, "no purchase found")."""
+        if not is_addr_spec(to_address):
+            raise UndeliverableAddress(
+                f"{to_address!r} is not an address mail can be sent to; nothing was queued"
+            )
         now = self.clock.now()
         item = OutboxItem(
             kind=kind,
@@ -186,11 +208,11 @@ class Desk:
         facts = Facts(vendor, order, await q.open_request_on(order.reference))
         number = await q.next_ticket_number()
         transition = machine.open_ticket(number, request.event, now, facts)
-        thread_token = secrets.token_hex(8)
+        threads = ThreadRoots(customer=self._new_message_id(), vendor=self._new_message_id())
         if transition.ticket is not None:
-            await q.insert_ticket(transition.ticket, thread_token, request.blobs)
+            await q.insert_ticket(transition.ticket, threads, request.blobs)
         queued = await self._carry_out(
-            q, transition, order, vendor, thread_token, now, refusals_by_email
+            q, transition, order, vendor, threads, now, refusals_by_email
         )
         return Outcome(
             transition.ticket,
@@ -206,7 +228,7 @@ class Desk:
         if original is None:
             raise TicketNotFound(f"there is no ticket #{request.number}")
         order, vendor = await self._facts_of(q, original.order_reference)
-        thread_token = await q.ticket_thread_token(original.number) or ""
+        threads = await q.ticket_thread_roots(original.number) or ThreadRoots(None, None)
         ticket, refusals, queued, changed = original, [], 0, False
         for event in request.events:
             open_request = await q.open_request_on(order.reference, excluding=ticket.number)
@@ -217,7 +239,7 @@ class Desk:
             changed = changed or transition.ticket != ticket
             ticket = transition.ticket
             queued += await self._carry_out(
-                q, transition, order, vendor, thread_token, now, refusals_by_email
+                q, transition, order, vendor, threads, now, refusals_by_email
             )
             if any(isinstance(e, RefundBill | CancelSubscription) for e in transition.effects):
                 order = await self._order(q, order.reference)
@@ -233,7 +255,7 @@ class Desk:
         transition: Transition,
         order: Order,
         vendor: Vendor,
-        thread_token: str,
+        threads: ThreadRoots,
         now: datetime,
         refusals_by_email: bool,
     ) -> int:
@@ -246,7 +268,7 @@ class Desk:
                     continue
                 notifications.append(effect)
         items = [
-            self._outbox_item(n, transition.ticket, order, vendor, thread_token, now)
+            self._outbox_item(n, transition.ticket, order, vendor, threads, now)
             for n in notifications
         ]
         if vendor.webhook_url and transition.ticket is not None:
@@ -275,7 +297,7 @@ class Desk:
         ticket: Ticket | None,
         order: Order,
         vendor: Vendor,
-        thread_token: str,
+        threads: ThreadRoots,
         now: datetime,
     ) -> OutboxItem:
         if notify.party is Party.VENDOR:
@@ -295,7 +317,7 @@ class Desk:
             payload["comments"] = len(ticket.comments)
             payload["history"] = len(ticket.history)
             payload["state"] = ticket_state_json(ticket)
-            root = f"<t{ticket.number}.{notify.party.value}.{thread_token}@{self.identity.domain}>"
+            root = self._thread_root(threads, ticket.number, notify.party)
             if notify.kind == "ticket_opened":
                 message_id = root
         return OutboxItem(
@@ -335,6 +357,15 @@ class Desk:
             ticket_number=ticket.number,
             created_at=now,
         )
+
+    def _thread_root(self, threads: ThreadRoots, number: int, party: Party) -> str:
+        """The Message-ID that this party's copies of the ticket's emails answer."""
+        root = threads.customer if party is Party.CUSTOMER else threads.vendor
+        if root is not None:
+            return root
+        # A ticket from before per-party roots: its emails keep threading under the old
+        # shared shape, which inbound threading no longer trusts (see `legacy_thread_root`).
+        return legacy_thread_root(number, party, threads.legacy_token, self.identity.domain)
 
     def _new_message_id(self) -> str:
         return f"<{uuid.uuid4().hex}@{self.identity.domain}>"

@@ -51,7 +51,7 @@ import anyio
 
 from service.bench.corpus import make_catalog
 from service.bench.servers import ADMIN_TOKEN, SECRET, _child_env, mb, proc_status
-from service.store.queries import Queries
+from service.store.queries import Queries, ThreadRoots
 from service.store.sqlite import SqliteConnection
 
 OPEN_DUE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday
@@ -141,7 +141,14 @@ async def build(path: Path, tickets: int, due: int) -> dict[str, Any]:
                         machine.Facts(vendors[order.vendor_id], order, None),
                     )
                     assert transition.ticket is not None, transition.refusal
-                    await q.insert_ticket(transition.ticket, secrets.token_hex(8), {})
+                    await q.insert_ticket(
+                        transition.ticket,
+                        ThreadRoots(
+                            customer=f"<{secrets.token_hex(16)}@bench.test>",
+                            vendor=f"<{secrets.token_hex(16)}@bench.test>",
+                        ),
+                        {},
+                    )
     finally:
         await store.close()
     return {

@@ -10,6 +10,7 @@ from service.store.queries import (
     OutboxItem,
     Queries,
     QueuedMail,
+    ThreadRoots,
     TicketParties,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "QueuedMail",
     "StorageError",
     "Store",
+    "ThreadRoots",
     "TicketParties",
     "open_store",
 ]

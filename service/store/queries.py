@@ -89,6 +89,10 @@ class InboundReceipt:
     detail: str = ""
     ticket_number: int | None = None
     opened_ticket: bool = False
+    sender: str = ""
+    """The `From` address the message speaks as ("" when unreadable); limits count by it."""
+    new_request: bool = False
+    """Mail to a new-request mailbox (refund@, lookup@, …), whatever came of it."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,21 @@ class Escalation:
     at: datetime
     reason: str
     vendor_abusing: bool
+
+
+@dataclass(frozen=True)
+class ThreadRoots:
+    """The Message-ID under which each party's mail client threads a ticket's emails.
+
+    Two independent random values: one party's copy of a notification reveals
+    nothing of the other's root, so a reply naming a root proves that its
+    writer read that party's mail (issue #13). Tickets opened before roots were
+    kept per party have neither (None) and only the old shared `legacy_token`.
+    """
+
+    customer: str | None
+    vendor: str | None
+    legacy_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -368,9 +387,19 @@ class Queries:
         )
         return TicketParties(row["ticket_customer_email"], _vendor(row)) if row else None
 
-    async def ticket_thread_token(self, number: int) -> str | None:
-        value = await self.sql.fetchval("SELECT thread_token FROM tickets WHERE number = ?", number)
-        return None if value is None else str(value)
+    async def ticket_thread_roots(self, number: int) -> ThreadRoots | None:
+        row = await self.sql.fetchrow(
+            "SELECT customer_thread_root, vendor_thread_root, thread_token FROM tickets "
+            "WHERE number = ?",
+            number,
+        )
+        if row is None:
+            return None
+        return ThreadRoots(
+            customer=row["customer_thread_root"],
+            vendor=row["vendor_thread_root"],
+            legacy_token=str(row["thread_token"] or ""),
+        )
 
     async def tickets(
         self,
@@ -407,20 +436,22 @@ class Queries:
         return None if value is None else int(value)
 
     async def insert_ticket(
-        self, ticket: Ticket, thread_token: str, blobs: Mapping[str, bytes]
+        self, ticket: Ticket, threads: ThreadRoots, blobs: Mapping[str, bytes]
     ) -> None:
         await self.sql.execute(
             """INSERT INTO tickets (number, vendor_id, order_reference, customer_email, type,
                    status, opened_by, opened_at, last_activity_at, waiting_on, warnings_sent,
                    awaiting_approval, vendor_saved_at, escalated_at, closed_at, close_reason,
-                   thread_token)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   thread_token, customer_thread_root, vendor_thread_root)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             ticket.number,
             ticket.vendor_id,
             ticket.order_reference,
             ticket.customer_email,
             *_ticket_state(ticket),
-            thread_token,
+            threads.legacy_token,
+            threads.customer,
+            threads.vendor,
         )
         await self._append(ticket.number, ticket.comments, ticket.history, 0, 0, blobs)
         await self._write_timer(ticket.number, ticket.due)
@@ -708,8 +739,9 @@ class Queries:
         """Keep a received message; False when this exact delivery was recorded before."""
         row_id = await self.sql.fetchval(
             """INSERT INTO inbound_messages (received_at, mail_from, rcpt_to, message_id,
-                   body_hash, raw, status, detail, ticket_number, opened_ticket)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   body_hash, raw, status, detail, ticket_number, opened_ticket, sender,
+                   new_request)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (message_id, rcpt_to, body_hash) DO NOTHING RETURNING id""",
             receipt.received_at,
             receipt.mail_from,
@@ -721,6 +753,8 @@ class Queries:
             receipt.detail,
             receipt.ticket_number,
             receipt.opened_ticket,
+            receipt.sender,
+            receipt.new_request,
         )
         return row_id is not None
 
@@ -734,16 +768,27 @@ class Queries:
         )
         return found is not None
 
-    async def new_tickets_from(self, sender: str, since: datetime) -> int:
-        return int(
-            await self.sql.fetchval(
-                """SELECT COUNT(*) FROM inbound_messages
-                   WHERE mail_from = ? AND received_at >= ? AND opened_ticket = ?""",
-                sender,
-                since,
-                True,
-            )
+    async def new_requests_from(self, sender: str, envelope_from: str, since: datetime) -> int:
+        """New requests since `since` from one identity: by `From` or by envelope, the more.
+
+        A flood changes one of the two and keeps the other, so each is counted on
+        its own; either reaching the limit stops it.
+        """
+        row = await self.sql.fetchrow(
+            """SELECT
+                 (SELECT COUNT(*) FROM inbound_messages
+                   WHERE sender = ? AND received_at >= ? AND new_request = ?) AS by_from,
+                 (SELECT COUNT(*) FROM inbound_messages
+                   WHERE mail_from = ? AND received_at >= ? AND new_request = ?) AS by_envelope""",
+            sender,
+            since,
+            True,
+            envelope_from,
+            since,
+            True,
         )
+        assert row is not None
+        return max(int(row["by_from"]) if sender else 0, int(row["by_envelope"]))
 
     async def replies_to(self, rcpt_to: str, since: datetime) -> int:
         """Messages that acted through one reply address since `since`."""
