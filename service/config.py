@@ -57,6 +57,8 @@ class Settings:
     smtp_idle_timeout: float = DEFAULT_SMTP_IDLE_TIMEOUT  # seconds a command may take to arrive
     smtp_max_connections: int = DEFAULT_SMTP_MAX_CONNECTIONS
     smtp_processes: int = DEFAULT_SMTP_PROCESSES  # processes listening on the SMTP port
+    trusted_authserv_ids: tuple[str, ...] = ()
+    """Receiving servers whose Authentication-Results maildesk believes (the operator's own)."""
     mode: str = "production"
 
     @property
@@ -79,6 +81,7 @@ class Settings:
     def from_json(cls, text: str) -> Settings:
         data: dict[str, Any] = json.loads(text)
         data["secret"] = base64.b64decode(data["secret"])
+        data["trusted_authserv_ids"] = tuple(data["trusted_authserv_ids"])
         if data["relay"] is not None:
             data["relay"] = Relay(**data["relay"])
         if data["fake_clock_start"] is not None:
@@ -88,6 +91,11 @@ class Settings:
 
 def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"MAILDESK_{name.upper()}", default)
+
+
+def parse_list(value: str | None) -> tuple[str, ...]:
+    """A comma-separated setting as its non-empty items, e.g. `mx1.example.com, mx2`."""
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
 def parse_relay(value: str | None) -> Relay | None:

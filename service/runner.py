@@ -36,6 +36,7 @@ from service.config import (
     Settings,
     env,
     parse_count,
+    parse_list,
     parse_port,
     parse_relay,
     parse_time,
@@ -135,6 +136,7 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         smtp_idle_timeout=float(env("smtp_idle_timeout", "60") or 60),
         smtp_max_connections=int(env("smtp_max_connections", "1000") or 1000),
         smtp_processes=parse_count("smtp-processes", args.smtp_processes),
+        trusted_authserv_ids=parse_list(env("trusted_authserv_ids")),
         mode=mode,
     )
 

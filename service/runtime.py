@@ -102,6 +102,7 @@ async def build_runtime(
         IntakeSettings(
             new_tickets_per_hour=settings.new_tickets_per_hour,
             spool_dir=_spool_dir(settings.db),
+            trusted_authserv_ids=settings.trusted_authserv_ids,
         ),
     )
     return Runtime(

@@ -17,5 +17,9 @@ NOT_AUTHORISED = "550 5.7.1 {reason}; nothing was changed"
 DMARC_FAILED = (
     "550 5.7.1 The sender's domain failed DMARC at the receiving server; nothing was changed"
 )
-RATE_LIMITED = "451 4.7.1 Too many new tickets from <{address}> in the last hour; try again later"
+UNREADABLE_SENDER = (
+    "550 5.1.7 The From header must name exactly one sender address we can read and "
+    "answer; nothing was changed"
+)
+RATE_LIMITED = "451 4.7.1 Too many new requests from <{address}> in the last hour; try again later"
 TRY_LATER = "451 4.3.0 Temporary failure on our side; the message is kept, please retry later"

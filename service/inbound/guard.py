@@ -8,7 +8,9 @@ it matters), per SPEC §3:
 - `delivery_report`: the RFC 3464 delivery status notification inside a
   message, if any. Only a report with a `failed` recipient is a bounce; a
   delay report is not.
-- `dmarc_failed`: whether the receiving server recorded a DMARC failure.
+- `dmarc_failed`: whether a receiving server recorded a DMARC failure.
+- `sender_authenticated`: whether a server the operator trusts recorded a
+  DMARC pass for the `From` domain, so that `From` proves who wrote it.
 
 This module only answers questions. It never sends, stores or routes
 anything, and never decides what a bounce does to a ticket.
@@ -22,6 +24,7 @@ back is exactly the loop `Auto-Submitted` exists to stop.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -35,6 +38,7 @@ __all__ = [
     "auto_generated_reason",
     "delivery_report",
     "dmarc_failed",
+    "sender_authenticated",
 ]
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -211,28 +215,66 @@ def _original_message_id(mail: InboundMail) -> str:
 
 # --- DMARC -------------------------------------------------------------------------
 
-_DMARC_FAIL = re.compile(r"(?:^|;)\s*dmarc\s*=\s*fail\b", re.IGNORECASE)
+_DMARC_RESULT = re.compile(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)\b([^;]*)", re.IGNORECASE)
+_HEADER_FROM = re.compile(r"\bheader\.from\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
 
 
-def dmarc_failed(mail: InboundMail, authserv_id: str | None = None) -> bool:
-    """Whether the receiving server recorded `dmarc=fail` in `Authentication-Results`.
+def dmarc_failed(mail: InboundMail, trusted_authserv_ids: Sequence[str] = ()) -> bool:
+    """Whether a receiving server recorded `dmarc=fail` in `Authentication-Results`.
 
-    Only our own receiving server's verdict counts: any earlier hop, and the
-    sender, can write this header too. The listener prepends its own, so the
-    top-most header is trusted, with every other header carrying the same
-    authserv-id (one server may write one header per check). Pass the
-    listener's `authserv_id` to pin it instead. A forged header can only ever
-    add a failure, never hide one, because a `pass` is never looked for. With
-    no such header at all, nothing has failed.
+    maildesk's listener writes no such header itself, so every one it sees was
+    written by some earlier hop, or by the sender. With `trusted_authserv_ids`
+    (the operator's own receiving servers, `MAILDESK_TRUSTED_AUTHSERV_IDS`) only
+    their headers count. Without them, the top-most header's server is taken,
+    with every other header carrying the same authserv-id (one server may write
+    one header per check): a forged header there can only ever add a failure to
+    the sender's own message, never hide one, because a `pass` is never looked
+    for here. With no such header at all, nothing has failed.
     """
     values = mail.headers.header_all("Authentication-Results")
     if not values:
         return False
-    trusted = (authserv_id or _authserv_id(values[0])).lower()
+    trusted = _trusted(trusted_authserv_ids) or {_authserv_id(values[0])}
     return any(
-        _authserv_id(value) == trusted and _DMARC_FAIL.search(_result_part(value))
+        _authserv_id(value) in trusted and result == "fail"
         for value in values
+        for result, _ in _dmarc_results(value)
     )
+
+
+def sender_authenticated(mail: InboundMail, trusted_authserv_ids: Sequence[str]) -> bool:
+    """Whether a server the operator trusts recorded `dmarc=pass` for the `From` domain.
+
+    Only then does the `From` address prove who wrote the message. A pass is
+    never taken from a header whose authserv-id the operator did not list:
+    anyone, the sender included, can write an `Authentication-Results` header.
+    """
+    trusted = _trusted(trusted_authserv_ids)
+    domain = mail.from_address.rpartition("@")[2]
+    if not trusted or not domain:
+        return False
+    for value in mail.headers.header_all("Authentication-Results"):
+        if _authserv_id(value) not in trusted:
+            continue
+        for result, properties in _dmarc_results(value):
+            header_from = _HEADER_FROM.search(properties)
+            if result == "fail":
+                return False
+            if result == "pass" and header_from and header_from.group(1).lower() == domain:
+                return True
+    return False
+
+
+def _trusted(authserv_ids: Sequence[str]) -> set[str]:
+    return {authserv_id.strip().lower() for authserv_id in authserv_ids if authserv_id.strip()}
+
+
+def _dmarc_results(value: str) -> list[tuple[str, str]]:
+    """(result, its properties) of each `dmarc=` method in one header, lower-cased result."""
+    return [
+        (match.group(1).lower(), match.group(2))
+        for match in _DMARC_RESULT.finditer(_result_part(value))
+    ]
 
 
 def _authserv_id(value: str) -> str:

@@ -30,7 +30,14 @@ from pathlib import Path
 import anyio
 
 from service.clock import Clock
-from service.desk import Desk, DeskError, DuplicateDelivery, OpenRequest, TicketAction
+from service.desk import (
+    LEGACY_THREAD_ROOT,
+    Desk,
+    DeskError,
+    DuplicateDelivery,
+    OpenRequest,
+    TicketAction,
+)
 from service.domain.events import (
     Approve,
     ChangeType,
@@ -48,6 +55,7 @@ from service.inbound.guard import (
     auto_generated_reason,
     delivery_report,
     dmarc_failed,
+    sender_authenticated,
 )
 from service.inbound.parse import InboundMail, parse_mail
 from service.inbound.reply_text import Command, new_text, parse_commands
@@ -82,8 +90,11 @@ class NotAuthorised(Exception):
 @dataclass(frozen=True)
 class IntakeSettings:
     new_tickets_per_hour: int = 20
+    """New requests (refund@, cancel@, support@, lookup@) per sender and hour."""
     replies_per_ticket_hour: int = 30
     spool_dir: Path = Path("maildesk-spool")
+    trusted_authserv_ids: tuple[str, ...] = ()
+    """Receiving servers whose `Authentication-Results` are believed (the operator's own)."""
 
 
 def body_hash(raw: bytes) -> str:
@@ -130,19 +141,27 @@ class Intake:
             message_id=mail.message_id,
             body_hash=body_hash(raw),
             raw=raw,
+            sender=mail.from_address,
         )
         async with self.store.reading() as q:
             if await q.seen_inbound(receipt.message_id, receipt.rcpt_to, receipt.body_hash):
                 return codes.DUPLICATE
         intent = self.router.route(rcpt)
         try:
-            if dmarc_failed(mail):
+            if dmarc_failed(mail, self.settings.trusted_authserv_ids):
                 await self.desk.keep(replace(receipt, status="refused", detail="DMARC failed"))
                 return codes.DMARC_FAILED
             automatic = auto_generated_reason(mail, mail_from)
             if automatic is not None or isinstance(intent, Bounces):
                 await self._automatic(mail, receipt, automatic or "sent to the bounce address")
                 return codes.IGNORED_AUTOMATIC
+            if not mail.from_address:
+                # Nobody to answer and nobody to act as: refused while the sending server
+                # still holds the message, so its user hears why; nothing is queued.
+                await self._keep_quietly(
+                    replace(receipt, status="refused", detail="no readable From address")
+                )
+                return codes.UNREADABLE_SENDER
             return await self._act(mail, receipt, intent)
         except DuplicateDelivery:
             return codes.DUPLICATE
@@ -192,14 +211,23 @@ class Intake:
             return await self._new_ticket(mail, receipt, intent.type, sender)
         raise NotAuthorised("That address does not take mail")  # RCPT filtering stops this first
 
+    async def _over_request_limit(self, receipt: InboundReceipt) -> bool:
+        """Whether this identity already made its new requests for the hour.
+
+        Counted by the `From` address the mail acts as and by its envelope
+        sender: a flood that varies one keeps the other (issue #13).
+        """
+        since = receipt.received_at - timedelta(hours=1)
+        async with self.store.reading() as q:  # one connection at a time, never two
+            recent = await q.new_requests_from(receipt.sender, receipt.mail_from, since)
+        return recent >= self.settings.new_tickets_per_hour
+
     async def _new_ticket(
         self, mail: InboundMail, receipt: InboundReceipt, kind: TicketType, sender: str
     ) -> str:
-        since = receipt.received_at - timedelta(hours=1)
-        async with self.store.reading() as q:  # one connection at a time, never two
-            recent = await q.new_tickets_from(receipt.mail_from, since)
-        if recent >= self.settings.new_tickets_per_hour:
-            return codes.RATE_LIMITED.format(address=receipt.mail_from)
+        if await self._over_request_limit(receipt):
+            return codes.RATE_LIMITED.format(address=receipt.sender)
+        receipt = replace(receipt, new_request=True)
         reference = await self._find_order(mail, customer_email=sender)
         if reference is None:
             await self._no_purchase_found(sender, receipt)
@@ -238,6 +266,15 @@ class Intake:
             return codes.IGNORED_LOOP
         text, attachments, blobs = self._comment(mail, strip_quotes=True)
         text, commands = parse_commands(text)
+        if commands and intent.matched_by_thread and not self._authenticated(mail):
+            # A Message-ID travels further than a reply address (every later message
+            # of the thread quotes it), and an unauthenticated From proves nothing:
+            # such a reply may add a comment, never act.
+            raise NotAuthorised(
+                "Commands such as #close or #approve work only in a reply to the ticket's own "
+                "reply address (the Reply-To of its emails), or from a sender whose domain "
+                "passes DMARC at a server we trust"
+            )
         events = _events(intent.party, text, attachments, commands)
         try:
             await self.desk.apply(TicketAction(intent.number, events, blobs), receipt=receipt)
@@ -281,6 +318,9 @@ class Intake:
         return codes.ACCEPTED
 
     async def _lookup(self, mail: InboundMail, receipt: InboundReceipt) -> str:
+        if await self._over_request_limit(receipt):
+            return codes.RATE_LIMITED.format(address=receipt.sender)
+        receipt = replace(receipt, new_request=True)
         sender = mail.from_address
         reference = await self._find_order(mail, customer_email=sender)
         if reference is None:
@@ -326,18 +366,28 @@ class Intake:
             found = await q.orders_by_references(_candidates(words), customer_email=customer_email)
         return _first_in(words, found)
 
+    def _authenticated(self, mail: InboundMail) -> bool:
+        return sender_authenticated(mail, self.settings.trusted_authserv_ids)
+
     async def _thread_of(self, mail: InboundMail) -> TicketReply | None:
-        """A reply sent to support@ that answers a notification sent to the sender's party."""
+        """A reply sent to support@ that answers a notification sent to the sender's party.
+
+        Each party's Message-IDs are random and its own, so naming one proves the
+        writer read that party's mail; the old shared-token roots prove nothing
+        and are passed over.
+        """
         ids = [*mail.in_reply_to, *reversed(mail.references)]
         async with self.store.reading() as q:
             for message_id in ids:
+                if LEGACY_THREAD_ROOT.fullmatch(message_id):
+                    continue
                 sent = await q.outbox_message(message_id)
                 if sent is None or sent.item.ticket_number is None:
                     continue
                 party = Party(sent.item.party)
                 parties = await q.ticket_parties(sent.item.ticket_number)
                 if parties is not None and _speaks_for(party, parties, mail.from_address):
-                    return TicketReply(sent.item.ticket_number, party)
+                    return TicketReply(sent.item.ticket_number, party, matched_by_thread=True)
         return None
 
     @staticmethod

@@ -49,6 +49,8 @@ from email.policy import compat32
 import html2text
 from mailparser.utils import get_addresses
 
+from service.domain.mailbox import is_addr_spec
+
 __all__ = ["Headers", "InboundAttachment", "InboundMail", "parse_mail"]
 
 # Deeper MIME nesting than this is an attack, not mail; parts below it are dropped.
@@ -378,16 +380,11 @@ def _mailboxes(values: list[str], defects: list[str], header: str) -> list[tuple
             defects.append(f"{header} header: {problem.get('reason', 'unreadable mailbox')}")
         for name, address in pairs:
             address = str(address).strip().lower()
-            if _is_addr_spec(address):
-                found.append((address, _clean_text(decode_words(str(name), defects)).strip()))
+            if is_addr_spec(address):
+                # A display name is one line: an encoded line break must not become one.
+                name = " ".join(_clean_text(decode_words(str(name), defects)).split())
+                found.append((address, name))
     return found
-
-
-def _is_addr_spec(address: str) -> bool:
-    local, at, domain = address.rpartition("@")
-    return bool(at and local and domain) and not any(
-        ch.isspace() or ch in "<>\ufffd" or ord(ch) < 32 for ch in address
-    )
 
 
 def _sender(

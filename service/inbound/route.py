@@ -49,6 +49,8 @@ class Bounces:
 class TicketReply:
     number: int
     party: Party
+    matched_by_thread: bool = False
+    """Sent to support@ and matched by `In-Reply-To`/`References`, not by a reply address."""
 
 
 @dataclass(frozen=True)

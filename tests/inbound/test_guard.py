@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from service.inbound.guard import auto_generated_reason, delivery_report, dmarc_failed
+from service.inbound.guard import (
+    auto_generated_reason,
+    delivery_report,
+    dmarc_failed,
+    sender_authenticated,
+)
 from service.inbound.parse import InboundMail, parse_mail
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
@@ -211,4 +216,33 @@ def test_dmarc_fail_inside_a_comment_does_not_count() -> None:
 def test_pinned_authserv_id_ignores_a_forged_top_header() -> None:
     mail = results("forged.test; dmarc=pass", f"{OURS}; dmarc=fail")
     assert not dmarc_failed(mail)  # the top-most header is trusted by default
-    assert dmarc_failed(mail, authserv_id=OURS)
+    assert dmarc_failed(mail, [OURS])
+
+
+def test_trusted_authserv_ids_ignore_every_other_server() -> None:
+    mail = results(f"{OURS}; dmarc=pass header.from=x.test", "relay.other.test; dmarc=fail")
+    assert not dmarc_failed(mail, ["mx2.support.maildesk.test", OURS])
+
+
+# --- an authenticated From --------------------------------------------------------------
+
+
+def test_a_trusted_dmarc_pass_for_the_from_domain_authenticates_the_sender() -> None:
+    mail = results(f"{OURS}; spf=pass; dmarc=pass (p=reject) header.from=example.test")
+    assert sender_authenticated(mail, [OURS])
+
+
+def test_a_dmarc_pass_is_never_taken_from_an_unlisted_server() -> None:
+    mail = results(f"{OURS}; dmarc=pass header.from=example.test")
+    assert not sender_authenticated(mail, [])  # nobody listed: nothing is believed
+    assert not sender_authenticated(mail, ["mx.elsewhere.test"])
+
+
+def test_a_pass_for_another_domain_does_not_authenticate_the_from() -> None:
+    mail = results(f"{OURS}; dmarc=pass header.from=attacker.test")
+    assert not sender_authenticated(mail, [OURS])
+
+
+def test_a_trusted_failure_outweighs_a_pass() -> None:
+    mail = results(f"{OURS}; dmarc=fail header.from=example.test", f"{OURS}; dmarc=pass")
+    assert not sender_authenticated(mail, [OURS])
