@@ -19,8 +19,10 @@ from datetime import datetime
 
 from service.clock import Clock
 from service.domain import machine
+from service.domain.actions import allowed_actions
 from service.domain.effects import (
     CancelSubscription,
+    Channel,
     Effect,
     Notify,
     RecordEscalation,
@@ -29,9 +31,9 @@ from service.domain.effects import (
 from service.domain.events import Fire, Open, TicketEvent
 from service.domain.machine import Facts, Transition
 from service.domain.mailbox import is_addr_spec
+from service.domain.notifications import WEBHOOK_KIND, notifications_for
 from service.domain.policy import Refusal
 from service.domain.records import Order, Party, Ticket, TimerEvent, Vendor
-from service.outbound.webhook import WEBHOOK_EVENTS, WEBHOOK_KIND
 from service.representations import iso, ticket_state_json
 from service.store import InboundReceipt, OutboxItem, Queries, Store, ThreadRoots
 
@@ -211,15 +213,26 @@ class Desk:
         threads = ThreadRoots(customer=self._new_message_id(), vendor=self._new_message_id())
         if transition.ticket is not None:
             await q.insert_ticket(transition.ticket, threads, request.blobs)
-        queued = await self._carry_out(
-            q, transition, order, vendor, threads, now, refusals_by_email
-        )
+        queued, _ = await self._carry_out(q, transition, facts, threads, now, refusals_by_email)
         return Outcome(
             transition.ticket,
             (transition.refusal,) if transition.refusal else (),
             changed=transition.accepted,
             queued=queued,
         )
+
+    async def read_ticket(self, number: int) -> tuple[Ticket, Facts] | None:
+        """A ticket with the facts its rules decide from, as the funnel would load them.
+
+        For doors that show what a party may do (`allowed_actions`) without acting.
+        """
+        async with self.store.reading() as q:
+            ticket = await q.ticket(number)
+            if ticket is None:
+                return None
+            order, vendor = await self._facts_of(q, ticket.order_reference)
+            open_request = await q.open_request_on(order.reference, excluding=ticket.number)
+        return ticket, Facts(vendor, order, open_request)
 
     async def _act(
         self, q: Queries, request: TicketAction, now: datetime, refusals_by_email: bool
@@ -232,17 +245,17 @@ class Desk:
         ticket, refusals, queued, changed = original, [], 0, False
         for event in request.events:
             open_request = await q.open_request_on(order.reference, excluding=ticket.number)
-            transition = machine.apply(ticket, event, now, Facts(vendor, order, open_request))
+            facts = Facts(vendor, order, open_request)
+            transition = machine.apply(ticket, event, now, facts)
             if transition.refusal is not None:
                 refusals.append(transition.refusal)
             assert transition.ticket is not None
             changed = changed or transition.ticket != ticket
             ticket = transition.ticket
-            queued += await self._carry_out(
-                q, transition, order, vendor, threads, now, refusals_by_email
+            sent, facts = await self._carry_out(
+                q, transition, facts, threads, now, refusals_by_email
             )
-            if any(isinstance(e, RefundBill | CancelSubscription) for e in transition.effects):
-                order = await self._order(q, order.reference)
+            queued, order = queued + sent, facts.order
         if changed:
             await q.save_ticket(original, ticket, request.blobs)
         return Outcome(ticket, tuple(refusals), changed=changed, queued=queued)
@@ -253,33 +266,38 @@ class Desk:
         self,
         q: Queries,
         transition: Transition,
-        order: Order,
-        vendor: Vendor,
+        facts: Facts,
         threads: ThreadRoots,
         now: datetime,
         refusals_by_email: bool,
-    ) -> int:
-        """Apply the effects that touch other records; timers are stored with the ticket."""
-        notifications: list[Notify] = []
+    ) -> tuple[int, Facts]:
+        """Apply the effects that touch other records and queue what the rules send.
+
+        The ticket's timer is its `due`, stored with the ticket itself. Returns
+        how many notifications were queued, and the facts as they are now (a
+        processed refund changed the order), which each email's list of what
+        its reader may do next is worked out from.
+        """
+        vendor = facts.vendor
         for effect in transition.effects:
             await self._carry_out_one(q, effect, transition, vendor, now)
-            if isinstance(effect, Notify):
-                if transition.refusal is not None and not refusals_by_email:
-                    continue
-                notifications.append(effect)
+        if any(isinstance(e, RefundBill | CancelSubscription) for e in transition.effects):
+            facts = replace(facts, order=await self._order(q, facts.order.reference))
+        notifications = notifications_for(
+            transition.entries,
+            transition.requester,
+            vendor,
+            answered_directly=not refusals_by_email,
+        )
         items = [
-            self._outbox_item(n, transition.ticket, order, vendor, threads, now)
+            self._outbox_item(n, transition.ticket, facts, threads, now)
+            if n.channel is Channel.EMAIL
+            else self._webhook_item(n, transition.ticket, facts.order, vendor, now)
             for n in notifications
         ]
-        if vendor.webhook_url and transition.ticket is not None:
-            items += [
-                self._webhook_item(n, transition.ticket, order, vendor, now)
-                for n in notifications
-                if n.party is Party.VENDOR and n.kind in WEBHOOK_EVENTS
-            ]
         if items:
             await q.enqueue(items)
-        return len(items)
+        return len(items), facts
 
     async def _carry_out_one(
         self, q: Queries, effect: Effect, transition: Transition, vendor: Vendor, now: datetime
@@ -295,11 +313,11 @@ class Desk:
         self,
         notify: Notify,
         ticket: Ticket | None,
-        order: Order,
-        vendor: Vendor,
+        facts: Facts,
         threads: ThreadRoots,
         now: datetime,
     ) -> OutboxItem:
+        order, vendor = facts.order, facts.vendor
         if notify.party is Party.VENDOR:
             to_address, to_name = vendor.notification_email, vendor.name
         else:
@@ -317,6 +335,9 @@ class Desk:
             payload["comments"] = len(ticket.comments)
             payload["history"] = len(ticket.history)
             payload["state"] = ticket_state_json(ticket)
+            payload["actions"] = [
+                a.value for a in allowed_actions(ticket, notify.party, facts, now)
+            ]
             root = self._thread_root(threads, ticket.number, notify.party)
             if notify.kind == "ticket_opened":
                 message_id = root
@@ -333,11 +354,12 @@ class Desk:
         )
 
     def _webhook_item(
-        self, notify: Notify, ticket: Ticket, order: Order, vendor: Vendor, now: datetime
+        self, notify: Notify, ticket: Ticket | None, order: Order, vendor: Vendor, now: datetime
     ) -> OutboxItem:
         """A processed refund or cancelation, for the vendor's own systems."""
+        assert ticket is not None  # webhooks follow processed tickets only
         payload = {
-            "event": WEBHOOK_EVENTS[notify.kind],
+            "event": notify.kind,
             "ticket": ticket.number,
             "order": order.reference,
             "vendor": vendor.id,

@@ -1,7 +1,9 @@
 """What the state machine asks the world to do, as data.
 
 The machine returns these; the funnel (`service.desk`) carries them out inside
-the same transaction that stores the new ticket. Nothing here performs I/O.
+the same transaction that stores the new ticket. `Notify` is what the
+notification rules (`service.domain.notifications`) make of a transition.
+Nothing here performs I/O.
 """
 
 from __future__ import annotations
@@ -9,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
-from service.domain.records import Party, Timer
-
-
-@dataclass(frozen=True)
-class SetTimer:
-    timer: Timer
+from service.domain.records import Party
 
 
-@dataclass(frozen=True)
-class CancelTimer:
-    pass
+class Channel(StrEnum):
+    """How a notification travels: an email to a party, or a webhook to the vendor's systems."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,16 @@ class CancelSubscription:
 class Notify:
     """One notification to one party; rendered and sent later by the outbox.
 
-    `kind` names the template (`ticket_opened`, `refund_processed`, ...).
-    `facts` carries what the template cannot read from the ticket itself,
-    such as the reason a request was refused.
+    `kind` names the template (`ticket_opened`, `refund_processed`, ...) or,
+    for a webhook, its event (`refund.processed`). `facts` carries what the
+    template cannot read from the ticket itself, such as the reason a
+    request was refused.
     """
 
     kind: str
     party: Party
     facts: Mapping[str, str] = field(default_factory=dict)
+    channel: Channel = Channel.EMAIL
 
 
 @dataclass(frozen=True)
@@ -57,4 +59,5 @@ class RecordEscalation:
     reason: str
 
 
-Effect = SetTimer | CancelTimer | RefundBill | CancelSubscription | Notify | RecordEscalation
+Effect = RefundBill | CancelSubscription | RecordEscalation
+"""What a transition does to records other than the ticket (its timer is its `due`)."""

@@ -16,16 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from service.domain import policy
+from service.domain import actions, policy
+from service.domain.actions import Action
 from service.domain.calendar import BusinessCalendar
 from service.domain.effects import (
     CancelSubscription,
-    CancelTimer,
     Effect,
     Notify,
     RecordEscalation,
     RefundBill,
-    SetTimer,
 )
 from service.domain.events import (
     ActorEvent,
@@ -38,14 +37,14 @@ from service.domain.events import (
     Reply,
     TicketEvent,
 )
-from service.domain.notifications import REQUEST_REFUSED, notifications_for
+from service.domain.facts import Facts
+from service.domain.notifications import REFUSED, notifications_for
 from service.domain.policy import Refusal
 from service.domain.records import (
     Attachment,
     CloseReason,
     Comment,
     HistoryEntry,
-    Order,
     Party,
     SubscriptionStatus,
     Ticket,
@@ -53,34 +52,23 @@ from service.domain.records import (
     TicketType,
     Timer,
     TimerEvent,
-    Vendor,
 )
 
 
 @dataclass(frozen=True)
-class Facts:
-    """What the machine may know beyond the ticket: its vendor, its order, the vendor's calendar.
-
-    `open_request` is the number of another open refund or cancelation ticket
-    on the same order, if any: one request at a time per order.
-    """
-
-    vendor: Vendor
-    order: Order
-    open_request: int | None = None
-
-    @property
-    def calendar(self) -> BusinessCalendar:
-        return BusinessCalendar(self.vendor.timezone)
-
-
-@dataclass(frozen=True)
 class Transition:
-    """The outcome of one event. `ticket` is None only for a refused open."""
+    """The outcome of one event. `ticket` is None only for a refused open.
+
+    `entries` is what happened, for the notification rules: the history
+    entries the ticket gained, or for a refusal one `refused` entry that the
+    ticket does not keep. `requester` is who asked.
+    """
 
     ticket: Ticket | None
     effects: tuple[Effect, ...] = ()
     refusal: Refusal | None = None
+    entries: tuple[HistoryEntry, ...] = ()
+    requester: Party = Party.SYSTEM
 
     @property
     def accepted(self) -> bool:
@@ -88,26 +76,21 @@ class Transition:
 
     @property
     def notifications(self) -> tuple[Notify, ...]:
-        return tuple(e for e in self.effects if isinstance(e, Notify))
+        """The emails this transition sends (webhooks and door-specific rules aside)."""
+        return tuple(notifications_for(self.entries, self.requester))
 
 
 class _Refused(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.refusal = Refusal(code, reason)
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
 
 
-def _refuse(code: str, reason: str) -> _Refused:
-    return _Refused(code, reason)
-
-
-def _refused(ticket: Ticket | None, refusal: Refusal, requester: Party) -> Transition:
-    effects: tuple[Effect, ...] = ()
-    if requester in (Party.CUSTOMER, Party.VENDOR):
-        effects = (
-            Notify(REQUEST_REFUSED, requester, {"reason": refusal.reason, "code": refusal.code}),
-        )
-    return Transition(ticket, effects, refusal)
+def _refused(
+    ticket: Ticket | None, refusal: Refusal, requester: Party, now: datetime
+) -> Transition:
+    entry = HistoryEntry(REFUSED, requester, now, {"reason": refusal.reason, "code": refusal.code})
+    return Transition(ticket, (), refusal, (entry,), requester)
 
 
 # --- opening -----------------------------------------------------------------
@@ -115,11 +98,9 @@ def _refused(ticket: Ticket | None, refusal: Refusal, requester: Party) -> Trans
 
 def open_ticket(number: int, event: Open, now: datetime, facts: Facts) -> Transition:
     """Open ticket `number` on `facts.order`, or refuse and say why."""
-    try:
-        if event.type.is_request:
-            _check_request_allowed(event.type, event.by, now, facts)
-    except _Refused as refused:
-        return _refused(None, refused.refusal, event.by)
+    refusal = actions.request_refusal(event.type, event.by, facts, now)
+    if refusal is not None:
+        return _refused(None, refusal, event.by, now)
     spoke = event.by
     ticket = Ticket(
         number=number,
@@ -134,7 +115,9 @@ def open_ticket(number: int, event: Open, now: datetime, facts: Facts) -> Transi
         waiting_on=Party.CUSTOMER if spoke is Party.VENDOR else Party.VENDOR,
     )
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
-    step = _Step(ticket, [], [HistoryEntry("opened", event.by, now, {"type": event.type.value})])
+    step = _Step(
+        ticket, [], [HistoryEntry("opened", event.by, now, {"type": event.type.value})], event.by
+    )
     if event.type.is_request:
         _schedule_request(step, event.by, now, facts)
     else:
@@ -152,33 +135,36 @@ def apply(ticket: Ticket, event: TicketEvent, now: datetime, facts: Facts) -> Tr
     try:
         return _act(ticket, event, now, facts)
     except _Refused as refused:
-        return _refused(ticket, refused.refusal, event.by)
+        return _refused(ticket, refused.refusal, event.by, now)
 
 
 def _act(ticket: Ticket, event: ActorEvent, now: datetime, facts: Facts) -> Transition:
-    if event.by is Party.SYSTEM:
-        raise _refuse("not_allowed", "The system only acts through timers.")
-    if isinstance(event, Escalate):
-        return _escalate(ticket, event, now, facts)
-    if not ticket.is_open:
-        raise _refuse(
-            "ticket_closed",
-            f"Ticket #{ticket.number} is closed. To ask for something new, open a new ticket.",
-        )
+    """Check the action with `actions.refusal`, the rule every door asks, then carry it out."""
+    refusal = actions.refusal(ticket, actions.action_of(event), event.by, facts, now)
+    if refusal is not None:
+        raise _Refused(refusal)
     if isinstance(event, Reply):
         return _reply(ticket, event, now, facts)
     if isinstance(event, ChangeType):
         return _change(ticket, event, now, facts)
     if isinstance(event, Close):
         return _close(ticket, event, now, facts)
-    return _approve(ticket, event, now, facts)
+    if isinstance(event, Approve):
+        return _approve(ticket, event, now, facts)
+    if isinstance(event, Escalate):
+        return _escalate(ticket, event, now, facts)
+    raise TypeError(f"the ticket machine has no transition for {event!r}")
 
 
 def _reply(ticket: Ticket, event: Reply, now: datetime, facts: Facts) -> Transition:
     if not event.text.strip() and not event.attachments:
-        raise _refuse("empty_reply", "Your reply had no text; nothing was added to the ticket.")
+        raise _Refused(
+            Refusal("empty_reply", "Your reply had no text; nothing was added to the ticket.")
+        )
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
-    step = _Step(_touched(ticket, event.by, now), [], [HistoryEntry("replied", event.by, now)])
+    step = _Step(
+        _touched(ticket, event.by, now), [], [HistoryEntry("replied", event.by, now)], event.by
+    )
     if not ticket.type.is_request:
         step.set_due(_ladder_timer(step.ticket, facts.calendar))
     return step.finish(now, facts)
@@ -186,27 +172,17 @@ def _reply(ticket: Ticket, event: Reply, now: datetime, facts: Facts) -> Transit
 
 def _change(ticket: Ticket, event: ChangeType, now: datetime, facts: Facts) -> Transition:
     old, new = ticket.type, event.type
-    if old is new:
-        raise _refuse("no_change", f"Ticket #{ticket.number} is already a {new.value} ticket.")
-    saved_by_vendor = False
-    if event.by is Party.VENDOR and old.is_request:
-        _check_vendor_may_save(ticket, facts)
-        if new.is_request:
-            raise _refuse(
-                "not_allowed",
-                f"A vendor can change a {old.value} ticket only to support, with the "
-                "customer's consent.",
-            )
-        saved_by_vendor = True
-    if new.is_request:
-        _check_request_allowed(new, event.by, now, facts)
+    saved_by_vendor = actions.is_vendor_save(ticket, actions.change_to(new), event.by)
     ticket = replace(ticket, type=new, awaiting_approval=False)
     if saved_by_vendor:
         ticket = replace(ticket, vendor_saved_at=now)
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
     detail = {"from": old.value, "to": new.value}
     step = _Step(
-        _touched(ticket, event.by, now), [], [HistoryEntry("changed", event.by, now, detail)]
+        _touched(ticket, event.by, now),
+        [],
+        [HistoryEntry("changed", event.by, now, detail)],
+        event.by,
     )
     if new.is_request:
         _schedule_request(step, event.by, now, facts)
@@ -218,48 +194,34 @@ def _change(ticket: Ticket, event: ChangeType, now: datetime, facts: Facts) -> T
 def _close(ticket: Ticket, event: Close, now: datetime, facts: Facts) -> Transition:
     if event.by is Party.VENDOR:
         reason = CloseReason.CLOSED_BY_VENDOR
-        if ticket.type.is_request:
-            _check_vendor_may_save(ticket, facts)
+        if actions.is_vendor_save(ticket, Action.CLOSE, event.by):
             ticket = replace(ticket, vendor_saved_at=now)
     else:
         reason = CloseReason.CLOSED_BY_CUSTOMER
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
     ticket = _closed(ticket, reason, now)
-    step = _Step(ticket, [], [HistoryEntry("closed", event.by, now, {"reason": reason.value})])
+    step = _Step(
+        ticket, [], [HistoryEntry("closed", event.by, now, {"reason": reason.value})], event.by
+    )
     step.set_due(None)
     return step.finish(now, facts)
 
 
 def _approve(ticket: Ticket, event: Approve, now: datetime, facts: Facts) -> Transition:
-    if event.by is not Party.VENDOR:
-        raise _refuse("not_allowed", "Only the vendor can approve a refund.")
-    if not ticket.awaiting_approval:
-        raise _refuse(
-            "nothing_to_approve", f"Ticket #{ticket.number} is not waiting for an approval."
-        )
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
     ticket = replace(ticket, awaiting_approval=False)
-    step = _Step(ticket, [], [HistoryEntry("approved", event.by, now)])
+    step = _Step(ticket, [], [HistoryEntry("approved", event.by, now)], event.by)
     # An approval is a person's decision: processed at once, weekend or not.
     _process(step, now, facts)
     return step.finish(now, facts)
 
 
 def _escalate(ticket: Ticket, event: Escalate, now: datetime, facts: Facts) -> Transition:
-    if event.by is not Party.CUSTOMER:
-        raise _refuse("not_allowed", "Only the customer can escalate a ticket.")
-    if ticket.escalated_at is not None:
-        raise _refuse("already_escalated", f"Ticket #{ticket.number} was already escalated.")
-    if not policy.may_escalate(ticket.vendor_saved_at, now):
-        raise _refuse(
-            "not_escalatable",
-            f"Ticket #{ticket.number} can be escalated only within "
-            f"{policy.ESCALATION_WINDOW.days} days after the vendor closed it or changed "
-            "your refund or cancelation request.",
-        )
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
     ticket = replace(ticket, escalated_at=now)
-    step = _Step(ticket, [RecordEscalation(event.text)], [HistoryEntry("escalated", event.by, now)])
+    step = _Step(
+        ticket, [RecordEscalation(event.text)], [HistoryEntry("escalated", event.by, now)], event.by
+    )
     return step.finish(now, facts)
 
 
@@ -270,7 +232,7 @@ def _fire(ticket: Ticket, event: TimerEvent, now: datetime, facts: Facts) -> Tra
     due = ticket.due
     if not ticket.is_open or due is None or due.event is not event or due.at > now:
         return Transition(ticket)  # stale or early: nothing to do
-    step = _Step(ticket, [], [])
+    step = _Step(ticket, [], [], Party.SYSTEM)
     if event is TimerEvent.PROCESS:
         _process(step, now, facts)
     elif event is TimerEvent.INACTIVITY_WARNING:
@@ -317,51 +279,28 @@ def _process(step: _Step, now: datetime, facts: Facts) -> None:
 
 @dataclass
 class _Step:
-    """A transition being built: the ticket so far, its effects, its new history."""
+    """A transition being built: the ticket so far, its effects, its new history.
+
+    The ticket's `due` is its one pending timer, and the only record of it:
+    the funnel stores whatever `due` the finished ticket has.
+    """
 
     ticket: Ticket
     effects: list[Effect]
     history: list[HistoryEntry]
-    _timer_changed: bool = False
+    requester: Party
 
     def set_due(self, timer: Timer | None) -> None:
         self.ticket = replace(self.ticket, due=timer)
-        self._timer_changed = True
 
     def finish(self, now: datetime, facts: Facts) -> Transition:
         due = self.ticket.due
         if due is not None and due.event is TimerEvent.PROCESS and due.at <= now:
             # Processing that is due already (an abusing vendor's ticket) happens now.
             _process(self, now, facts)
-        ticket = replace(self.ticket, history=self.ticket.history + tuple(self.history))
-        timer_effects: list[Effect] = []
-        if self._timer_changed:
-            timer_effects.append(SetTimer(ticket.due) if ticket.due else CancelTimer())
-        return Transition(
-            ticket,
-            (*self.effects, *timer_effects, *notifications_for(self.history)),
-        )
-
-
-def _check_request_allowed(kind: TicketType, by: Party, now: datetime, facts: Facts) -> None:
-    refusal = policy.refusal_for(kind, facts.order, facts.vendor, by, now)
-    if refusal is not None:
-        raise _Refused(refusal.code, refusal.reason)
-    if facts.open_request is not None:
-        raise _refuse(
-            "request_open",
-            f"A refund or cancelation request for order {facts.order.reference} is already "
-            f"open as ticket #{facts.open_request}.",
-        )
-
-
-def _check_vendor_may_save(ticket: Ticket, facts: Facts) -> None:
-    if facts.vendor.abusing:
-        raise _refuse(
-            "save_not_allowed",
-            f"Ticket #{ticket.number} will be processed as requested; your account can no "
-            "longer close or change refund and cancelation tickets.",
-        )
+        entries = tuple(self.history)
+        ticket = replace(self.ticket, history=self.ticket.history + entries)
+        return Transition(ticket, tuple(self.effects), None, entries, self.requester)
 
 
 def _schedule_request(step: _Step, by: Party, now: datetime, facts: Facts) -> None:

@@ -38,15 +38,8 @@ from service.desk import (
     OpenRequest,
     TicketAction,
 )
-from service.domain.events import (
-    Approve,
-    ChangeType,
-    Close,
-    Escalate,
-    Open,
-    Reply,
-    TicketEvent,
-)
+from service.domain.actions import Action, event_for
+from service.domain.events import Open, Reply, TicketEvent
 from service.domain.notifications import LOOKUP_RESULT, REQUEST_REFUSED
 from service.domain.records import Attachment, Party, TicketType
 from service.inbound import codes
@@ -58,7 +51,7 @@ from service.inbound.guard import (
     sender_authenticated,
 )
 from service.inbound.parse import InboundMail, parse_mail
-from service.inbound.reply_text import Command, new_text, parse_commands
+from service.inbound.reply_text import new_text, parse_commands
 from service.inbound.route import (
     Bounces,
     Intent,
@@ -471,26 +464,10 @@ def _first_in(words: Sequence[str], found: Sequence[str]) -> str | None:
 
 
 def _events(
-    party: Party, text: str, attachments: tuple[Attachment, ...], commands: Sequence[Command]
+    party: Party, text: str, attachments: tuple[Attachment, ...], commands: Sequence[Action]
 ) -> tuple[TicketEvent, ...]:
     """A reply's commands as events; the first carries the reply's text and attachments."""
-    events: list[TicketEvent] = []
-    for command in commands:
-        body = text if not events else ""
-        files = attachments if not events else ()
-        if command is Command.CLOSE:
-            events.append(Close(party, body, files))
-        elif command is Command.APPROVE:
-            events.append(Approve(party, body, files))
-        elif command is Command.ESCALATE:
-            events.append(Escalate(party, body, files))
-        else:
-            target = {
-                Command.REFUND: TicketType.REFUND,
-                Command.CANCEL: TicketType.CANCELATION,
-                Command.SUPPORT: TicketType.SUPPORT,
-            }[command]
-            events.append(ChangeType(party, target, body, files))
-    if not events:
-        events.append(Reply(party, text, attachments))
-    return tuple(events)
+    if not commands:
+        return (Reply(party, text, attachments),)
+    first, *rest = commands
+    return (event_for(first, party, text, attachments), *(event_for(c, party) for c in rest))

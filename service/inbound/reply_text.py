@@ -32,11 +32,12 @@ the cut is made on the original lines.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
 from mailparser_reply.constants import GENERIC_MAIL_SEPARATOR, MAIL_LANGUAGES
 
-__all__ = ["Command", "new_text", "parse_commands"]
+from service.domain.actions import COMMAND_WORDS, Action
+
+__all__ = ["new_text", "parse_commands"]
 
 # Languages whose patterns are precise enough for customer text. Left out:
 # da and sv (sign-offs like "Tak", "Mvh" and "/name" match ordinary lines) and
@@ -265,21 +266,10 @@ def _drop_trailing_quote(lines: list[str]) -> list[str]:
 # --- commands -------------------------------------------------------------------
 
 
-class Command(StrEnum):
-    CLOSE = "close"
-    REFUND = "refund"
-    CANCEL = "cancel"
-    SUPPORT = "support"
-    APPROVE = "approve"
-    ESCALATE = "escalate"
+_COMMAND_LINE = re.compile(rf"^\s*#({'|'.join(COMMAND_WORDS)})\s*$", re.IGNORECASE)
 
 
-_COMMAND_LINE = re.compile(
-    r"^\s*#(close|refund|cancel|support|approve|escalate)\s*$", re.IGNORECASE
-)
-
-
-def parse_commands(text: str) -> tuple[str, tuple[Command, ...]]:
+def parse_commands(text: str) -> tuple[str, tuple[Action, ...]]:
     """Split `text` into the comment and the commands on lines of their own.
 
     A line is a command when it holds only `#close`, `#refund`, `#cancel`,
@@ -289,12 +279,12 @@ def parse_commands(text: str) -> tuple[str, tuple[Command, ...]]:
     a command quoted from an earlier message is not taken again.
     """
     kept: list[str] = []
-    commands: list[Command] = []
+    commands: list[Action] = []
     drop_blank = False
     for line in text.splitlines():
         match = _COMMAND_LINE.match(line)
         if match:
-            commands.append(Command(match.group(1).lower()))
+            commands.append(COMMAND_WORDS[match.group(1).lower()])
             drop_blank = not kept or not kept[-1].strip()
             continue
         if drop_blank and not line.strip():

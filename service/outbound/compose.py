@@ -156,6 +156,7 @@ class Composer:
             "facts": dict(item.payload.get("facts") or {}),
             "ticket_url": link,
             "reply_address": address,
+            "actions": list(item.payload.get("actions") or []),
         }
 
     def _from_name(self, context: Mapping[str, Any]) -> str:

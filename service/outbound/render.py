@@ -26,6 +26,9 @@ The context contract (built from the database by the outbox; given here):
                    (ticket_changed), "waiting_on" (inactivity_warning)
     ticket_url     this party's signed ticket link, or None
     reply_address  this party's reply address, or None
+    actions        what this party may do now (`allowed_actions` values,
+                   worked out by the funnel when the event happened);
+                   the email lists them as `#commands`
 
 `party`, `recipient`, `ticket`, `order`, `vendor` and `facts` must be
 present (None where allowed): a missing one is an error, not a blank in
@@ -43,7 +46,7 @@ Templates also see names derived here once per render: `customer_name`,
 party whose action caused this email) and `actor_label` (it, as the start
 of a sentence to this recipient: "You", "Your customer Jane Doe", ...),
 `due_text`, `awaiting_approval`, `physical`, `commands` (the email commands
-this party may use now), `currency`, and, in the bodies, `subject`; and the
+for `actions`), `currency`, and, in the bodies, `subject`; and the
 filters `when`, `money`, `filesize`, `humanize`, `payment`, `para` (wrap one
 prose paragraph of the text part) and `nl2br` (HTML).
 
@@ -70,6 +73,7 @@ import jinja2.runtime
 from markupsafe import Markup, escape
 
 import service
+from service.domain.actions import Action, command_words
 
 TICKET_TYPE_LABELS: Mapping[str, str] = {
     "refund": "refund request",
@@ -431,82 +435,15 @@ def _variables(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
         due_text=_due_text(ticket, party),
         awaiting_approval=_awaiting_approval(ticket),
         physical=_physical(order),
-        commands=available_commands(party, ticket, order),
+        commands=command_words([Action(a) for a in variables.get("actions") or ()]),
         currency=str(facts.get("currency") or (order.get("currency") if order else None) or ""),
     )
     return variables
 
 
-def available_commands(
-    party: str, ticket: Mapping[str, Any] | None, order: Mapping[str, Any] | None
-) -> list[str]:
-    """The email commands (`#close`, ...) that `party` may usefully send on `ticket` now.
-
-    A courtesy list for the email; the state machine still decides, and
-    explains a refusal, when a command is sent.
-    """
-    if ticket is None:
-        return []
-    ticket_type = ticket.get("type")
-    may_escalate = _saved_by_vendor(ticket) and not _escalated(ticket)
-    if ticket.get("status") != "open":
-        return ["escalate"] if party == "customer" and may_escalate else []
-    subscription_active = order is not None and order.get("subscription_status") == "active"
-    commands = ["close"]
-    if party == "customer":
-        if ticket_type != "refund":
-            commands.append("refund")
-        if ticket_type != "cancelation" and subscription_active:
-            commands.append("cancel")
-        if ticket_type != "support":
-            commands.append("support")
-        if may_escalate:
-            commands.append("escalate")
-    elif party == "vendor":
-        if ticket_type == "support":
-            commands.append("refund")
-            if subscription_active:
-                commands.append("cancel")
-        else:
-            commands.append("support")
-        if _awaiting_approval(ticket):
-            commands.append("approve")
-    return commands
-
-
-_REQUESTS = ("refund", "cancelation")
-
-
-def _saved_by_vendor(ticket: Mapping[str, Any]) -> bool:
-    """Whether the vendor closed a request or changed it to support: what may be escalated."""
-    if ticket.get("close_reason") == "closed_by_vendor" and ticket.get("type") in _REQUESTS:
-        return True
-    for event in ticket.get("events") or []:
-        if event.get("kind") != "changed" or event.get("by") != "vendor":
-            continue
-        detail = event.get("detail") or {}
-        if not detail or detail.get("from") in _REQUESTS:
-            return True
-    return False
-
-
-def _escalated(ticket: Mapping[str, Any]) -> bool:
-    return bool(ticket.get("escalated_at")) or any(
-        event.get("kind") == "escalated" for event in ticket.get("events") or []
-    )
-
-
 def _awaiting_approval(ticket: Mapping[str, Any] | None) -> bool:
-    """Whether an open refund waits for the vendor's `#approve` (SPEC §2).
-
-    Read from `awaiting_approval` when the ticket carries it; otherwise an
-    open refund without a timer is one that waits.
-    """
-    if not ticket or ticket.get("status") != "open" or ticket.get("type") != "refund":
-        return False
-    if "awaiting_approval" in ticket:
-        return bool(ticket["awaiting_approval"])
-    return not ticket.get("due")
+    """Whether an open refund waits for the vendor's approval (SPEC §2), as the ticket says."""
+    return bool(ticket and ticket.get("status") == "open" and ticket.get("awaiting_approval"))
 
 
 def _actor(kind: str, ticket: Mapping[str, Any] | None, facts: Mapping[str, Any]) -> str:

@@ -20,13 +20,10 @@ from typing import Any
 
 import httpx
 
+from service.domain.notifications import WEBHOOK_KIND
 from service.outbound.transport import PermanentFailure, TransientFailure
 
-WEBHOOK_KIND = "webhook"
-WEBHOOK_EVENTS = {
-    "refund_processed": "refund.processed",
-    "cancelation_processed": "cancelation.processed",
-}
+__all__ = ["WEBHOOK_KIND", "WebhookSender", "signature", "verify"]
 
 
 def signature(api_key: str, timestamp: str, body: bytes) -> str:

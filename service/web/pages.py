@@ -45,6 +45,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Message
 
 from service.desk import DeskError, OpenRequest, OrderNotFound, TicketAction, TicketNotFound
+from service.domain.actions import Action, allowed_actions, event_for
 from service.domain.events import Open, Reply, TicketEvent
 from service.domain.notifications import LOOKUP_RESULT, REQUEST_REFUSED
 from service.domain.records import Attachment, Party, Ticket, TicketType
@@ -54,7 +55,7 @@ from service.representations import order_json, ticket_json
 from service.runtime import Runtime
 from service.web import csrf, flash
 from service.web.ratelimit import FormLimiter
-from service.web.ticket_view import buttons, event_for, summary, timeline
+from service.web.ticket_view import BUTTON_ACTIONS, buttons, summary, timeline
 
 NEUTRAL_ANSWER = "If this matches a purchase, we have emailed the address on the order."
 """The one answer of both self-service forms, whatever was found."""
@@ -188,19 +189,18 @@ class _Pages:
         link = _link(request)
         if link is None:
             return self._not_found(request)
-        async with runtime.store.reading() as q:
-            ticket = await q.ticket(link.number)
-            order = await q.order(ticket.order_reference) if ticket else None
-            vendor = await q.vendor(ticket.vendor_id) if ticket else None
-        if ticket is None:
+        loaded = await runtime.desk.read_ticket(link.number)
+        if loaded is None:
             return self._not_found(request)
+        ticket, facts = loaded
+        order, vendor = facts.order, facts.vendor
         secret = runtime.settings.secret
         message = flash.take(request, secret, link.path)
         ticket_data = ticket_json(ticket)
-        order_data = order_json(order) if order else None
+        order_data = order_json(order)
         names = {
-            "customer": (order.customer_name if order else "") or ticket.customer_email,
-            "vendor": vendor.name if vendor else ticket.vendor_id,
+            "customer": order.customer_name or ticket.customer_email,
+            "vendor": vendor.name,
             "system": "maildesk",
             "operator": "The maildesk operator",
         }
@@ -216,8 +216,7 @@ class _Pages:
             buttons=buttons(
                 link.party,
                 ticket_data,
-                order_data,
-                vendor_abusing=bool(vendor and vendor.abusing),
+                allowed_actions(ticket, link.party, facts, runtime.clock.now()),
             ),
             flash=message,
             page_path=link.path,
@@ -266,11 +265,11 @@ class _Pages:
                 )
             event = Reply(link.party, text, attachments)
         else:
-            event = event_for(chosen, link.party, text, attachments)
-            if event is None:
+            if chosen not in BUTTON_ACTIONS:
                 return self._error(
                     request, 400, "Unknown action", "Go back to the ticket page and use a button."
                 )
+            event = event_for(Action(chosen), link.party, text, attachments)
         try:
             outcome = await runtime.desk.apply(TicketAction(link.number, (event,), blobs))
         except TicketNotFound:

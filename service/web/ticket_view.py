@@ -1,10 +1,11 @@
 """What one party sees on a ticket page: the buttons they may press and the history as a timeline.
 
 Built from the SPEC §8 JSON shapes (`ticket_json`, `order_json`), so the page
-describes a ticket exactly as the API and the emails do. The buttons are a
-courtesy, like the command list in the emails: they leave out what the state
-machine would refuse for sure, but the machine still decides when a button is
-pressed, and a refusal is shown with its reason.
+describes a ticket exactly as the API and the emails do. The buttons are
+exactly the domain's `allowed_actions`, the same answer the command list in
+each email comes from; the machine still decides when a button is pressed
+(the ticket may have changed since the page was drawn), and a refusal is
+shown with its reason.
 
 This module must never change anything or read the database: it turns
 values into other values for the templates.
@@ -16,33 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.domain.events import ActorEvent, Approve, ChangeType, Close, Escalate
-from service.domain.records import Attachment, Party, TicketType
-from service.outbound.render import TICKET_TYPE_LABELS, available_commands, payment, when
+from service.domain.actions import Action
+from service.domain.records import Party
+from service.outbound.render import TICKET_TYPE_LABELS, payment, when
 
-ACTIONS: tuple[str, ...] = (
-    "close",
-    "change-to-refund",
-    "change-to-cancelation",
-    "change-to-support",
-    "approve",
-    "escalate",
-)
-"""The values an action button may post, in the order the page shows them."""
-
-_COMMAND_ACTIONS: Mapping[str, str] = {
-    "close": "close",
-    "refund": "change-to-refund",
-    "cancel": "change-to-cancelation",
-    "support": "change-to-support",
-    "approve": "approve",
-    "escalate": "escalate",
-}
-_CHANGE_TARGETS: Mapping[str, TicketType] = {
-    "change-to-refund": TicketType.REFUND,
-    "change-to-cancelation": TicketType.CANCELATION,
-    "change-to-support": TicketType.SUPPORT,
-}
+BUTTON_ACTIONS: frozenset[str] = frozenset(a.value for a in Action if a is not Action.REPLY)
+"""The values an action button may post (a reply has its own form)."""
 _REQUESTS = ("refund", "cancelation")
 
 
@@ -66,40 +46,9 @@ class TimelineItem:
     is_comment: bool = False
 
 
-def event_for(
-    action: str, party: Party, text: str, attachments: tuple[Attachment, ...]
-) -> ActorEvent | None:
-    """The event a button posts, carrying the text and files typed beside it; None if unknown."""
-    if action == "close":
-        return Close(party, text, attachments)
-    if action == "approve":
-        return Approve(party, text, attachments)
-    if action == "escalate":
-        return Escalate(party, text, attachments)
-    target = _CHANGE_TARGETS.get(action)
-    if target is not None:
-        return ChangeType(party, target, text, attachments)
-    return None
-
-
-def buttons(
-    party: Party,
-    ticket: Mapping[str, Any],
-    order: Mapping[str, Any] | None,
-    *,
-    vendor_abusing: bool,
-) -> list[Button]:
-    """The action buttons `party` may use on `ticket` now.
-
-    The email's command list (`available_commands`), less what a vendor marked
-    as abusing the save-the-sale window may no longer do: close or change a
-    refund or cancelation request.
-    """
-    commands = available_commands(party.value, ticket, order)
-    if party is Party.VENDOR and vendor_abusing and ticket.get("type") in _REQUESTS:
-        commands = [c for c in commands if c not in ("close", "support")]
-    chosen = {_COMMAND_ACTIONS[c] for c in commands if c in _COMMAND_ACTIONS}
-    return [_button(action, party, ticket) for action in ACTIONS if action in chosen]
+def buttons(party: Party, ticket: Mapping[str, Any], allowed: Sequence[Action]) -> list[Button]:
+    """The action buttons for what `party` may do on `ticket` now (`allowed_actions`)."""
+    return [_button(a.value, party, ticket) for a in allowed if a.value in BUTTON_ACTIONS]
 
 
 def _button(action: str, party: Party, ticket: Mapping[str, Any]) -> Button:

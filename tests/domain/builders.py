@@ -231,8 +231,8 @@ def refused_with(transition: Transition, code: str, requester: Party) -> Notify:
     assert transition.refusal is not None
     assert transition.refusal.code == code, transition.refusal
     assert transition.refusal.reason
-    (mail,) = transition.effects
-    assert isinstance(mail, Notify)
+    assert transition.effects == ()
+    (mail,) = transition.notifications
     assert mail.kind == "request_refused"
     assert mail.party is requester
     assert mail.facts["reason"] == transition.refusal.reason
@@ -240,5 +240,10 @@ def refused_with(transition: Transition, code: str, requester: Party) -> Notify:
 
 
 def is_noop(transition: Transition, ticket: Ticket) -> bool:
-    """Nothing happened: same ticket, no effects."""
-    return transition.accepted and transition.ticket == ticket and transition.effects == ()
+    """Nothing happened: same ticket, no effects, nothing sent."""
+    return (
+        transition.accepted
+        and transition.ticket == ticket
+        and transition.effects == ()
+        and transition.notifications == ()
+    )

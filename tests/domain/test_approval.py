@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.effects import CancelTimer, SetTimer
 from service.domain.events import Approve, ChangeType, Fire, Reply
 from service.domain.records import CloseReason, TimerEvent
 from tests.domain.builders import (
@@ -61,7 +60,6 @@ def assert_awaiting_approval(transition):
     assert ticket is not None and ticket.is_open
     assert ticket.awaiting_approval
     assert ticket.due is None
-    assert effects_of(transition, SetTimer) == []
 
 
 # --- what waits ----------------------------------------------------------------
@@ -150,7 +148,7 @@ def test_vendor_approval_of_unusual_payment_method_processes_at_once():
     transition = act(ticket, Approve(VENDOR), WEDNESDAY, f)
     assert transition.ticket.close_reason is CloseReason.REFUNDED
     assert effects_of(transition, RefundBill) == [RefundBill(REFERENCE, BILLED)]
-    assert effects_of(transition, CancelTimer) == [CancelTimer()]
+    assert transition.ticket.due is None
 
 
 def test_customer_cannot_approve_their_own_refund():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.effects import RecordEscalation, SetTimer
+from service.domain.effects import RecordEscalation
 from service.domain.events import ChangeType, Close, Escalate, Reply
 from service.domain.records import CloseReason, TimerEvent
 from tests.domain.builders import (
@@ -103,7 +103,6 @@ def test_customer_may_escalate_a_vendor_change_to_support():
     assert effects_of(transition, RecordEscalation)
     # Escalating does not touch the ticket's own timer.
     assert transition.ticket.due == ticket.due
-    assert effects_of(transition, SetTimer) == []
 
 
 def test_customer_may_escalate_only_once():
@@ -157,7 +156,6 @@ def test_abusing_vendor_customer_refund_is_processed_in_the_open_transition():
     assert done.due is None
     assert effects_of(transition, RefundBill) == [RefundBill(REFERENCE, BILLED)]
     assert effects_of(transition, CancelSubscription) == [CancelSubscription(REFERENCE)]
-    assert effects_of(transition, SetTimer) == []
     assert notified(transition) == {
         (kind, party) for kind in ("ticket_opened", "refund_processed") for party in BOTH
     }

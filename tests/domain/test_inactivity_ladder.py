@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain.effects import CancelTimer, SetTimer
 from service.domain.events import ChangeType, Close, Fire, Reply
 from service.domain.records import CloseReason, Party, Timer, TimerEvent
 from tests.domain.builders import (
@@ -25,7 +24,6 @@ from tests.domain.builders import (
     accepted,
     act,
     at,
-    effects_of,
     facts,
     fire,
     is_noop,
@@ -76,7 +74,6 @@ def test_waiting_for_the_vendor_warns_at_48_and_96_hours_and_closes_at_144_hours
     assert closed.close_reason is CloseReason.INACTIVITY
     assert closed.closed_at == ny("2026-06-08 10:00")
     assert closed.due is None
-    assert effects_of(closing, CancelTimer) == [CancelTimer()]
     assert notified(closing) == {("ticket_closed", party) for party in BOTH}
     assert all(n.facts["reason"] == "inactivity" for n in closing.notifications)
 
@@ -182,10 +179,10 @@ def test_a_vendor_reply_switches_to_the_customer_ladder_and_back():
     assert asked.due == Timer(WARNING, ny("2026-06-05 08:00"))
 
 
-def test_every_reply_sets_the_new_timer_as_an_effect():
+def test_every_reply_sets_the_new_timer_as_the_tickets_due():
     ticket = support(ny("2026-06-02 10:00"))
     transition = act(ticket, Reply(CUSTOMER, "Ping"), ny("2026-06-03 10:00"), F)
-    assert effects_of(transition, SetTimer) == [SetTimer(Timer(WARNING, ny("2026-06-05 10:00")))]
+    assert transition.ticket.due == Timer(WARNING, ny("2026-06-05 10:00"))
 
 
 def test_a_change_restarts_the_ladder_from_the_change():
@@ -203,8 +200,6 @@ def test_closing_cancels_the_ladder(by):
     ticket = support(ny("2026-06-02 10:00"))
     transition = act(ticket, Close(by), ny("2026-06-03 10:00"), F)
     assert transition.ticket.due is None
-    assert effects_of(transition, CancelTimer) == [CancelTimer()]
-    assert effects_of(transition, SetTimer) == []
 
 
 def test_a_fire_of_the_wrong_event_is_a_no_op():

