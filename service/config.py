@@ -57,6 +57,7 @@ class Settings:
     smtp_idle_timeout: float = DEFAULT_SMTP_IDLE_TIMEOUT  # seconds a command may take to arrive
     smtp_max_connections: int = DEFAULT_SMTP_MAX_CONNECTIONS
     smtp_processes: int = DEFAULT_SMTP_PROCESSES  # processes listening on the SMTP port
+    webhook_allow_hosts: tuple[str, ...] = ()  # internal webhook targets the operator admits
     mode: str = "production"
 
     @property
@@ -79,6 +80,7 @@ class Settings:
     def from_json(cls, text: str) -> Settings:
         data: dict[str, Any] = json.loads(text)
         data["secret"] = base64.b64decode(data["secret"])
+        data["webhook_allow_hosts"] = tuple(data.get("webhook_allow_hosts", ()))
         if data["relay"] is not None:
             data["relay"] = Relay(**data["relay"])
         if data["fake_clock_start"] is not None:
