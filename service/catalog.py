@@ -6,7 +6,9 @@ imports nothing, and the error names the record and the field at fault
 Importing is idempotent: vendors are upserted by `id`, products by `sku`,
 orders by `reference`; refunds already recorded on an order's bills, a
 canceled subscription, a vendor's generated API key and its abuse flag all
-survive a re-import.
+survive a re-import. A vendor's `webhook_url` must be one maildesk may post
+to (`service/outbound/webhook_target.py`, with the operator's allow-list);
+the outbox checks it again before every attempt.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from service.domain.records import (
     SubscriptionStatus,
     Vendor,
 )
+from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList, RefusedTarget, check_url
 from service.store import Store
 
 VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -125,14 +128,16 @@ def parse_catalog(
     data: object,
     known_vendors: Sequence[str] = (),
     known_products: Mapping[str, Product] | None = None,
+    webhook_allow: AllowList = NO_EXCEPTIONS,
 ) -> Catalog:
-    """Validate an import document. `known_*` are records already in the database."""
+    """Validate an import document. `known_*` are records already in the database;
+    `webhook_allow` the internal webhook targets the operator admits."""
     root = _Field("import", data)
     for key in root.data:
         if key not in ("vendors", "products", "orders"):
             raise ImportError_(f"import.{key}: unknown section; expected vendors, products, orders")
     vendors = tuple(
-        _vendor(_Field(f"vendors[{i}]", raw))
+        _vendor(_Field(f"vendors[{i}]", raw), webhook_allow)
         for i, raw in enumerate(root.items("vendors", required=False))
     )
     vendor_ids = set(known_vendors) | {v.id for v in vendors}
@@ -149,7 +154,7 @@ def parse_catalog(
     return Catalog(vendors, products, orders, names)
 
 
-def _vendor(f: _Field) -> Vendor:
+def _vendor(f: _Field, webhook_allow: AllowList) -> Vendor:
     vendor_id = f.required("id")
     f.path = f"{f.path} ({vendor_id})"
     if not VENDOR_ID.fullmatch(vendor_id):
@@ -185,6 +190,12 @@ def _vendor(f: _Field) -> Vendor:
             raise ImportError_(f"{p.path}.days: within_days needs a whole number of days >= 0")
         policy = RefundPolicy(category, days if category is RefundCategory.WITHIN_DAYS else None)
     account = f.required("account_email")
+    webhook_url = f.text("webhook_url", required=False)
+    if webhook_url:
+        try:
+            check_url(webhook_url, webhook_allow)
+        except RefusedTarget as error:
+            raise ImportError_(f"{f.path}.webhook_url: {error}") from None
     return Vendor(
         id=vendor_id,
         name=f.required("name"),
@@ -194,7 +205,7 @@ def _vendor(f: _Field) -> Vendor:
         timezone=timezone,
         refund_policy=policy,
         api_key=f.text("api_key", required=False) or "",
-        webhook_url=f.text("webhook_url", required=False),
+        webhook_url=webhook_url,
     )
 
 
@@ -295,7 +306,9 @@ def _order(
     )
 
 
-async def import_catalog(store: Store, data: object) -> dict[str, int]:
+async def import_catalog(
+    store: Store, data: object, *, webhook_allow: AllowList = NO_EXCEPTIONS
+) -> dict[str, int]:
     """Validate `data`, then upsert all of it in one transaction; return what was imported."""
     async with store.transaction() as q:
         known = [v.id for v in await q.vendors()]
@@ -303,7 +316,7 @@ async def import_catalog(store: Store, data: object) -> dict[str, int]:
         known_products = {
             sku: product for sku in skus if (product := await q.product(sku)) is not None
         }
-        catalog = parse_catalog(data, known, known_products)
+        catalog = parse_catalog(data, known, known_products, webhook_allow)
         for vendor in catalog.vendors:
             if not vendor.api_key:
                 # A key is generated once and then kept: re-importing must not lock a vendor out.

@@ -15,7 +15,8 @@ import anyio
 
 from service.catalog import ImportError_, import_catalog
 from service.config import DEFAULT_DB, ConfigError, env
-from service.runner import add_run_commands
+from service.outbound.webhook_target import AllowList
+from service.runner import WEBHOOK_ALLOW_HOSTS_HELP, add_run_commands
 from service.store import StorageError, Store, open_store
 from service.store.migrate import copy_sqlite_to_postgres
 from service.store.postgres import PostgresStore
@@ -41,6 +42,7 @@ async def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitabl
 
 
 async def cmd_import(args: argparse.Namespace) -> int:
+    allow = AllowList.parse(args.webhook_allow_hosts)
     try:
         data = json.loads(await anyio.Path(args.file).read_text("utf-8"))
     except FileNotFoundError:
@@ -49,7 +51,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.file}: not valid JSON ({error})") from None
 
     async def work(store: Store) -> int:
-        counts = await import_catalog(store, data)
+        counts = await import_catalog(store, data, webhook_allow=allow)
         print(json.dumps(counts))
         return 0
 
@@ -122,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("import", help="import vendors, products and orders from JSON")
     p.add_argument("file", help="a JSON file in the import format (see fixtures/demo.json)")
     _db_option(p)
+    p.add_argument(
+        "--webhook-allow-hosts",
+        default=env("webhook_allow_hosts"),
+        metavar="HOSTS",
+        help=f"{WEBHOOK_ALLOW_HOSTS_HELP} (MAILDESK_WEBHOOK_ALLOW_HOSTS)",
+    )
     p.set_defaults(run=cmd_import)
 
     p = commands.add_parser(

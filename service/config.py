@@ -59,6 +59,7 @@ class Settings:
     smtp_processes: int = DEFAULT_SMTP_PROCESSES  # processes listening on the SMTP port
     trusted_authserv_ids: tuple[str, ...] = ()
     """Receiving servers whose Authentication-Results maildesk believes (the operator's own)."""
+    webhook_allow_hosts: tuple[str, ...] = ()  # internal webhook targets the operator admits
     mode: str = "production"
 
     @property
@@ -81,7 +82,8 @@ class Settings:
     def from_json(cls, text: str) -> Settings:
         data: dict[str, Any] = json.loads(text)
         data["secret"] = base64.b64decode(data["secret"])
-        data["trusted_authserv_ids"] = tuple(data["trusted_authserv_ids"])
+        data["trusted_authserv_ids"] = tuple(data.get("trusted_authserv_ids", ()))
+        data["webhook_allow_hosts"] = tuple(data.get("webhook_allow_hosts", ()))
         if data["relay"] is not None:
             data["relay"] = Relay(**data["relay"])
         if data["fake_clock_start"] is not None:

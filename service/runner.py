@@ -44,6 +44,7 @@ from service.config import (
 )
 from service.http_server import listening_socket, serve_http
 from service.listeners import helper_listeners, serve_listener
+from service.outbound.webhook_target import AllowList
 from service.runtime import Runtime, build_runtime
 from service.store import Store, open_store
 from service.web.app import build_app
@@ -54,6 +55,10 @@ SECRET_KEY = "local_secret"
 ADMIN_TOKEN_KEY = "local_admin_token"
 DEMO_START = "2026-11-23T14:00:00Z"  # a Monday afternoon; fixtures/demo.json is dated around it
 DEMO_DB = "maildesk-demo.db"
+WEBHOOK_ALLOW_HOSTS_HELP = (
+    "internal webhook targets to allow, comma-separated host names, addresses or networks "
+    "(e.g. hooks.internal,10.0.0.0/8); by default webhooks go to public addresses only"
+)
 
 
 def bundled(name: str) -> Path:
@@ -79,6 +84,7 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
     option("--relay", "HOST:PORT of the SMTP relay for outgoing mail; default: built-in catcher")
     option("--base-url", "public URL of the web server, used in links in emails")
     option("--templates", "a folder of templates that overrides the built-in ones")
+    option("--webhook-allow-hosts", WEBHOOK_ALLOW_HOSTS_HELP)
     option(
         "--smtp-processes",
         "processes accepting SMTP on the one port, and with --relay delivering from the "
@@ -137,6 +143,7 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         smtp_max_connections=int(env("smtp_max_connections", "1000") or 1000),
         smtp_processes=parse_count("smtp-processes", args.smtp_processes),
         trusted_authserv_ids=parse_list(env("trusted_authserv_ids")),
+        webhook_allow_hosts=AllowList.parse(args.webhook_allow_hosts).entries(),
         mode=mode,
     )
 
@@ -250,7 +257,9 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     try:
         settings = await settings_from(args, store, mode="demo")
         data = json.loads((bundled("fixtures") / "demo.json").read_text("utf-8"))
-        counts = await import_catalog(store, data)
+        counts = await import_catalog(
+            store, data, webhook_allow=AllowList.parse(settings.webhook_allow_hosts)
+        )
     except BaseException:
         await store.close()
         raise

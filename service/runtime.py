@@ -23,6 +23,8 @@ from service.outbound.compose import Composer, MailSettings
 from service.outbound.outbox import OutboxWorker
 from service.outbound.render import Renderer
 from service.outbound.transport import CatcherTransport, MailTransport, SmtpRelayTransport
+from service.outbound.webhook import WebhookSender
+from service.outbound.webhook_target import AllowList
 from service.scheduler import Scheduler
 from service.store import Store, open_store
 
@@ -42,6 +44,11 @@ class Runtime:
     listener: ListenerHandler
     mailbox: Mailbox
     renderer: Renderer
+
+    @property
+    def webhook_allow(self) -> AllowList:
+        """The internal webhook targets the operator admits (`MAILDESK_WEBHOOK_ALLOW_HOSTS`)."""
+        return AllowList.parse(self.settings.webhook_allow_hosts)
 
     @property
     def fake_clock(self) -> FakeClock | None:
@@ -68,6 +75,7 @@ class Runtime:
         closing = getattr(self.outbox.transport, "aclose", None)
         if closing is not None:
             await closing()
+        await self.outbox.webhooks.aclose()
         await self.store.close()
 
 
@@ -111,7 +119,13 @@ async def build_runtime(
         clock=clock,
         desk=desk,
         scheduler=Scheduler(store, desk, clock),
-        outbox=OutboxWorker(store, clock, transport, composer),
+        outbox=OutboxWorker(
+            store,
+            clock,
+            transport,
+            composer,
+            webhooks=WebhookSender(AllowList.parse(settings.webhook_allow_hosts)),
+        ),
         intake=intake,
         router=router,
         listener=ListenerHandler(intake, router),

@@ -65,6 +65,7 @@ def test_settings_survive_the_trip_to_a_helper_process() -> None:
         smtp_processes=3,
         smtp_idle_timeout=12.5,
         templates="/etc/maildesk/templates",
+        webhook_allow_hosts=("hooks.internal", "10.0.0.0/8"),
     )
     assert Settings.from_json(settings.to_json()) == settings
     assert Settings.from_json(Settings().to_json()) == Settings()

@@ -13,7 +13,8 @@ SMTP reply this returns. The order of checks is the order of trust:
    and only then does the sender get `250`.
 
 Anything unexpected answers `451` (the sender retries) and the raw message
-is kept: in the database when it can be written, else in the spool folder.
+is kept: in the database when it can be written, else in the spool folder
+(0700, each message 0600: it is customers' mail).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from service.inbound.route import (
     TicketReply,
     VendorCommand,
 )
+from service.private_files import owner_only_folder, write_owner_only
 from service.store import InboundReceipt, StorageError, Store, TicketParties
 
 log = logging.getLogger(__name__)
@@ -430,10 +432,10 @@ class Intake:
         except (StorageError, DeskError, OSError):
             pass
         spool = self.settings.spool_dir
-        try:
-            spool.mkdir(parents=True, exist_ok=True)
+        try:  # raw customer mail: readable by maildesk's own user only, whatever the umask
+            owner_only_folder(spool)
             name = f"{self.clock.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
-            (spool / name).write_bytes(raw)
+            write_owner_only(spool / name, raw)
             log.error("message kept in %s (%s)", spool / name, detail)
         except OSError:
             log.exception("could not keep the message anywhere; the sender will retry")

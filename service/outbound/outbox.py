@@ -215,6 +215,7 @@ class OutboxWorker:
         except TransientFailure as error:
             return "retry", str(error)
         except PermanentFailure as error:
+            log.error("webhook #%s for vendor %s failed for good: %s", mail.id, vendor.id, error)
             return "failed", str(error)
         return "sent", ""
 

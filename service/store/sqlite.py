@@ -14,6 +14,10 @@ batches wait behind those sleeps. SQLite's lock still guards the data;
 programs that do not take the turn (`maildesk import`, the sqlite3 shell)
 just wait on it as before.
 
+The database file, its `-wal` and `-shm` and the lock file are readable by
+maildesk's own user only (0600, whatever the umask; see `_keep_private`):
+they hold the signing secret, the admin token and every customer's mail.
+
 Every database error is re-raised as `StorageError`, which the SMTP listener
 answers with 451 so the sender tries again later.
 """
@@ -36,6 +40,7 @@ from typing import Any, cast
 
 import anyio
 
+from service.private_files import OWNER_ONLY_FILE, create_owner_only, tighten_if_present
 from service.store.base import Row, StorageError
 from service.store.migrations import scripts
 from service.store.queries import Queries
@@ -101,6 +106,58 @@ class SqliteConnection:
         return None if row is None else row[0]
 
 
+LOCK_SUFFIX = "-writer.lock"
+COMPANIONS = ("-wal", "-shm", LOCK_SUFFIX)
+"""The files kept beside the database: SQLite's WAL and shared memory, and `WriterTurn`'s lock."""
+
+
+def _is_file(database: str) -> bool:
+    return database != ":memory:" and not database.startswith("file:")
+
+
+def _keep_private(path: str) -> None:
+    """Create the database file 0600 before SQLite opens it; close up files open to others.
+
+    SQLite creates `-wal` and `-shm` with the mode of the database file
+    (checked by `tests/reliability/test_private_files.py`), not the umask's,
+    so a 0600 database keeps them 0600. A database made before this rule,
+    and the files beside it, are tightened to 0600 rather than refused: the
+    secret in them is exposed until they are, and maildesk is their only
+    reader. One warning says what changed, for an operator whose backup or
+    monitoring job read them through their group and must now run as
+    maildesk's user.
+    """
+    opened: list[str] = []
+    try:
+        before = create_owner_only(path)
+        if before is not None:
+            opened.append(f"{path} ({before:04o})")
+        for suffix in COMPANIONS:
+            before = tighten_if_present(path + suffix)
+            if before is not None:
+                opened.append(f"{path}{suffix} ({before:04o})")
+    except PermissionError as error:
+        if not os.path.exists(path):
+            raise  # not even created: SQLite could not have opened it either
+        log.warning(
+            "%s and the files beside it may be readable by other users and cannot be made "
+            "owner-only (%s); run `chmod 600 %s*` as their owner: they hold the signing "
+            "secret, the admin token and customers' mail",
+            path,
+            error,
+            path,
+        )
+        return
+    if opened:
+        log.warning(
+            "%s %s open to other users; made 0600 (owner only), since the database holds "
+            "the signing secret, the admin token and customers' mail. A backup or monitoring "
+            "job that read the database must now run as maildesk's user",
+            ", ".join(opened),
+            "was" if len(opened) == 1 else "were",
+        )
+
+
 def _connect(path: str) -> sqlite3.Connection:
     """Open a connection (in a worker thread: opening may wait on the file)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -139,10 +196,10 @@ class WriterTurn:
 
     def __init__(self, database: str) -> None:
         self._fd: int | None = None
-        if database == ":memory:" or database.startswith("file:"):
+        if not _is_file(database):
             return
         try:
-            self._fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = os.open(database + LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, OWNER_ONLY_FILE)
         except OSError as error:
             log.warning("no writer lock file beside %s (%s); using SQLite's wait", database, error)
 
@@ -192,10 +249,12 @@ class SqliteStore:
     async def open(cls, path: str | Path) -> SqliteStore:
         path = str(path)
         try:
+            if _is_file(path):
+                await anyio.to_thread.run_sync(_keep_private, path)
             writer = await anyio.to_thread.run_sync(_connect, path)
             await anyio.to_thread.run_sync(_migrate, writer)
             reader = await anyio.to_thread.run_sync(_connect, path)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise StorageError(f"cannot open SQLite database {path}: {error}") from error
         return cls(path, writer, reader)
 

@@ -144,7 +144,7 @@ def ticket_type(data: dict[str, Any]) -> TicketType:
 async def admin_import(request: Request, runtime: Runtime, caller: Caller) -> Response:
     data = await json_body(request, limit=MAX_IMPORT_BODY)
     try:
-        counts = await import_catalog(runtime.store, data)
+        counts = await import_catalog(runtime.store, data, webhook_allow=runtime.webhook_allow)
     except ImportError_ as error:
         raise ApiError(422, str(error)) from None
     return JSONResponse(counts)

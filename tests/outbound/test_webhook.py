@@ -1,13 +1,18 @@
 """Vendor webhooks: processed refunds and cancelations posted, signed, retried until accepted.
 
-The vendor's endpoint is outside the product, so it is the one thing mocked
-(httpx.MockTransport); everything else is the real outbox on a real database.
+The vendor's endpoint is outside the product, so the tests bring one: a real
+HTTP(S) server on 127.0.0.1 (`tests/outbound/endpoint.py`), which the
+operator's allow-list (`MAILDESK_WEBHOOK_ALLOW_HOSTS=127.0.0.1`) admits, as an
+operator would for an internal endpoint; everything else is the real outbox
+on a real database.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,94 +28,129 @@ from service.outbound.compose import Composer, MailSettings
 from service.outbound.outbox import OutboxWorker
 from service.outbound.render import Renderer
 from service.outbound.transport import CatcherTransport
-from service.outbound.webhook import WebhookSender, verify
+from service.outbound.webhook import WebhookSender, verify, webhook_client
+from service.outbound.webhook_target import AllowList
 from service.scheduler import Scheduler
-from service.store import Store
+from service.store import QueuedMail, Store
 from tests.conftest import DOMAIN, small_catalog
+from tests.outbound.endpoint import Endpoint, certificates_for, running
 
 pytestmark = pytest.mark.anyio
 
+LOOPBACK = AllowList.parse("127.0.0.1")
 
-class Endpoint:
-    """The vendor's system: fails `failures` times, then accepts."""
 
-    def __init__(self, failures: int = 0, status: int = 503) -> None:
-        self.failures = failures
-        self.status = status
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if len(self.requests) <= self.failures:
-            return httpx.Response(self.status)
-        return httpx.Response(204)
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    with running(Endpoint()) as serving:
+        yield serving
 
 
 async def process_vendor_refund(
-    store: Store, desk: Desk, clock: FakeClock, endpoint: Endpoint
+    store: Store,
+    desk: Desk,
+    clock: FakeClock,
+    webhook_url: str,
+    *,
+    allow: AllowList = LOOPBACK,
+    client: httpx.AsyncClient | None = None,
 ) -> OutboxWorker:
+    """Acme (webhook at `webhook_url`) refunds an order; the outbox that will post it."""
     data = small_catalog()
-    data["vendors"][0]["webhook_url"] = "https://hooks.acme.test/maildesk"
-    await import_catalog(store, data)
+    data["vendors"][0]["webhook_url"] = webhook_url
+    await import_catalog(store, data, webhook_allow=allow)
     await desk.apply(OpenRequest("BOOK0001", Open(TicketType.REFUND, Party.VENDOR)))
     clock.advance(timedelta(minutes=5))
     await Scheduler(store, desk, clock).run_due()
     composer = Composer(store, Renderer(), MailSettings(b"s" * 32, DOMAIN, "http://d.test"))
-    client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
     return OutboxWorker(
-        store, clock, CatcherTransport(Mailbox()), composer, webhooks=WebhookSender(client)
+        store,
+        clock,
+        CatcherTransport(Mailbox()),
+        composer,
+        webhooks=WebhookSender(allow, client=client),
     )
 
 
+async def webhook_rows(store: Store) -> list[QueuedMail]:
+    async with store.reading() as q:
+        return [m for m in await q.outbox() if m.item.kind == "webhook"]
+
+
 async def test_a_processed_refund_is_posted_signed_with_the_vendors_key(
-    store: Store, desk: Desk, clock: FakeClock
+    store: Store, desk: Desk, clock: FakeClock, endpoint: Endpoint
 ) -> None:
-    endpoint = Endpoint()
-    outbox = await process_vendor_refund(store, desk, clock, endpoint)
+    outbox = await process_vendor_refund(store, desk, clock, endpoint.url())
     await outbox.run_once()
     (request,) = endpoint.requests
-    body = request.content
+    body = request.body
     payload: dict[str, Any] = json.loads(body)
     assert payload["event"] == "refund.processed"
     assert payload["order"] == "BOOK0001" and payload["amount"] == "9.00"
     assert verify(
         "acme-key",
-        request.headers["X-Maildesk-Timestamp"],
+        request.headers["x-maildesk-timestamp"],
         body,
-        request.headers["X-Maildesk-Signature"],
+        request.headers["x-maildesk-signature"],
     )
     assert not verify(
         "globex-key",
-        request.headers["X-Maildesk-Timestamp"],
+        request.headers["x-maildesk-timestamp"],
         body,
-        request.headers["X-Maildesk-Signature"],
+        request.headers["x-maildesk-signature"],
     )
 
 
 async def test_a_failing_endpoint_is_retried_with_the_same_delivery_id_until_it_accepts(
     store: Store, desk: Desk, clock: FakeClock
 ) -> None:
-    endpoint = Endpoint(failures=3)
-    outbox = await process_vendor_refund(store, desk, clock, endpoint)
-    for _ in range(6):
-        await outbox.run_once()
-        clock.advance(timedelta(hours=1))
+    with running(Endpoint(failures=3)) as endpoint:
+        outbox = await process_vendor_refund(store, desk, clock, endpoint.url())
+        for _ in range(6):
+            await outbox.run_once()
+            clock.advance(timedelta(hours=1))
     assert len(endpoint.requests) == 4
-    assert len({r.headers["X-Maildesk-Delivery"] for r in endpoint.requests}) == 1
-    async with store.reading() as q:
-        hooks = [m for m in await q.outbox() if m.item.kind == "webhook"]
-    assert [(m.status, m.attempts) for m in hooks] == [("sent", 4)]
+    assert len({r.headers["x-maildesk-delivery"] for r in endpoint.requests}) == 1
+    assert [(m.status, m.attempts) for m in await webhook_rows(store)] == [("sent", 4)]
 
 
 async def test_an_endpoint_refusing_with_4xx_is_marked_failed_for_the_operator(
     store: Store, desk: Desk, clock: FakeClock
 ) -> None:
-    endpoint = Endpoint(failures=99, status=410)
-    outbox = await process_vendor_refund(store, desk, clock, endpoint)
-    await outbox.run_once()
-    clock.advance(timedelta(hours=2))
-    await outbox.run_once()
+    with running(Endpoint(failures=99, status=410)) as endpoint:
+        outbox = await process_vendor_refund(store, desk, clock, endpoint.url())
+        await outbox.run_once()
+        clock.advance(timedelta(hours=2))
+        await outbox.run_once()
     assert len(endpoint.requests) == 1
-    async with store.reading() as q:
-        (hook,) = [m for m in await q.outbox() if m.item.kind == "webhook"]
+    (hook,) = await webhook_rows(store)
     assert hook.status == "failed" and "410" in (hook.last_error or "")
+
+
+@pytest.mark.parametrize("certified", ["localhost", "someone-else.test"])
+async def test_https_is_sent_to_the_checked_address_and_verified_against_the_host_name(
+    store: Store, desk: Desk, clock: FakeClock, tmp_path: Path, certified: str
+) -> None:
+    """The request goes to the address that was checked, yet TLS still proves the host name.
+
+    The URL names `localhost`; maildesk connects to 127.0.0.1 (the address it
+    checked), asks for `localhost` in SNI and verifies the certificate
+    against that name, so a certificate for another name is refused and
+    nothing is posted.
+    """
+    certificates = certificates_for(certified, tmp_path / "tls")
+    with running(Endpoint(tls=certificates.server_context())) as endpoint:
+        client = webhook_client(verify=certificates.client_context())
+        outbox = await process_vendor_refund(
+            store, desk, clock, endpoint.url("localhost"), client=client
+        )
+        await outbox.run_once()
+    assert endpoint.server_names == ["localhost"]
+    (hook,) = await webhook_rows(store)
+    if certified == "localhost":
+        (request,) = endpoint.requests
+        assert request.headers["host"] == f"localhost:{endpoint.port}"
+        assert (hook.status, hook.last_error) == ("sent", None)
+    else:
+        assert endpoint.requests == []
+        assert hook.status == "retrying" and "certificate" in (hook.last_error or "").lower()
