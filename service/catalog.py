@@ -311,25 +311,25 @@ async def import_catalog(
 ) -> dict[str, int]:
     """Validate `data`, then upsert all of it in one transaction; return what was imported."""
     async with store.transaction() as q:
-        known = [v.id for v in await q.vendors()]
+        known = [v.id for v in await q.vendors.all()]
         skus = _skus(data)
         known_products = {
-            sku: product for sku in skus if (product := await q.product(sku)) is not None
+            sku: product for sku in skus if (product := await q.orders.product(sku)) is not None
         }
         catalog = parse_catalog(data, known, known_products, webhook_allow)
         for vendor in catalog.vendors:
             if not vendor.api_key:
                 # A key is generated once and then kept: re-importing must not lock a vendor out.
-                existing = await q.vendor(vendor.id)
+                existing = await q.vendors.get(vendor.id)
                 key = existing.api_key if existing else f"mdk_{secrets.token_urlsafe(24)}"
                 vendor = replace(vendor, api_key=key)
-            await q.upsert_vendor(vendor)
+            await q.vendors.upsert(vendor)
         for product in catalog.products:
-            await q.upsert_product(product)
+            await q.orders.upsert_product(product)
         for (vendor_id, email), name in catalog.customer_names.items():
-            await q.upsert_customer(vendor_id, email, name)
+            await q.orders.upsert_customer(vendor_id, email, name)
         for order in catalog.orders:
-            await q.upsert_order(order)
+            await q.orders.upsert(order)
     return catalog.counts()
 
 

@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 
 from service.catalog import ImportError_, import_catalog
-from service.config import DEFAULT_DB, ConfigError, env
+from service.clock import SystemClock
+from service.config import DEFAULT_DB, DEFAULT_DOMAIN, ConfigError, env
+from service.desk import Desk, MailIdentity
 from service.outbound.webhook_target import AllowList
 from service.runner import WEBHOOK_ALLOW_HOSTS_HELP, add_run_commands
-from service.store import StorageError, Store, open_store
+from service.store import EmailItem, StorageError, Store, open_store
 from service.store.migrate import copy_sqlite_to_postgres
 from service.store.postgres import PostgresStore
 from service.store.sqlite import SqliteStore
@@ -63,13 +65,13 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
         for vendor_id, abusing in ((args.abusing, True), (args.clear, False)):
             if vendor_id is None:
                 continue
-            async with store.transaction() as q:
-                if not await q.set_vendor_abusing(vendor_id, abusing):
-                    raise ConfigError(f"there is no vendor {vendor_id!r}")
+            desk = Desk(store, SystemClock(), MailIdentity(env("domain", DEFAULT_DOMAIN) or ""))
+            if await desk.set_vendor_abusing(vendor_id, abusing) is None:
+                raise ConfigError(f"there is no vendor {vendor_id!r}")
             state = "now marked as abusing" if abusing else "no longer marked as abusing"
             print(f"vendor {vendor_id} is {state} the save-the-sale window")
         async with store.reading() as q:
-            escalations = await q.escalations(args.vendor)
+            escalations = await q.tickets.escalations(args.vendor)
         if not escalations:
             print("no escalations")
         for e in escalations:
@@ -84,15 +86,21 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
 async def cmd_outbox(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
         async with store.reading() as q:
-            counts = await q.outbox_counts()
-            rows = await q.outbox(args.status, args.limit)
+            counts = await q.outbox.counts()
+            rows = await q.outbox.find(args.status, args.limit)
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         print(f"outbox: {summary or 'empty'}")
         for row in rows:
             error = f"  last error: {row.last_error}" if row.last_error else ""
+            item = row.item
+            what, where = (
+                (item.kind, item.to_address)
+                if isinstance(item, EmailItem)
+                else (f"webhook {item.event}", item.url)
+            )
             print(
-                f"#{row.id:<6} {row.status:<9} {row.item.kind:<22} to {row.item.to_address}"
-                f"  ticket {row.item.ticket_number or '-'}  attempts {row.attempts}"
+                f"#{row.id:<6} {row.status:<9} {what:<22} to {where}"
+                f"  {item.record or '-'}  attempts {row.attempts}"
                 f"  next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z{error}"
             )
         return 0

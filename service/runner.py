@@ -110,15 +110,15 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
     admin_token = env("admin_token") or ""
     async with store.transaction() as q:
         if not secret_value and local:
-            secret_value = await q.setting(SECRET_KEY)
+            secret_value = await q.settings.get(SECRET_KEY)
             if not secret_value:
                 secret_value = secrets.token_urlsafe(32)
-                await q.set_setting(SECRET_KEY, secret_value)
+                await q.settings.set(SECRET_KEY, secret_value)
         if not admin_token and local:
-            admin_token = await q.setting(ADMIN_TOKEN_KEY) or ""
+            admin_token = await q.settings.get(ADMIN_TOKEN_KEY) or ""
             if not admin_token:
                 admin_token = secrets.token_urlsafe(24)
-                await q.set_setting(ADMIN_TOKEN_KEY, admin_token)
+                await q.settings.set(ADMIN_TOKEN_KEY, admin_token)
     secret = resolve_secret(secret_value, mode)
     start = None
     if args.fake_clock and args.fake_clock != "resume":

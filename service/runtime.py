@@ -15,7 +15,7 @@ from pathlib import Path
 from service.catcher.mailbox import Mailbox
 from service.clock import Clock, FakeClock, SystemClock
 from service.config import Settings
-from service.desk import Desk, MailIdentity
+from service.desk import Committed, Desk, MailIdentity
 from service.inbound.intake import Intake, IntakeSettings
 from service.inbound.route import Router
 from service.inbound.smtp import ListenerHandler
@@ -66,7 +66,7 @@ class Runtime:
         if by is not None:
             clock.advance(by)
         async with self.store.transaction() as q:
-            await q.set_setting(FAKE_CLOCK_KEY, clock.now().isoformat())
+            await q.settings.set(FAKE_CLOCK_KEY, clock.now().isoformat())
         fired = await self.scheduler.run_due()
         self.outbox.wake()
         return clock.now(), fired
@@ -113,19 +113,22 @@ async def build_runtime(
             trusted_authserv_ids=settings.trusted_authserv_ids,
         ),
     )
+    scheduler = Scheduler(store, desk, clock)
+    outbox = OutboxWorker(
+        store,
+        clock,
+        transport,
+        composer,
+        webhooks=WebhookSender(AllowList.parse(settings.webhook_allow_hosts)),
+    )
+    desk.on_commit(lambda done: _wake(done, scheduler, outbox))
     return Runtime(
         settings=settings,
         store=store,
         clock=clock,
         desk=desk,
-        scheduler=Scheduler(store, desk, clock),
-        outbox=OutboxWorker(
-            store,
-            clock,
-            transport,
-            composer,
-            webhooks=WebhookSender(AllowList.parse(settings.webhook_allow_hosts)),
-        ),
+        scheduler=scheduler,
+        outbox=outbox,
         intake=intake,
         router=router,
         listener=ListenerHandler(intake, router),
@@ -134,11 +137,19 @@ async def build_runtime(
     )
 
 
+def _wake(done: Committed, scheduler: Scheduler, outbox: OutboxWorker) -> None:
+    """A commit that queued deliveries wakes the outbox; one that set a timer, the scheduler."""
+    if done.queued:
+        outbox.wake()
+    if done.timers:
+        scheduler.wake()
+
+
 async def _clock(settings: Settings, store: Store) -> Clock:
     if not settings.fake_clock:
         return SystemClock()
     async with store.reading() as q:
-        saved = await q.setting(FAKE_CLOCK_KEY)
+        saved = await q.settings.get(FAKE_CLOCK_KEY)
     start = settings.fake_clock_start or (
         datetime.fromisoformat(saved) if saved else SystemClock().now()
     )

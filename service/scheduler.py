@@ -6,9 +6,10 @@ fires as its own funnel transaction at the moment it was due, so a fake clock
 advanced by a week produces the same history as a week of real time: the
 first warning at hour 48, the second at hour 96, the close at day six.
 
-Exactly once: processes claim due timers with a lease (`SKIP LOCKED` on
-PostgreSQL), so each is normally fired by one process, and a dead process's
-claims lapse with its lease. Beneath that, the state machine ignores a timer
+Exactly once: processes claim due timers with a short lease that they renew
+while they work (`SKIP LOCKED` on PostgreSQL; `service.leases`), so each is
+normally fired by one process, and a dead process's claims lapse within
+seconds. Beneath that, the state machine ignores a timer
 that is no longer the ticket's pending one, and the funnel's transaction
 makes the check and the change atomic, so even two processes firing the
 same timer change the ticket once.
@@ -19,17 +20,19 @@ from __future__ import annotations
 import heapq
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 import anyio
 
 from service.clock import Clock
 from service.desk import Desk, DeskError
+from service.domain.records import RecordRef
+from service.leases import LEASE, renewing
 from service.store import DueTimer, Store
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-LEASE = timedelta(minutes=5)
 
 
 class Scheduler:
@@ -50,10 +53,11 @@ class Scheduler:
             while True:
                 now = self.clock.now()
                 async with self.store.transaction() as q:
-                    batch = await q.claim_timers(now, now + LEASE, BATCH)
+                    batch = await q.timers.claim(now, now + LEASE, BATCH)
                 if not batch:
                     return fired
-                fired += await self._fire_in_order(batch, now, full=len(batch) == BATCH)
+                async with renewing(partial(self._renew, [t.record for t in batch])):
+                    fired += await self._fire_in_order(batch, now, full=len(batch) == BATCH)
 
     async def _fire_in_order(self, batch: list[DueTimer], now: datetime, *, full: bool) -> int:
         """Fire a batch, also firing follow-up timers that fall due inside it, in time order.
@@ -62,26 +66,28 @@ class Scheduler:
         so follow-ups later than the batch's last timer wait for the next query.
         """
         horizon = batch[-1].at if full else now
-        heap = [(t.at, t.ticket_number, t) for t in batch]
+        heap = [(t.at, t.record, t) for t in batch]
         heapq.heapify(heap)
         fired = 0
         while heap:
             _, _, timer = heapq.heappop(heap)
             try:
-                outcome = await self.desk.fire(timer.ticket_number, timer.event, timer.at)
+                outcome = await self.desk.fire(timer.record, timer.event, timer.at)
             except DeskError as error:
-                log.error("timer of ticket #%s cannot fire: %s", timer.ticket_number, error)
+                log.error("timer of %s cannot fire: %s", timer.record, error)
                 continue
             if not outcome.changed:
                 continue
             fired += 1
             due = outcome.ticket.due if outcome.ticket else None
             if due is not None and due.at <= horizon:
-                heapq.heappush(
-                    heap,
-                    (due.at, timer.ticket_number, DueTimer(timer.ticket_number, due.event, due.at)),
-                )
+                follow_up = DueTimer(timer.record, due.event.value, due.at)
+                heapq.heappush(heap, (due.at, timer.record, follow_up))
         return fired
+
+    async def _renew(self, records: list[RecordRef]) -> None:
+        async with self.store.transaction() as q:
+            await q.timers.renew(records, self.clock.now() + LEASE)
 
     def wake(self) -> None:
         """Look again now (the clock moved or a timer was set)."""
@@ -92,16 +98,17 @@ class Scheduler:
         while True:
             try:
                 await self.run_due()
+                delay = await self._sleep_for()
             except Exception:  # a failing tick is logged and retried, never silently fatal
                 log.exception("scheduler tick failed; retrying in %.1fs", self.poll_interval)
-            delay = await self._sleep_for()
+                delay = self.poll_interval
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             self._wake = anyio.Event()
 
     async def _sleep_for(self) -> float:
         async with self.store.reading() as q:
-            next_at = await q.next_timer_at()
+            next_at = await q.timers.next_at()
         if next_at is None:
             return self.poll_interval
         wait = (next_at - self.clock.now()) / timedelta(seconds=1)

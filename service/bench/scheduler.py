@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sqlite3
 import statistics
 import sys
@@ -51,7 +50,7 @@ import anyio
 
 from service.bench.corpus import make_catalog
 from service.bench.servers import ADMIN_TOKEN, SECRET, _child_env, mb, proc_status
-from service.store.queries import Queries, ThreadRoots
+from service.store import Queries
 from service.store.sqlite import SqliteConnection
 
 OPEN_DUE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday
@@ -111,9 +110,10 @@ async def import_direct(path: Path, document: dict[str, Any]) -> dict[str, int]:
 
 async def build(path: Path, tickets: int, due: int) -> dict[str, Any]:
     from service.catalog import parse_catalog
+    from service.desk.outgoing import new_thread_roots
     from service.domain import machine
     from service.domain.events import Open
-    from service.domain.records import Party, TicketType
+    from service.domain.records import Party, RecordRef, TicketType
 
     started = time.perf_counter()
     await create_schema(path)
@@ -123,7 +123,7 @@ async def build(path: Path, tickets: int, due: int) -> dict[str, Any]:
     store = DirectStore(path)
     try:
         async with store.reading() as q:
-            vendors = {v.id: v for v in await q.vendors()}
+            vendors = {v.id: v for v in await q.vendors.all()}
         for first in range(1, tickets + 1, BATCH):
             async with store.transaction() as q:
                 for number in range(first, min(first + BATCH, tickets + 1)):
@@ -140,14 +140,11 @@ async def build(path: Path, tickets: int, due: int) -> dict[str, Any]:
                         OPEN_DUE if k < due else OPEN_LATER,
                         machine.Facts(vendors[order.vendor_id], order, None),
                     )
-                    assert transition.ticket is not None, transition.refusal
-                    await q.insert_ticket(
-                        transition.ticket,
-                        ThreadRoots(
-                            customer=f"<{secrets.token_hex(16)}@bench.test>",
-                            vendor=f"<{secrets.token_hex(16)}@bench.test>",
-                        ),
-                        {},
+                    ticket = transition.ticket
+                    assert ticket is not None and ticket.due is not None, transition.refusal
+                    await q.tickets.insert(ticket, new_thread_roots("bench.test"), {})
+                    await q.timers.set(
+                        RecordRef.ticket(number), ticket.due.event.value, ticket.due.at
                     )
     finally:
         await store.close()
@@ -182,15 +179,15 @@ async def run(path: Path, due: int, idle_ticks: int) -> dict[str, Any]:
         assert clock is not None
         rss_open = proc_status(os.getpid()).get("VmRSS", 0)
         async with runtime.store.reading() as q:
-            open_tickets = await q.open_ticket_count()
-            queued_before = sum((await q.outbox_counts()).values())
+            open_tickets = await q.tickets.open_count()
+            queued_before = sum((await q.outbox.counts()).values())
         idle_before = [await _timed(runtime.scheduler.run_due) for _ in range(idle_ticks)]
         clock.set(FIRE_AT)
         started = time.perf_counter()
         fired = await runtime.scheduler.run_due()
         fire_s = time.perf_counter() - started
         async with runtime.store.reading() as q:
-            queued = sum((await q.outbox_counts()).values()) - queued_before
+            queued = sum((await q.outbox.counts()).values()) - queued_before
         idle_after = [await _timed(runtime.scheduler.run_due) for _ in range(idle_ticks)]
         status = proc_status(os.getpid())
         return {

@@ -242,4 +242,31 @@ class Ticket:
         return self.status is TicketStatus.OPEN
 
 
+class RecordKind(StrEnum):
+    """The records that have a history, timers and notifications of their own."""
+
+    TICKET = "ticket"
+    SUBSCRIPTION = "subscription"
+
+
+@dataclass(frozen=True, order=True)
+class RecordRef:
+    """Which record a timer or a notification belongs to: a ticket today, a subscription next."""
+
+    kind: RecordKind
+    id: str
+
+    @classmethod
+    def ticket(cls, number: int) -> RecordRef:
+        return cls(RecordKind.TICKET, str(number))
+
+    @property
+    def ticket_number(self) -> int | None:
+        """The ticket's number when this is a ticket, else None."""
+        return int(self.id) if self.kind is RecordKind.TICKET else None
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.id}"
+
+
 DAY = timedelta(days=1)

@@ -25,7 +25,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
@@ -139,7 +139,7 @@ class Intake:
             sender=mail.from_address,
         )
         async with self.store.reading() as q:
-            if await q.seen_inbound(receipt.message_id, receipt.rcpt_to, receipt.body_hash):
+            if await q.inbound.seen(receipt.message_id, receipt.rcpt_to, receipt.body_hash):
                 return codes.DUPLICATE
         intent = self.router.route(rcpt)
         try:
@@ -165,28 +165,28 @@ class Intake:
             return codes.NOT_AUTHORISED.format(reason=str(refusal))
 
     async def _automatic(self, mail: InboundMail, receipt: InboundReceipt, reason: str) -> None:
+        """Keep automatic mail; a bounce of one of ours marks the address, in one transaction."""
         report = delivery_report(mail)
-        detail = reason
-        if report is not None and report.is_bounce:
-            bounced = await self._mark_bounces(report, receipt.received_at)
-            detail = f"bounce of {', '.join(bounced) or 'an unknown message'}"
-        await self.desk.keep(replace(receipt, status="ignored", detail=detail))
+        if report is None or not report.is_bounce:
+            await self.desk.keep(replace(receipt, status="ignored", detail=reason))
+            return
+        bounced = await self._bounced_addresses(report)
+        detail = f"bounce of {', '.join(bounced) or 'an unknown message'}"
+        await self.desk.mark_bouncing(
+            bounced,
+            f"bounce of {report.original_message_id}",
+            replace(receipt, status="ignored", detail=detail),
+        )
 
-    async def _mark_bounces(self, report: DeliveryReport, now: datetime) -> list[str]:
-        """Mark the failed recipients of one of our notifications as bouncing."""
+    async def _bounced_addresses(self, report: DeliveryReport) -> list[str]:
+        """The failed recipients of the notification the report is about (none if not ours)."""
         original = report.original_message_id
-        failed = [r.lower() for r in report.failed_recipients]
         async with self.store.reading() as q:
-            sent = await q.outbox_message(original) if original else None
+            sent = await q.outbox.email(original) if original else None
         if sent is None:
             return []
-        targets = [a for a in failed if a == sent.item.to_address.lower()] or [
-            sent.item.to_address.lower()
-        ]
-        async with self.store.transaction() as q:
-            for address in targets:
-                await q.mark_bouncing(address, now, f"bounce of {original}")
-        return targets
+        ours = sent.item.to_address.lower()
+        return [a for a in (r.lower() for r in report.failed_recipients) if a == ours] or [ours]
 
     # --- acting ------------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class Intake:
         """
         since = receipt.received_at - timedelta(hours=1)
         async with self.store.reading() as q:  # one connection at a time, never two
-            recent = await q.new_requests_from(receipt.sender, receipt.mail_from, since)
+            recent = await q.inbound.new_requests_from(receipt.sender, receipt.mail_from, since)
         return recent >= self.settings.new_tickets_per_hour
 
     async def _new_ticket(
@@ -239,7 +239,7 @@ class Intake:
         # ticket itself, under its lock, so a copy read now could only be stale there.
         since = receipt.received_at - timedelta(hours=1)
         async with self.store.reading() as q:
-            parties = await q.ticket_parties(intent.number)
+            parties = await q.tickets.parties(intent.number)
             if parties is None:
                 raise NotAuthorised("That reply address belongs to no ticket")
             if not _speaks_for(intent.party, parties, mail.from_address):
@@ -247,7 +247,7 @@ class Intake:
                     "This reply address is not yours to use: write from the address the "
                     "ticket emails were sent to"
                 )
-            recent = await q.replies_to(receipt.rcpt_to, since)
+            recent = await q.inbound.replies_to(receipt.rcpt_to, since)
         if recent >= self.settings.replies_per_ticket_hour:
             # A robot answering every notification: keep the mail, act on nothing, and
             # say nothing back, which is what ends the loop.
@@ -283,7 +283,7 @@ class Intake:
         self, mail: InboundMail, receipt: InboundReceipt, vendor_id: str
     ) -> str:
         async with self.store.reading() as q:
-            vendor = await q.vendor(vendor_id)
+            vendor = await q.vendors.get(vendor_id)
         if vendor is None or not vendor.speaks_for(mail.from_address):
             raise NotAuthorised("Only the vendor's own addresses may use this command address")
         words = mail.subject.split()
@@ -291,7 +291,7 @@ class Intake:
         reference = None
         if kind is not None:
             async with self.store.reading() as q:
-                found = await q.orders_by_references(_candidates(words[1:]), vendor_id=vendor_id)
+                found = await q.orders.among(_candidates(words[1:]), vendor_id=vendor_id)
             reference = _first_in(words[1:], found)
         if kind is None or reference is None:
             await self.desk.notify_address(
@@ -358,7 +358,7 @@ class Intake:
         words = _WORD.findall(mail.subject) + _WORD.findall(mail.text[:20_000])
         words = words[:_MAX_CANDIDATES]
         async with self.store.reading() as q:
-            found = await q.orders_by_references(_candidates(words), customer_email=customer_email)
+            found = await q.orders.among(_candidates(words), customer_email=customer_email)
         return _first_in(words, found)
 
     def _authenticated(self, mail: InboundMail) -> bool:
@@ -376,11 +376,11 @@ class Intake:
             for message_id in ids:
                 if LEGACY_THREAD_ROOT.fullmatch(message_id):
                     continue
-                sent = await q.outbox_message(message_id)
+                sent = await q.outbox.email(message_id)
                 if sent is None or sent.item.ticket_number is None:
                     continue
                 party = Party(sent.item.party)
-                parties = await q.ticket_parties(sent.item.ticket_number)
+                parties = await q.tickets.parties(sent.item.ticket_number)
                 if parties is not None and _speaks_for(party, parties, mail.from_address):
                     return TicketReply(sent.item.ticket_number, party, matched_by_thread=True)
         return None

@@ -20,7 +20,7 @@ from service.outbound.addresses import reply_address, ticket_url
 from service.outbound.message import build_message
 from service.outbound.render import Renderer, SharedSections
 from service.representations import order_json, ticket_json
-from service.store import Queries, QueuedMail, Store
+from service.store import EmailItem, Queries, Store
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,14 @@ class Snapshots:
         self._shared: dict[tuple[int | None, str], _Shared] = {}
 
     @staticmethod
-    def _key(mail: QueuedMail) -> tuple[int | None, str]:
-        return mail.item.ticket_number, json.dumps(mail.item.payload, sort_keys=True)
+    def _key(email: EmailItem) -> tuple[int | None, str]:
+        return email.ticket_number, json.dumps(email.payload, sort_keys=True)
 
-    def get(self, mail: QueuedMail) -> _Shared | None:
-        return self._shared.get(self._key(mail))
+    def get(self, email: EmailItem) -> _Shared | None:
+        return self._shared.get(self._key(email))
 
-    def put(self, mail: QueuedMail, shared: _Shared) -> None:
-        self._shared[self._key(mail)] = shared
+    def put(self, email: EmailItem, shared: _Shared) -> None:
+        self._shared[self._key(email)] = shared
 
 
 class Composer:
@@ -79,16 +79,15 @@ class Composer:
         self.renderer = renderer
         self.settings = settings
 
-    async def compose(self, mail: QueuedMail, snapshots: Snapshots | None = None) -> bytes:
-        """The message for `mail`; `snapshots` shares the reads of one event between parties."""
-        shared = snapshots.get(mail) if snapshots is not None else None
+    async def compose(self, item: EmailItem, snapshots: Snapshots | None = None) -> bytes:
+        """The message for `item`; `snapshots` shares the reads of one event between parties."""
+        shared = snapshots.get(item) if snapshots is not None else None
         if shared is None:
             async with self.store.reading() as q:
-                shared = await self._shared(q, mail)
+                shared = await self._shared(q, item)
             if snapshots is not None:
-                snapshots.put(mail, shared)
-        context = self._context(mail, shared)
-        item = mail.item
+                snapshots.put(item, shared)
+        context = self._context(item, shared)
         rendered = self.renderer.render(item.kind, context, shared.sections)
         root = item.thread_root
         return build_message(
@@ -104,20 +103,19 @@ class Composer:
             date=item.created_at,
         )
 
-    async def context(self, q: Queries, mail: QueuedMail) -> dict[str, Any]:
-        """The render context of `mail` (see `service.outbound.render`), read through `q`."""
-        return self._context(mail, await self._shared(q, mail))
+    async def context(self, q: Queries, item: EmailItem) -> dict[str, Any]:
+        """The render context of `item` (see `service.outbound.render`), read through `q`."""
+        return self._context(item, await self._shared(q, item))
 
-    async def _shared(self, q: Queries, mail: QueuedMail) -> _Shared:
-        item = mail.item
+    async def _shared(self, q: Queries, item: EmailItem) -> _Shared:
         payload: Mapping[str, Any] = item.payload
-        order = await q.order(payload["order"]) if payload.get("order") else None
+        order = await q.orders.get(payload["order"]) if payload.get("order") else None
         vendor_id = payload.get("vendor") or (order.vendor_id if order else None)
-        vendor = await q.vendor(vendor_id) if vendor_id else None
+        vendor = await q.vendors.get(vendor_id) if vendor_id else None
         ticket_data: dict[str, Any] | None = None
         number = item.ticket_number
         if number is not None and "comments" in payload:
-            ticket = await q.ticket(number)
+            ticket = await q.tickets.get(number)
             if ticket is not None:
                 ticket = replace(
                     ticket,
@@ -137,9 +135,8 @@ class Composer:
             ),
         )
 
-    def _context(self, mail: QueuedMail, shared: _Shared) -> dict[str, Any]:
+    def _context(self, item: EmailItem, shared: _Shared) -> dict[str, Any]:
         """One party's context: the shared parts, and its own address, link and recipient."""
-        item = mail.item
         link = address = None
         number = item.ticket_number
         if number is not None and shared.ticket is not None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 import anyio
 import anyio.lowlevel
 
 from service.clock import Clock
+from service.leases import LEASE, renewing
 from service.outbound.compose import Composer, Snapshots
 from service.outbound.render import RenderError, UnknownNotificationKind
 from service.outbound.transport import (
@@ -27,15 +29,14 @@ from service.outbound.transport import (
     PermanentFailure,
     TransientFailure,
 )
-from service.outbound.webhook import WEBHOOK_KIND, WebhookSender
-from service.store import QueuedMail, Store
+from service.outbound.webhook import WebhookSender
+from service.store import EmailItem, QueuedDelivery, Store, WebhookItem
 
 log = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(days=5)
-LEASE = timedelta(minutes=5)
 RENDER_CHUNK = 8
 
 
@@ -79,15 +80,18 @@ class OutboxWorker:
                 if self.relay_down_until is not None and now < self.relay_down_until:
                     return delivered
                 async with self.store.transaction() as q:
-                    claimed = await q.claim_outbox(now, now + LEASE, self.batch)
+                    claimed = await q.outbox.claim(now, now + LEASE, self.batch)
                 if not claimed:
                     return delivered
-                sent, stop = await self._deliver_batch(claimed, now)
+                async with renewing(partial(self._renew, [m.id for m in claimed])):
+                    sent, stop = await self._deliver_batch(claimed, now)
                 delivered += sent
                 if stop:
                     return delivered
 
-    async def _deliver_batch(self, claimed: list[QueuedMail], now: datetime) -> tuple[int, bool]:
+    async def _deliver_batch(
+        self, claimed: list[QueuedDelivery], now: datetime
+    ) -> tuple[int, bool]:
         """Render a few, start sending them, render the next few while those travel.
 
         Rendering is CPU on the event loop; sending is mostly waiting on the
@@ -100,26 +104,28 @@ class OutboxWorker:
         limiter = anyio.CapacityLimiter(self.concurrency)
         snapshots = Snapshots()
 
-        async def render(mails: list[QueuedMail]) -> None:
+        async def render(mails: list[QueuedDelivery]) -> None:
             for mail in mails:
-                if mail.item.kind != WEBHOOK_KIND:
-                    composed = await self._compose(mail, snapshots)
+                if isinstance(mail.item, EmailItem):
+                    composed = await self._compose(mail.id, mail.item, snapshots)
                     if isinstance(composed, bytes):
                         messages[mail.id] = composed
                     else:
                         results[mail.id] = composed
                 await anyio.lowlevel.checkpoint()  # let replies and the listener in
 
-        async def deliver(mail: QueuedMail) -> None:
+        async def deliver(mail: QueuedDelivery) -> None:
             if mail.id in results:
                 return
             async with limiter:
                 if self.relay_down_until is not None and now < self.relay_down_until:
                     return  # the relay failed meanwhile: leave the rest for later
-                if mail.item.kind == WEBHOOK_KIND:
-                    results[mail.id] = await self._post_webhook(mail)
+                if isinstance(mail.item, WebhookItem):
+                    results[mail.id] = await self._post_webhook(mail.id, mail.item)
                 else:
-                    results[mail.id] = await self._send(mail, messages.pop(mail.id), now)
+                    results[mail.id] = await self._send(
+                        mail.id, mail.item, messages.pop(mail.id), now
+                    )
 
         try:
             # The first message goes alone, as a probe: if the relay is down, only it is tried.
@@ -140,8 +146,12 @@ class OutboxWorker:
                 sent = await self._record(claimed, results, now)
         return sent, self.relay_down_until is not None and now < self.relay_down_until
 
+    async def _renew(self, outbox_ids: list[int]) -> None:
+        async with self.store.transaction() as q:
+            await q.outbox.renew(outbox_ids, self.clock.now() + LEASE)
+
     async def _record(
-        self, claimed: list[QueuedMail], results: dict[int, tuple[str, str]], now: datetime
+        self, claimed: list[QueuedDelivery], results: dict[int, tuple[str, str]], now: datetime
     ) -> int:
         """Write each claimed row's outcome in one transaction; returns how many were sent."""
         sent: list[int] = []
@@ -151,35 +161,41 @@ class OutboxWorker:
                 if outcome == "sent":
                     sent.append(mail.id)
                 elif outcome == "failed":
-                    await q.mark_failed(mail.id, error)
+                    await q.outbox.mark_failed(mail.id, error)
                 elif outcome == "retry":
                     if now - mail.item.created_at > GIVE_UP_AFTER:
-                        await q.mark_failed(mail.id, f"gave up after {GIVE_UP_AFTER}: {error}")
+                        await q.outbox.mark_failed(
+                            mail.id, f"gave up after {GIVE_UP_AFTER}: {error}"
+                        )
                     else:
-                        await q.mark_retry(mail.id, now + backoff(mail.attempts + 1), error)
+                        await q.outbox.mark_retry(mail.id, now + backoff(mail.attempts + 1), error)
                 else:
-                    await q.release_outbox(mail.id)
-            await q.mark_all_sent(sent, now)
+                    await q.outbox.release(mail.id)
+            await q.outbox.mark_all_sent(sent, now)
         return len(sent)
 
-    async def _compose(self, mail: QueuedMail, snapshots: Snapshots) -> bytes | tuple[str, str]:
+    async def _compose(
+        self, outbox_id: int, email: EmailItem, snapshots: Snapshots
+    ) -> bytes | tuple[str, str]:
         try:
-            return await self.composer.compose(mail, snapshots)
+            return await self.composer.compose(email, snapshots)
         except (UnknownNotificationKind, RenderError, KeyError, ValueError) as error:
-            log.error("outbox #%s cannot be rendered: %s", mail.id, error)
+            log.error("outbox #%s cannot be rendered: %s", outbox_id, error)
             return "failed", f"cannot render: {error}"
 
-    async def _send(self, mail: QueuedMail, message: bytes, now: datetime) -> tuple[str, str]:
+    async def _send(
+        self, outbox_id: int, email: EmailItem, message: bytes, now: datetime
+    ) -> tuple[str, str]:
         try:
             await self.transport.send(
-                self.composer.settings.from_address, [mail.item.to_address], message
+                self.composer.settings.from_address, [email.to_address], message
             )
         except MaybeDelivered as error:
             log.warning(
                 "outbox #%s may have been delivered (%s); retrying with the same Message-ID %s",
-                mail.id,
+                outbox_id,
                 error,
-                mail.item.message_id,
+                email.message_id,
             )
             return "retry", f"maybe delivered: {error}"
         except TransientFailure as error:
@@ -192,30 +208,30 @@ class OutboxWorker:
             )
             return "retry", str(error)
         except PermanentFailure as error:
-            log.error("outbox #%s rejected by the relay: %s", mail.id, error)
+            log.error("outbox #%s rejected by the relay: %s", outbox_id, error)
             return "failed", str(error)
         self._relay_failures = 0
         self.relay_down_until = None
         return "sent", ""
 
-    async def _post_webhook(self, mail: QueuedMail) -> tuple[str, str]:
+    async def _post_webhook(self, outbox_id: int, webhook: WebhookItem) -> tuple[str, str]:
         """A vendor endpoint failing is that vendor's problem: it never pauses the email relay."""
         async with self.store.reading() as q:
-            vendor = await q.vendor(mail.item.payload.get("vendor", ""))
+            vendor = await q.vendors.get(webhook.vendor_id)
         if vendor is None:
             return "failed", "the vendor no longer exists"
         try:
             await self.webhooks.post(
-                mail.item.to_address,
-                mail.item.payload,
+                webhook.url,
+                webhook.payload,
                 api_key=vendor.api_key,
-                delivery_id=mail.item.message_id.strip("<>"),
-                timestamp=str(int(mail.item.created_at.timestamp())),
+                delivery_id=webhook.delivery_id.strip("<>"),
+                timestamp=str(int(webhook.created_at.timestamp())),
             )
         except TransientFailure as error:
             return "retry", str(error)
         except PermanentFailure as error:
-            log.error("webhook #%s for vendor %s failed for good: %s", mail.id, vendor.id, error)
+            log.error("webhook #%s for vendor %s failed for good: %s", outbox_id, vendor.id, error)
             return "failed", str(error)
         return "sent", ""
 

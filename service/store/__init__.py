@@ -1,30 +1,44 @@
-"""Storage: one small interface (`Store`), a SQLite and a PostgreSQL implementation."""
+"""Storage: one small interface (`Store`), a SQLite and a PostgreSQL implementation.
+
+Each record family has its repository (`Queries.tickets`, `.orders`, `.outbox`,
+…); the values they exchange that are not domain records are in `rows`.
+"""
 
 from __future__ import annotations
 
 from service.store.base import StorageError, Store
-from service.store.queries import (
+from service.store.queries import Queries
+from service.store.rows import (
     DueTimer,
+    EmailItem,
     Escalation,
     InboundReceipt,
     OutboxItem,
-    Queries,
-    QueuedMail,
+    Queued,
+    QueuedDelivery,
+    QueuedEmail,
+    QueuedWebhook,
     ThreadRoots,
     TicketParties,
+    WebhookItem,
 )
 
 __all__ = [
     "DueTimer",
+    "EmailItem",
     "Escalation",
     "InboundReceipt",
     "OutboxItem",
     "Queries",
-    "QueuedMail",
+    "Queued",
+    "QueuedDelivery",
+    "QueuedEmail",
+    "QueuedWebhook",
     "StorageError",
     "Store",
     "ThreadRoots",
     "TicketParties",
+    "WebhookItem",
     "open_store",
 ]
 

@@ -2,17 +2,19 @@
 
 Two real implementations sit behind it: SQLite through the standard sqlite3
 module (the default, one process) and PostgreSQL through asyncpg (many processes on many
-machines). Both speak the same SQL through a `SqlConnection`, so the queries
-in `service.store.queries` are written once and every test runs on both.
+machines). Both speak the same SQL through a `SqlConnection`, so the
+repositories in `service.store` are written once and every test runs on both.
 
-A `Store` hands out `Queries` bound either to a read connection or to a
-write transaction. Nothing outside `service.store` writes SQL.
+A `Store` hands out `Queries` (one repository per record family) bound either
+to a read connection or to a write transaction. Nothing outside
+`service.store` writes SQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -58,3 +60,30 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class Repository:
+    """One record family's queries, bound to one connection (and maybe one transaction).
+
+    Placeholders are `?`; the PostgreSQL connection rewrites them. Values go in
+    as Python objects (datetime, Decimal, bool) and each connection encodes
+    them for its database; values read back are decoded with `as_time` and
+    friends, whichever form they take.
+    """
+
+    def __init__(self, sql: SqlConnection) -> None:
+        self.sql = sql
+
+    @property
+    def postgresql(self) -> bool:
+        return self.sql.dialect == "postgresql"
+
+
+def as_time(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value))
+
+
+def as_optional_time(value: object) -> datetime | None:
+    return None if value is None else as_time(value)

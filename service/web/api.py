@@ -92,7 +92,7 @@ async def authenticate(request: Request, runtime: Runtime) -> Caller:
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         return Caller()
     async with runtime.store.reading() as q:
-        vendor = await q.vendor_by_api_key(token)
+        vendor = await q.vendors.by_api_key(token)
     if vendor is None or not hmac.compare_digest(vendor.api_key.encode(), token.encode()):
         raise ApiError(401, "unknown token")
     return Caller(vendor)
@@ -175,15 +175,14 @@ async def admin_abuse(request: Request, runtime: Runtime, caller: Caller) -> Res
     if not isinstance(data.get("abusing"), bool):
         raise ApiError(400, "field 'abusing' must be true or false")
     vendor_id = request.path_params["vendor_id"]
-    async with runtime.store.transaction() as q:
-        if not await q.set_vendor_abusing(vendor_id, data["abusing"]):
-            raise ApiError(404, f"there is no vendor {vendor_id!r}")
+    if await runtime.desk.set_vendor_abusing(vendor_id, data["abusing"]) is None:
+        raise ApiError(404, f"there is no vendor {vendor_id!r}")
     return await get_vendor(request, runtime, caller)
 
 
 async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) -> Response:
     async with runtime.store.reading() as q:
-        escalations = await q.escalations(request.query_params.get("vendor"))
+        escalations = await q.tickets.escalations(request.query_params.get("vendor"))
     return JSONResponse(
         {
             "escalations": [
@@ -207,7 +206,7 @@ async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) 
 async def get_vendor(request: Request, runtime: Runtime, caller: Caller) -> Response:
     vendor_id = request.path_params["vendor_id"]
     async with runtime.store.reading() as q:
-        vendor = await q.vendor(vendor_id)
+        vendor = await q.vendors.get(vendor_id)
     if vendor is None or not caller.may_see(vendor.id):
         raise ApiError(404, f"there is no vendor {vendor_id!r}")
     settings = runtime.settings
@@ -226,7 +225,7 @@ async def list_tickets(request: Request, runtime: Runtime, caller: Caller) -> Re
     if status not in (None, "open", "closed"):
         raise ApiError(400, "status must be open or closed")
     async with runtime.store.reading() as q:
-        tickets = await q.tickets(
+        tickets = await q.tickets.find(
             vendor_id=vendor_id, order_reference=params.get("order"), status=status
         )
     return JSONResponse({"tickets": [ticket_json(t) for t in tickets]})
@@ -235,7 +234,7 @@ async def list_tickets(request: Request, runtime: Runtime, caller: Caller) -> Re
 async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Response:
     number = _number(request)
     async with runtime.store.reading() as q:
-        ticket = await q.ticket(number)
+        ticket = await q.tickets.get(number)
     if ticket is None or not caller.may_see(ticket.vendor_id):
         raise ApiError(404, f"there is no ticket #{number}")
     return JSONResponse(ticket_json(ticket))
@@ -244,7 +243,7 @@ async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Resp
 async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Response:
     reference = request.path_params["reference"]
     async with runtime.store.reading() as q:
-        order = await q.order(reference)
+        order = await q.orders.get(reference)
     if order is None or not caller.may_see(order.vendor_id):
         raise ApiError(404, f"there is no order {reference!r}")
     return JSONResponse(order_json(order))
@@ -260,16 +259,15 @@ async def open_ticket(request: Request, runtime: Runtime, caller: Caller) -> Res
     kind = ticket_type(data)
     text = text_field(data, "text", required=False)
     async with runtime.store.reading() as q:
-        order = await q.order(reference)
+        order = await q.orders.get(reference)
     if order is None or order.vendor_id != vendor.id:
         raise ApiError(404, f"there is no order {reference!r}")
     try:
         outcome = await runtime.desk.apply(
-            OpenRequest(reference, Open(kind, Party.VENDOR, text)), refusals_by_email=False
+            OpenRequest(reference, Open(kind, Party.VENDOR, text)), answered_directly=True
         )
     except OrderNotFound:
         raise ApiError(404, f"there is no order {reference!r}") from None
-    runtime.scheduler.wake()
     return _outcome(outcome, created=True)
 
 
@@ -280,18 +278,17 @@ def _action(build: Callable[[dict[str, Any]], TicketEvent], fields: frozenset[st
         data = await json_body(request, allowed=fields)
         event = build(data)
         async with runtime.store.reading() as q:
-            ticket = await q.ticket(number)
+            ticket = await q.tickets.get(number)
         if ticket is None or ticket.vendor_id != vendor.id:
             raise ApiError(404, f"there is no ticket #{number}")
         try:
             outcome = await runtime.desk.apply(
-                TicketAction(number, (event,)), refusals_by_email=False
+                TicketAction(number, (event,)), answered_directly=True
             )
         except TicketNotFound:
             raise ApiError(404, f"there is no ticket #{number}") from None
         except DeskError as error:
             raise ApiError(409, str(error)) from None
-        runtime.scheduler.wake()
         return _outcome(outcome)
 
     return act

@@ -23,7 +23,7 @@ from service.web.pages import page_routes
 async def healthz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.store.reading() as q:
-        open_tickets = await q.open_ticket_count()
+        open_tickets = await q.tickets.open_count()
     return JSONResponse(
         {"status": "ok", "open_tickets": open_tickets, "now": runtime.clock.now().isoformat()}
     )

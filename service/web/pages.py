@@ -179,7 +179,6 @@ class _Pages:
             await _send_lookup(runtime, email, reference)
         else:
             await _open_refund(runtime, email, reference, values["reason"], values["details"])
-        runtime.outbox.wake()
         return self._render(request, "web/done.html", form_name=form_name, answer=NEUTRAL_ANSWER)
 
     # --- the ticket page -------------------------------------------------------------
@@ -276,8 +275,6 @@ class _Pages:
             return self._not_found(request)
         except DeskError as error:
             return self._back(request, link, flash.Flash("refused", str(error)))
-        runtime.scheduler.wake()
-        runtime.outbox.wake()
         if outcome.refusals:
             reasons = " ".join(refusal.reason for refusal in outcome.refusals)
             return self._back(request, link, flash.Flash("refused", reasons))
@@ -290,7 +287,7 @@ class _Pages:
         if link is None or not _BLOB_ID.fullmatch(blob_id):
             return self._not_found(request)
         async with runtime.store.reading() as q:
-            found = await q.attachment(blob_id)
+            found = await q.tickets.attachment(blob_id)
         if found is None or found[2] != link.number:
             return self._not_found(request)
         meta, data, _ = found
@@ -434,7 +431,7 @@ async def _order_of(runtime: Runtime, reference: str, email: str) -> str | None:
     """The reference of the order with this reference and this customer email, else None."""
     candidates = list(dict.fromkeys([reference, reference.upper()]))
     async with runtime.store.reading() as q:
-        found = await q.orders_by_references(candidates, customer_email=email)
+        found = await q.orders.among(candidates, customer_email=email)
     return next((c for c in candidates if c in found), None)
 
 
@@ -462,7 +459,6 @@ async def _open_refund(
     except OrderNotFound:  # removed since it was found: as if it never was
         await _no_purchase_found(runtime, email, "refund request")
         return
-    runtime.scheduler.wake()
 
 
 async def _no_purchase_found(runtime: Runtime, email: str, form: str) -> None:

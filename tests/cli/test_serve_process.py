@@ -122,7 +122,7 @@ def test_serve_runs_on_its_defaults_and_finishes_the_transaction_in_flight_on_si
     async def ticket_was_committed() -> list[str]:
         store = await SqliteStore.open(workdir / "maildesk.db")
         async with store.reading() as q:
-            tickets = await q.tickets()
+            tickets = await q.tickets.find()
         await store.close()
         return [t.order_reference for t in tickets]
 

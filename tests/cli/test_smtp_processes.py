@@ -238,7 +238,7 @@ def test_every_process_finishes_the_transactions_in_flight_on_sigterm(tmp_path: 
     async def committed() -> int:
         store = await SqliteStore.open(tmp_path / "maildesk.db")
         async with store.reading() as q:
-            count = len(await q.tickets())
+            count = len(await q.tickets.find())
         await store.close()
         return count
 

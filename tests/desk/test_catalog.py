@@ -17,6 +17,7 @@ from service.domain.events import Open
 from service.domain.records import (
     Party,
     ProductKind,
+    RecordRef,
     RefundCategory,
     SubscriptionStatus,
     TicketType,
@@ -35,12 +36,12 @@ async def test_the_demo_fixture_imports_and_reimports_to_the_same_state(store: S
     second = await import_catalog(store, data)
     assert first == second == {"vendors": 2, "products": 5, "orders": 9}
     async with store.reading() as q:
-        acme = await q.vendor("acme")
-        order = await q.order("Q7K2M9XA")
+        acme = await q.vendors.get("acme")
+        order = await q.orders.get("Q7K2M9XA")
         kinds = {
             o.items[0].kind
             for r in ("B00K4JNE", "MUG2B0BX", "Q7K2M9XA")
-            if (o := await q.order(r)) is not None
+            if (o := await q.orders.get(r)) is not None
         }
     assert acme is not None and acme.timezone == "America/New_York"
     assert acme.refund_policy.category is RefundCategory.WITHIN_DAYS
@@ -58,16 +59,17 @@ async def test_reimport_keeps_refunds_cancelations_and_generated_api_keys(
     del data["vendors"][0]["api_key"]
     await import_catalog(store, data)
     async with store.reading() as q:
-        acme = await q.vendor("acme")
+        acme = await q.vendors.get("acme")
     assert acme is not None and acme.api_key.startswith("mdk_")
     outcome = await desk.apply(OpenRequest("SUB00001", Open(TicketType.REFUND, Party.VENDOR)))
     assert outcome.ticket is not None and outcome.ticket.due is not None
     clock.set(outcome.ticket.due.at)
-    await desk.fire(outcome.ticket.number, outcome.ticket.due.event, outcome.ticket.due.at)
+    due = outcome.ticket.due
+    await desk.fire(RecordRef.ticket(outcome.ticket.number), due.event.value, due.at)
     await import_catalog(store, data)
     async with store.reading() as q:
-        again = await q.vendor("acme")
-        order = await q.order("SUB00001")
+        again = await q.vendors.get("acme")
+        order = await q.orders.get("SUB00001")
     assert again is not None and again.api_key == acme.api_key
     assert order is not None and order.subscription_status is SubscriptionStatus.CANCELED
     assert order.refunded_amount == Decimal("24.95")
@@ -124,4 +126,4 @@ async def test_an_invalid_file_names_the_record_and_field_and_imports_nothing(
         await import_catalog(store, data)
     assert message in str(raised.value)
     async with store.reading() as q:
-        assert await q.vendors() == []
+        assert await q.vendors.all() == []

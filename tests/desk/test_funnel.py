@@ -27,7 +27,7 @@ pytestmark = pytest.mark.anyio
 
 async def outbox_kinds(store: Store) -> list[tuple[str, str, str]]:
     async with store.reading() as q:
-        return sorted((m.item.kind, m.item.party, m.item.to_address) for m in await q.outbox())
+        return sorted((m.item.kind, m.item.party, m.item.to_address) for m in await q.outbox.find())
 
 
 async def test_opening_a_refund_commits_ticket_history_timer_and_both_notifications(
@@ -38,7 +38,7 @@ async def test_opening_a_refund_commits_ticket_history_timer_and_both_notificati
     )
     assert outcome.accepted and outcome.ticket is not None
     async with store.reading() as q:
-        ticket = await q.ticket(outcome.ticket.number)
+        ticket = await q.tickets.get(outcome.ticket.number)
     assert ticket is not None
     assert ticket.type is TicketType.REFUND and ticket.status is TicketStatus.OPEN
     assert [c.text for c in ticket.comments] == ["Wrong book"]
@@ -58,8 +58,8 @@ async def test_a_refused_open_creates_no_ticket_and_mails_the_reason_to_the_requ
     assert not outcome.accepted and outcome.ticket is None
     assert "30 days" in outcome.refusals[0].reason
     async with store.reading() as q:
-        assert await q.tickets() == []
-        (mail,) = await q.outbox()
+        assert await q.tickets.find() == []
+        (mail,) = await q.outbox.find()
     assert mail.item.kind == "request_refused"
     assert mail.item.to_address == "jane@example.test"
     assert "30 days" in mail.item.payload["facts"]["reason"]
@@ -70,7 +70,7 @@ async def test_api_refusals_queue_no_email(
 ) -> None:
     clock.advance(timedelta(days=40))
     outcome = await desk.apply(
-        OpenRequest("BOOK0001", Open(TicketType.REFUND, Party.CUSTOMER)), refusals_by_email=False
+        OpenRequest("BOOK0001", Open(TicketType.REFUND, Party.CUSTOMER)), answered_directly=True
     )
     assert not outcome.accepted
     assert await outbox_kinds(store) == []
@@ -93,8 +93,8 @@ async def test_processing_a_subscription_refund_refunds_only_the_latest_bill_and
     clock.set(opened.ticket.due.at)
     assert await scheduler.run_due() == 1
     async with store.reading() as q:
-        order = await q.order("SUB00001")
-        ticket = await q.ticket(opened.ticket.number)
+        order = await q.orders.get("SUB00001")
+        ticket = await q.tickets.get(opened.ticket.number)
     assert order is not None and ticket is not None
     assert [b.refunded for b in order.bills] == [False, False, True]
     assert order.refunded_amount == Decimal("24.95")
@@ -126,7 +126,7 @@ async def test_a_reply_with_a_close_command_applies_both_in_one_transaction(
     )
     assert outcome.accepted
     async with store.reading() as q:
-        ticket = await q.ticket(opened.ticket.number)
+        ticket = await q.tickets.get(opened.ticket.number)
     assert ticket is not None
     assert [h.kind for h in ticket.history] == ["opened", "replied", "closed"]
     assert ticket.status is TicketStatus.CLOSED and ticket.due is None
@@ -145,8 +145,8 @@ async def test_attachments_are_stored_with_their_comment(
     )
     assert opened.ticket is not None
     async with store.reading() as q:
-        ticket = await q.ticket(opened.ticket.number)
-        stored = await q.attachment("blob-1")
+        ticket = await q.tickets.get(opened.ticket.number)
+        stored = await q.tickets.attachment("blob-1")
     assert ticket is not None and ticket.comments[0].attachments == (attachment,)
     assert stored == (attachment, b"%PDF", opened.ticket.number)
 
@@ -159,10 +159,10 @@ async def test_a_failing_transaction_leaves_no_trace(
 
     with pytest.raises(Boom):
         async with store.transaction() as q:
-            await q.set_setting("half", "written")
+            await q.settings.set("half", "written")
             raise Boom
     async with store.reading() as q:
-        assert await q.setting("half") is None
+        assert await q.settings.get("half") is None
 
 
 async def test_notifications_thread_on_a_root_message_id_per_party(
@@ -172,7 +172,7 @@ async def test_notifications_thread_on_a_root_message_id_per_party(
     assert opened.ticket is not None
     await desk.apply(TicketAction(opened.ticket.number, (Reply(Party.VENDOR, "Hello"),)))
     async with store.reading() as q:
-        mails = await q.outbox()
+        mails = await q.outbox.find()
     by_party: dict[str, list[Any]] = {}
     for mail in sorted(mails, key=lambda m: m.id):
         by_party.setdefault(mail.item.party, []).append(mail.item)
@@ -190,9 +190,9 @@ async def test_ticket_parties_name_the_customer_and_vendor_that_may_act_on_a_tic
     outcome = await desk.apply(OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER)))
     assert outcome.ticket is not None
     async with store.reading() as q:
-        parties = await q.ticket_parties(outcome.ticket.number)
-        vendor = await q.vendor(outcome.ticket.vendor_id)
-        missing = await q.ticket_parties(outcome.ticket.number + 1)
+        parties = await q.tickets.parties(outcome.ticket.number)
+        vendor = await q.vendors.get(outcome.ticket.vendor_id)
+        missing = await q.tickets.parties(outcome.ticket.number + 1)
     assert parties is not None and missing is None
     assert parties.customer_email == "jane@example.test"
     assert parties.vendor == vendor

@@ -32,7 +32,7 @@ async def test_concurrent_units_commit_together_and_a_failing_one_alone_is_undon
     async def unit(i: int) -> None:
         try:
             async with store.transaction() as q:
-                await q.set_setting(f"k{i}", str(i))
+                await q.settings.set(f"k{i}", str(i))
                 await anyio.lowlevel.checkpoint()  # let the others queue up behind this one
                 if i == 7:
                     raise Refused
@@ -49,7 +49,7 @@ async def test_concurrent_units_commit_together_and_a_failing_one_alone_is_undon
     await store.close()
     reopened = await SqliteStore.open(tmp_path / "g.db")  # what is on disk
     async with reopened.reading() as q:
-        stored = {i: await q.setting(f"k{i}") for i in range(40)}
+        stored = {i: await q.settings.get(f"k{i}") for i in range(40)}
     await reopened.close()
     assert stored[7] is None
     assert all(stored[i] == str(i) for i in range(40) if i != 7)
@@ -58,13 +58,13 @@ async def test_concurrent_units_commit_together_and_a_failing_one_alone_is_undon
 async def test_a_failed_commit_fails_every_unit_of_its_batch(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "g.db")
     async with store.transaction() as q:
-        await q.set_setting("unique", "x")
+        await q.settings.set("unique", "x")
     failures: list[str] = []
 
     async def unit(i: int) -> None:
         try:
             async with store.transaction() as q:
-                await q.set_setting(f"k{i}", "v")
+                await q.settings.set(f"k{i}", "v")
                 if i == 3:  # breaks the whole SQLite transaction, not just this unit
                     await q.sql.execute("ROLLBACK")
             failures.append("ok")
@@ -75,7 +75,7 @@ async def test_a_failed_commit_fails_every_unit_of_its_batch(tmp_path: Path) -> 
         for i in range(6):
             group.start_soon(unit, i)
     async with store.reading() as q:
-        written = [await q.setting(f"k{i}") for i in range(6)]
+        written = [await q.settings.get(f"k{i}") for i in range(6)]
     await store.close()
     # Whoever shared the broken transaction heard of it; nobody heard "ok" for lost work.
     if None in written:
@@ -95,7 +95,7 @@ async def test_two_stores_on_one_file_take_turns_and_the_second_begins_when_the_
 
     async def hold_the_turn() -> None:
         async with first.transaction() as q:
-            await q.set_setting("who", "first")
+            await q.settings.set("who", "first")
             order.append("first in")
             holding.set()
             await release.wait()
@@ -105,8 +105,8 @@ async def test_two_stores_on_one_file_take_turns_and_the_second_begins_when_the_
         await holding.wait()
         async with second.transaction() as q:
             order.append("second in")
-            assert await q.setting("who") == "first"  # it sees what the first committed
-            await q.set_setting("who", "second")
+            assert await q.settings.get("who") == "first"  # it sees what the first committed
+            await q.settings.set("who", "second")
 
     async with anyio.create_task_group() as group:
         group.start_soon(hold_the_turn)
@@ -119,7 +119,7 @@ async def test_two_stores_on_one_file_take_turns_and_the_second_begins_when_the_
         release.set()
     assert order == ["first in", "first committed", "second in"]
     async with first.reading() as q:
-        assert await q.setting("who") == "second"
+        assert await q.settings.get("who") == "second"
     assert can_take_turn(tmp_path / "t.db-writer.lock")  # given back after each commit
     await first.close()
     await second.close()
@@ -146,11 +146,11 @@ async def test_a_turn_held_by_a_stopped_process_fails_the_write_after_the_busy_t
     try:
         with pytest.raises(StorageError, match="held the write turn"):
             async with store.transaction() as q:
-                await q.set_setting("k", "never")
+                await q.settings.set("k", "never")
     finally:
         os.close(stuck)
     async with store.transaction() as q:  # the turn is free again: writes go on
-        await q.set_setting("k", "later")
+        await q.settings.set("k", "later")
     async with store.reading() as q:
-        assert await q.setting("k") == "later"
+        assert await q.settings.get("k") == "later"
     await store.close()

@@ -51,12 +51,12 @@ async def test_a_sqlite_database_moves_to_postgresql_whole_and_keeps_working(
         after: dict[str, Any] = {}
         for store, into in ((sqlite, before), (postgres, after)):
             async with store.reading() as q:
-                ticket = await q.ticket(opened.ticket.number)
-                order = await q.order("BOOK0001")
+                ticket = await q.tickets.get(opened.ticket.number)
+                order = await q.orders.get("BOOK0001")
                 assert ticket is not None and order is not None
                 into["ticket"], into["order"] = ticket_json(ticket), order_json(order)
-                into["outbox"] = sorted(m.item.message_id for m in await q.outbox())
-                into["blob"] = await q.attachment("blob-x")
+                into["outbox"] = sorted(m.item.message_id for m in await q.outbox.find())
+                into["blob"] = await q.tickets.attachment("blob-x")
         assert before == after
         with pytest.raises(StorageError, match="already has rows"):
             await copy_sqlite_to_postgres(sqlite, postgres)

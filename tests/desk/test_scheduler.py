@@ -31,7 +31,7 @@ async def test_a_week_of_fake_time_fires_the_whole_ladder_at_the_minutes_it_was_
     clock.advance(timedelta(days=10))
     assert await scheduler.run_due() == 3
     async with store.reading() as q:
-        ticket = await q.ticket(opened.ticket.number)
+        ticket = await q.tickets.get(opened.ticket.number)
     assert ticket is not None
     assert [(h.kind, h.at) for h in ticket.history] == [
         ("opened", start),
@@ -52,7 +52,7 @@ async def test_timers_fire_in_time_order_across_tickets(
     clock.advance(timedelta(days=3))
     await scheduler.run_due()
     async with store.reading() as q:
-        rows = await q.outbox()
+        rows = await q.outbox.find()
     warnings = sorted(
         (m.id, m.item.ticket_number) for m in rows if m.item.kind == "inactivity_warning"
     )
@@ -77,8 +77,8 @@ async def test_nothing_fires_twice_across_a_restart_and_what_fell_due_meanwhile_
         clock.advance(timedelta(hours=50))  # the second warning fell due "while down"
         assert await Scheduler(again, desk2, clock).run_due() == 1
         async with again.reading() as q:
-            ticket = await q.ticket(opened.ticket.number)
-            sent = [m.item.kind for m in await q.outbox()]
+            ticket = await q.tickets.get(opened.ticket.number)
+            sent = [m.item.kind for m in await q.outbox.find()]
     finally:
         await again.close()
     assert ticket is not None
@@ -111,10 +111,10 @@ async def test_two_schedulers_racing_fire_each_timer_once(
     assert sum(counts) == 3 * len(numbers)
     async with store.reading() as q:
         for number in numbers:
-            ticket = await q.ticket(number)
+            ticket = await q.tickets.get(number)
             assert ticket is not None and ticket.status is TicketStatus.CLOSED
             assert [h.kind for h in ticket.history].count("inactivity_warning") == 2
-        kinds = [m.item.kind for m in await q.outbox()]
+        kinds = [m.item.kind for m in await q.outbox.find()]
     assert kinds.count("ticket_closed") == 2 * len(numbers)
 
 

@@ -207,15 +207,15 @@ class Served:
     async def inbound(self) -> list[Any]:
         """Every received message the store kept, newest first (without the raw bytes)."""
         async with self.runtime.store.reading() as q:
-            return list(await q.inbound())
+            return list(await q.inbound.find())
 
     async def inbound_raw(self, inbound_id: int) -> bytes | None:
         async with self.runtime.store.reading() as q:
-            return await q.inbound_raw(inbound_id)
+            return await q.inbound.raw(inbound_id)
 
     async def is_bouncing(self, address: str) -> bool:
         async with self.runtime.store.reading() as q:
-            return bool(await q.is_bouncing(address))
+            return bool(await q.inbound.is_bouncing(address))
 
 
 def text_of(message: Any) -> str:

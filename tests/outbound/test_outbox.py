@@ -106,7 +106,7 @@ async def test_a_relay_down_for_two_fake_days_delivers_everything_once_afterward
         await outbox.run_once()
         attempts += 1
     async with store.reading() as q:
-        waiting = await q.outbox()
+        waiting = await q.outbox.find()
     assert {m.status for m in waiting} == {"retrying", "pending"}
     # Paused, not hammering: at most one row was tried per pause, never all four each hour.
     assert sum(m.attempts for m in waiting) <= attempts
@@ -118,7 +118,7 @@ async def test_a_relay_down_for_two_fake_days_delivers_everything_once_afterward
     counts = Counter(mailparser.parse_from_bytes(m.raw).message_id for m in mailbox.messages())
     assert len(counts) == 4 and set(counts.values()) == {1}
     async with store.reading() as q:
-        assert {m.status for m in await q.outbox()} == {"sent"}
+        assert {m.status for m in await q.outbox.find()} == {"sent"}
 
 
 class RejectingRelay:
@@ -136,8 +136,8 @@ async def test_a_relay_answering_550_leaves_the_email_failed_and_visible(
         clock.advance(timedelta(days=1))
         assert await outbox.run_once() == 0  # failed rows are not retried
     async with store.reading() as q:
-        rows = await q.outbox()
-        counts = await q.outbox_counts()
+        rows = await q.outbox.find()
+        counts = await q.outbox.counts()
     assert counts == {"failed": 2}
     assert all("550" in (m.last_error or "") and m.attempts == 1 for m in rows)
 
@@ -170,7 +170,7 @@ async def test_a_timeout_after_data_is_retried_with_the_same_message_id(
     ids = [mailparser.parse_from_bytes(raw).message_id for raw in relay.seen]
     assert len(ids) == 3 and len(set(ids)) == 2  # one message arrived twice, same Message-ID
     async with store.reading() as q:
-        assert {m.status for m in await q.outbox()} == {"sent"}
+        assert {m.status for m in await q.outbox.find()} == {"sent"}
 
 
 async def test_queued_mail_survives_a_restart_and_is_sent_once_by_the_next_process(
@@ -223,11 +223,11 @@ async def test_a_worker_stopped_mid_batch_records_what_it_sent_and_releases_the_
         with anyio.move_on_after(0.6):  # a stop while the second message is at the relay
             await outbox.run_once()
         async with store.reading() as q:
-            assert await q.outbox_counts() == {"sent": 1, "pending": 3}
+            assert await q.outbox.counts() == {"sent": 1, "pending": 3}
         # Released, not leased for five minutes: another worker sends them at the same moment.
         assert await worker(store, clock, port).run_once() == 3
     async with store.reading() as q:
-        assert await q.outbox_counts() == {"sent": 4}
+        assert await q.outbox.counts() == {"sent": 4}
 
 
 class CountingRelay:

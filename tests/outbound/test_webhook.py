@@ -31,7 +31,7 @@ from service.outbound.transport import CatcherTransport
 from service.outbound.webhook import WebhookSender, verify, webhook_client
 from service.outbound.webhook_target import AllowList
 from service.scheduler import Scheduler
-from service.store import QueuedMail, Store
+from service.store import QueuedWebhook, Store, WebhookItem
 from tests.conftest import DOMAIN, small_catalog
 from tests.outbound.endpoint import Endpoint, certificates_for, running
 
@@ -72,9 +72,9 @@ async def process_vendor_refund(
     )
 
 
-async def webhook_rows(store: Store) -> list[QueuedMail]:
+async def webhook_rows(store: Store) -> list[QueuedWebhook]:
     async with store.reading() as q:
-        return [m for m in await q.outbox() if m.item.kind == "webhook"]
+        return [m for m in await q.outbox.find() if isinstance(m.item, WebhookItem)]
 
 
 async def test_a_processed_refund_is_posted_signed_with_the_vendors_key(

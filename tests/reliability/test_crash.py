@@ -167,14 +167,14 @@ async def final_state(database: str) -> dict[str, Any]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             async with store.reading() as q:
-                counts = await q.outbox_counts()
+                counts = await q.outbox.counts()
             if not counts.get("pending") and not counts.get("retrying"):
                 break
             await anyio.sleep(0.3)
         async with store.reading() as q:
-            tickets = await q.tickets(limit=10_000)
-            outbox = await q.outbox(limit=10_000)
-            inbound = await q.inbound(limit=10_000)
+            tickets = await q.tickets.find(limit=10_000)
+            outbox = await q.outbox.find(limit=10_000)
+            inbound = await q.inbound.find(limit=10_000)
     finally:
         await store.close()
     return {"tickets": tickets, "outbox": outbox, "inbound": inbound}

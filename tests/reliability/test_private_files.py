@@ -81,15 +81,15 @@ async def test_the_database_its_wal_shm_and_writer_lock_are_0600_whatever_the_um
     try:
         await import_catalog(store, small_catalog())
         async with store.transaction() as q:  # what `maildesk serve` keeps there in local mode
-            await q.set_setting("local_secret", "a-secret-nobody-else-may-read")
-            await q.set_setting("local_admin_token", "an-admin-token")
+            await q.settings.set("local_secret", "a-secret-nobody-else-may-read")
+            await q.settings.set("local_admin_token", "an-admin-token")
         checkpoint = sqlite3.connect(db)  # a backup script's checkpoint, while maildesk runs
         try:
             checkpoint.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             checkpoint.close()
         async with store.transaction() as q:
-            await q.set_setting("after_checkpoint", "written to a reused WAL")
+            await q.settings.set("after_checkpoint", "written to a reused WAL")
         assert modes(db) == {
             "maildesk.db": "0o600",
             "maildesk.db-wal": "0o600",

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from service.outbound.webhook import verify
-from service.store import QueuedMail, Store
+from service.store import QueuedWebhook, Store, WebhookItem
 from tests.e2e.conftest import DEMO, Served, serving
 from tests.outbound.endpoint import Endpoint, running
 
@@ -139,7 +139,7 @@ def endpoint() -> Iterator[Endpoint]:
         yield serving_endpoint
 
 
-async def refund_with_webhook(served: Served, url: str) -> list[QueuedMail]:
+async def refund_with_webhook(served: Served, url: str) -> list[QueuedWebhook]:
     """Acme's webhook at `url`; Acme refunds an order; the processed refund's webhook is sent."""
     imported = await served.api("POST", "/api/v1/admin/import", acme_with_webhook(url))
     assert imported.status_code == 200, imported.text
@@ -154,9 +154,9 @@ async def refund_with_webhook(served: Served, url: str) -> list[QueuedMail]:
     return await webhook_rows(served)
 
 
-async def webhook_rows(served: Served) -> list[QueuedMail]:
+async def webhook_rows(served: Served) -> list[QueuedWebhook]:
     async with served.runtime.store.reading() as q:
-        return [m for m in await q.outbox() if m.item.kind == "webhook"]
+        return [m for m in await q.outbox.find() if isinstance(m.item, WebhookItem)]
 
 
 async def test_a_webhook_host_that_resolves_to_loopback_when_sent_gets_no_request(

@@ -48,7 +48,7 @@ async def test_a_sender_that_cannot_be_read_is_refused_and_nothing_is_queued(
     assert reply.startswith("5.1.7"), reply
     assert await served.tickets() == []
     async with served.runtime.store.reading() as q:
-        assert await q.outbox() == []  # nothing queued, to anyone
+        assert await q.outbox.find() == []  # nothing queued, to anyone
     (kept,) = await served.inbound()
     assert kept["status"] == "refused"
 

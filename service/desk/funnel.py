@@ -1,0 +1,187 @@
+"""The funnel: every change, from any source, goes through `Desk`, one transaction each.
+
+An email, a web form, an API call and a timer all become a request here. The
+funnel loads the record and its facts, asks the record's pure state machine
+what happens, and commits everything that follows (the new state, its
+history, its timer, the order's refund or cancelation, the queued emails and
+webhooks) in one transaction. The few writes that belong to no record (a kept
+message, a bounce, the operator's abuse mark, mail to an address) go through
+here too, each in one transaction.
+
+Nothing is sent from here: the outbox worker delivers after the commit, so a
+crash can never leave an email sent for a change that was rolled back. The
+commit itself wakes the workers (`on_commit`), so no door has to remember to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from service.clock import Clock
+from service.desk.outgoing import address_email
+from service.desk.requests import (
+    DeskError,
+    DuplicateDelivery,
+    MailIdentity,
+    OpenRequest,
+    Outcome,
+    Request,
+    TicketAction,
+    TimerDue,
+    UndeliverableAddress,
+)
+from service.desk.tickets import TicketChanges, load_ticket
+from service.domain.facts import Facts
+from service.domain.mailbox import is_addr_spec
+from service.domain.records import RecordKind, RecordRef, Ticket, Vendor
+from service.store import InboundReceipt, Queries, Store
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What one committed transaction left for the workers."""
+
+    queued: int = 0
+    timers: bool = False
+
+
+CommitListener = Callable[[Committed], None]
+
+
+class Desk:
+    def __init__(self, store: Store, clock: Clock, identity: MailIdentity) -> None:
+        self.store = store
+        self.clock = clock
+        self.identity = identity
+        self.tickets = TicketChanges(identity.domain)
+        self._listeners: list[CommitListener] = []
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call `listener` after every commit that queued deliveries or changed a timer."""
+        self._listeners.append(listener)
+
+    async def apply(
+        self,
+        request: Request,
+        *,
+        at: datetime | None = None,
+        answered_directly: bool = False,
+        receipt: InboundReceipt | None = None,
+    ) -> Outcome:
+        """Apply one request in one transaction and report what happened.
+
+        `at` overrides the moment the event takes effect (a timer's due time).
+        With `answered_directly` (the API, which answers in its response) a
+        refusal queues no email. A `receipt` (the email that asked) is stored
+        in the same transaction; if that exact delivery was stored before,
+        nothing is applied and `DuplicateDelivery` is raised.
+        """
+        now = at or self.clock.now()
+        async with self._transaction() as (q, committed):
+            if isinstance(request, OpenRequest):
+                outcome, timers = await self.tickets.open(q, request, now, answered_directly)
+            elif isinstance(request, TicketAction):
+                outcome, timers = await self.tickets.act(q, request, now, answered_directly)
+            else:
+                outcome, timers = await self._fire(q, request)
+            if receipt is not None:
+                opened = isinstance(request, OpenRequest) and outcome.changed
+                await self._keep(
+                    q,
+                    replace(
+                        receipt,
+                        status="acted" if outcome.accepted else "refused",
+                        detail="; ".join(r.reason for r in outcome.refusals),
+                        ticket_number=outcome.ticket.number if outcome.ticket else None,
+                        opened_ticket=opened,
+                    ),
+                )
+            committed.append(Committed(outcome.queued, timers))
+            return outcome
+
+    async def fire(self, record: RecordRef, event: str, due_at: datetime) -> Outcome:
+        """Run a due timer at the moment it was due; one no longer pending changes nothing."""
+        return await self.apply(TimerDue(record, event, due_at), at=due_at)
+
+    async def _fire(self, q: Queries, due: TimerDue) -> tuple[Outcome, bool]:
+        number = due.record.ticket_number
+        if due.record.kind is RecordKind.TICKET and number is not None:
+            return await self.tickets.fire(q, number, due.event, due.at)
+        raise DeskError(f"no record kind {due.record.kind} has timers yet")
+
+    async def read_ticket(self, number: int) -> tuple[Ticket, Facts] | None:
+        """A ticket with the facts its rules decide from, as the funnel would load them.
+
+        For doors that show what a party may do (`allowed_actions`) without acting.
+        """
+        async with self.store.reading() as q:
+            return await load_ticket(q, number)
+
+    # --- writes that belong to no record ---------------------------------------------
+
+    async def keep(self, receipt: InboundReceipt) -> None:
+        """Store a received email that acted on nothing (automatic mail, a refusal)."""
+        async with self._transaction() as (q, _):
+            await self._keep(q, receipt)
+
+    async def mark_bouncing(
+        self, addresses: Sequence[str], detail: str, receipt: InboundReceipt
+    ) -> None:
+        """Record that mail to `addresses` bounced, with the bounce that said so."""
+        async with self._transaction() as (q, _):
+            for address in addresses:
+                await q.inbound.mark_bouncing(address, receipt.received_at, detail)
+            await self._keep(q, receipt)
+
+    async def set_vendor_abusing(self, vendor_id: str, abusing: bool) -> Vendor | None:
+        """The operator's mark on a vendor that abuses the save-the-sale window; None if absent."""
+        async with self._transaction() as (q, _):
+            if not await q.vendors.set_abusing(vendor_id, abusing):
+                return None
+            return await q.vendors.get(vendor_id)
+
+    async def notify_address(
+        self,
+        to_address: str,
+        kind: str,
+        facts: Mapping[str, str],
+        order_reference: str | None = None,
+        receipt: InboundReceipt | None = None,
+    ) -> None:
+        """Queue mail that belongs to no record (a lookup result, "no purchase found")."""
+        if not is_addr_spec(to_address):
+            raise UndeliverableAddress(
+                f"{to_address!r} is not an address mail can be sent to; nothing was queued"
+            )
+        item = address_email(
+            to_address, kind, facts, order_reference, self.clock.now(), self.identity.domain
+        )
+        async with self._transaction() as (q, committed):
+            await q.outbox.enqueue([item])
+            if receipt is not None:
+                await self._keep(q, receipt)
+            committed.append(Committed(queued=1))
+
+    # --- the transaction ---------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[tuple[Queries, list[Committed]]]:
+        """One transaction; once it has committed, the listeners hear what it left."""
+        committed: list[Committed] = []
+        async with self.store.transaction() as q:
+            yield q, committed
+        for done in committed:
+            if done.queued or done.timers:
+                for listener in self._listeners:
+                    listener(done)
+
+    @staticmethod
+    async def _keep(q: Queries, receipt: InboundReceipt) -> None:
+        if not await q.inbound.record(receipt):
+            raise DuplicateDelivery(
+                f"message {receipt.message_id or '(no Message-ID)'} to {receipt.rcpt_to} "
+                "was received before"
+            )

@@ -1,0 +1,113 @@
+"""Every received message as it came, with what was made of it; and addresses that bounce.
+
+The raw message is always kept (SPEC §3), so an operator can read and replay
+what was not acted on. The same rows answer the flood limits: new requests
+per sender and hour, replies per reply address and hour.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.store.base import Repository, Row
+from service.store.rows import InboundReceipt
+
+
+class InboundRepository(Repository):
+    async def record(self, receipt: InboundReceipt) -> bool:
+        """Keep a received message; False when this exact delivery was recorded before."""
+        row_id = await self.sql.fetchval(
+            """INSERT INTO inbound_messages (received_at, mail_from, rcpt_to, message_id,
+                   body_hash, raw, status, detail, ticket_number, opened_ticket, sender,
+                   new_request)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (message_id, rcpt_to, body_hash) DO NOTHING RETURNING id""",
+            receipt.received_at,
+            receipt.mail_from,
+            receipt.rcpt_to,
+            receipt.message_id,
+            receipt.body_hash,
+            receipt.raw,
+            receipt.status,
+            receipt.detail,
+            receipt.ticket_number,
+            receipt.opened_ticket,
+            receipt.sender,
+            receipt.new_request,
+        )
+        return row_id is not None
+
+    async def seen(self, message_id: str, rcpt_to: str, body_hash: str) -> bool:
+        found = await self.sql.fetchval(
+            """SELECT id FROM inbound_messages
+               WHERE message_id = ? AND rcpt_to = ? AND body_hash = ?""",
+            message_id,
+            rcpt_to,
+            body_hash,
+        )
+        return found is not None
+
+    async def new_requests_from(self, sender: str, envelope_from: str, since: datetime) -> int:
+        """New requests since `since` from one identity: by `From` or by envelope, the more.
+
+        A flood changes one of the two and keeps the other, so each is counted on
+        its own; either reaching the limit stops it.
+        """
+        row = await self.sql.fetchrow(
+            """SELECT
+                 (SELECT COUNT(*) FROM inbound_messages
+                   WHERE sender = ? AND received_at >= ? AND new_request = ?) AS by_from,
+                 (SELECT COUNT(*) FROM inbound_messages
+                   WHERE mail_from = ? AND received_at >= ? AND new_request = ?) AS by_envelope""",
+            sender,
+            since,
+            True,
+            envelope_from,
+            since,
+            True,
+        )
+        assert row is not None
+        return max(int(row["by_from"]) if sender else 0, int(row["by_envelope"]))
+
+    async def replies_to(self, rcpt_to: str, since: datetime) -> int:
+        """Messages that acted through one reply address since `since`."""
+        return int(
+            await self.sql.fetchval(
+                """SELECT COUNT(*) FROM inbound_messages
+                   WHERE rcpt_to = ? AND received_at >= ? AND status = 'acted'""",
+                rcpt_to,
+                since,
+            )
+        )
+
+    async def find(self, status: str | None = None, limit: int = 100) -> list[Row]:
+        """The newest received messages first, without their raw bytes."""
+        return await self.sql.fetch(
+            """SELECT id, received_at, mail_from, rcpt_to, message_id, status, detail,
+                      ticket_number FROM inbound_messages
+               WHERE CAST(? AS TEXT) IS NULL OR status = ? ORDER BY id DESC LIMIT ?""",
+            status,
+            status,
+            limit,
+        )
+
+    async def raw(self, inbound_id: int) -> bytes | None:
+        value = await self.sql.fetchval("SELECT raw FROM inbound_messages WHERE id = ?", inbound_id)
+        return None if value is None else bytes(value)
+
+    # --- addresses that bounce -------------------------------------------------------------
+
+    async def mark_bouncing(self, address: str, since: datetime, detail: str) -> None:
+        await self.sql.execute(
+            """INSERT INTO bouncing_addresses (address, since, detail) VALUES (?, ?, ?)
+               ON CONFLICT (address) DO UPDATE SET detail = excluded.detail""",
+            address.lower(),
+            since,
+            detail,
+        )
+
+    async def is_bouncing(self, address: str) -> bool:
+        found = await self.sql.fetchval(
+            "SELECT address FROM bouncing_addresses WHERE address = ?", address.lower()
+        )
+        return found is not None

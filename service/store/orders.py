@@ -1,0 +1,196 @@
+"""Orders with their items and bills, and the catalog they refer to: customers and products."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from service.domain.records import (
+    Bill,
+    Order,
+    OrderItem,
+    Product,
+    ProductKind,
+    SubscriptionStatus,
+)
+from service.store.base import Repository, as_optional_time, as_time
+
+
+class OrderRepository(Repository):
+    async def get(self, reference: str) -> Order | None:
+        row = await self.sql.fetchrow(
+            """SELECT o.*, c.name AS customer_name FROM orders o
+               LEFT JOIN customers c ON c.vendor_id = o.vendor_id AND c.email = o.customer_email
+               WHERE o.reference = ?""",
+            reference,
+        )
+        if row is None:
+            return None
+        items = await self.sql.fetch(
+            """SELECT i.*, p.name, p.kind, p.currency FROM order_items i
+               JOIN products p ON p.sku = i.sku
+               WHERE i.order_reference = ? ORDER BY i.line""",
+            reference,
+        )
+        bills = await self.sql.fetch(
+            "SELECT * FROM bills WHERE order_reference = ? ORDER BY billed_at", reference
+        )
+        return Order(
+            reference=row["reference"],
+            vendor_id=row["vendor_id"],
+            customer_email=row["customer_email"],
+            customer_name=row["customer_name"] or "",
+            items=tuple(
+                OrderItem(
+                    sku=i["sku"],
+                    quantity=int(i["quantity"]),
+                    unit_price=Decimal(str(i["unit_price"])),
+                    name=i["name"],
+                    kind=ProductKind(i["kind"]),
+                    currency=i["currency"],
+                )
+                for i in items
+            ),
+            payment_method=row["payment_method"],
+            purchased_at=as_time(row["purchased_at"]),
+            bills=tuple(
+                Bill(
+                    billed_at=as_time(b["billed_at"]),
+                    amount=Decimal(str(b["amount"])),
+                    refunded_at=as_optional_time(b["refunded_at"]),
+                )
+                for b in bills
+            ),
+            license_key=row["license_key"],
+            download_url=row["download_url"],
+            subscription_status=(
+                SubscriptionStatus(row["subscription_status"])
+                if row["subscription_status"]
+                else None
+            ),
+        )
+
+    async def upsert(self, order: Order) -> None:
+        """Insert or update an order; refunds already recorded on its bills are kept."""
+        status = order.subscription_status.value if order.subscription_status else None
+        await self.sql.execute(
+            """INSERT INTO orders (reference, vendor_id, customer_email, payment_method,
+                   purchased_at, license_key, download_url, subscription_status)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (reference) DO UPDATE SET vendor_id = excluded.vendor_id,
+                   customer_email = excluded.customer_email,
+                   payment_method = excluded.payment_method,
+                   purchased_at = excluded.purchased_at, license_key = excluded.license_key,
+                   download_url = excluded.download_url,
+                   subscription_status = COALESCE(orders.subscription_status,
+                                                  excluded.subscription_status)""",
+            order.reference,
+            order.vendor_id,
+            order.customer_email,
+            order.payment_method,
+            order.purchased_at,
+            order.license_key,
+            order.download_url,
+            status,
+        )
+        await self.sql.execute("DELETE FROM order_items WHERE order_reference = ?", order.reference)
+        await self.sql.executemany(
+            """INSERT INTO order_items (order_reference, line, sku, quantity, unit_price)
+               VALUES (?, ?, ?, ?, ?)""",
+            [
+                (order.reference, line, item.sku, item.quantity, item.unit_price)
+                for line, item in enumerate(order.items, start=1)
+            ],
+        )
+        await self.sql.executemany(
+            """INSERT INTO bills (order_reference, billed_at, amount) VALUES (?, ?, ?)
+               ON CONFLICT (order_reference, billed_at) DO UPDATE SET amount = excluded.amount""",
+            [(order.reference, bill.billed_at, bill.amount) for bill in order.bills],
+        )
+
+    async def lock(self, reference: str) -> None:
+        """Serialise requests on one order (a no-op where writes are already serial)."""
+        if self.postgresql:
+            await self.sql.execute(
+                "SELECT reference FROM orders WHERE reference = ? FOR UPDATE", reference
+            )
+
+    async def refund_bill(self, reference: str, billed_at: datetime, now: datetime) -> None:
+        await self.sql.execute(
+            """UPDATE bills SET refunded_at = ?
+               WHERE order_reference = ? AND billed_at = ? AND refunded_at IS NULL""",
+            now,
+            reference,
+            billed_at,
+        )
+
+    async def cancel_subscription(self, reference: str) -> None:
+        await self.sql.execute(
+            "UPDATE orders SET subscription_status = ? WHERE reference = ?",
+            SubscriptionStatus.CANCELED.value,
+            reference,
+        )
+
+    async def among(
+        self,
+        references: Sequence[str],
+        customer_email: str | None = None,
+        vendor_id: str | None = None,
+    ) -> list[str]:
+        """Which of `references` are orders (of this customer, or of this vendor)."""
+        if not references:
+            return []
+        marks = ", ".join("?" for _ in references)
+        rows = await self.sql.fetch(
+            f"""SELECT reference FROM orders WHERE reference IN ({marks})
+                AND (CAST(? AS TEXT) IS NULL OR customer_email = ?)
+                AND (CAST(? AS TEXT) IS NULL OR vendor_id = ?)""",
+            *references,
+            customer_email,
+            customer_email,
+            vendor_id,
+            vendor_id,
+        )
+        return [r["reference"] for r in rows]
+
+    # --- the catalog an order refers to -------------------------------------------------
+
+    async def upsert_customer(self, vendor_id: str, email: str, name: str) -> None:
+        await self.sql.execute(
+            """INSERT INTO customers (vendor_id, email, name) VALUES (?, ?, ?)
+               ON CONFLICT (vendor_id, email) DO UPDATE SET name = excluded.name""",
+            vendor_id,
+            email,
+            name,
+        )
+
+    async def product(self, sku: str) -> Product | None:
+        row = await self.sql.fetchrow("SELECT * FROM products WHERE sku = ?", sku)
+        if row is None:
+            return None
+        return Product(
+            sku=row["sku"],
+            vendor_id=row["vendor_id"],
+            name=row["name"],
+            kind=ProductKind(row["kind"]),
+            price=Decimal(str(row["price"])),
+            currency=row["currency"],
+            interval=row["interval"],
+        )
+
+    async def upsert_product(self, product: Product) -> None:
+        await self.sql.execute(
+            """INSERT INTO products (sku, vendor_id, name, kind, price, currency, interval)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (sku) DO UPDATE SET vendor_id = excluded.vendor_id,
+                   name = excluded.name, kind = excluded.kind, price = excluded.price,
+                   currency = excluded.currency, interval = excluded.interval""",
+            product.sku,
+            product.vendor_id,
+            product.name,
+            product.kind.value,
+            product.price,
+            product.currency,
+            product.interval,
+        )

@@ -1,0 +1,328 @@
+"""Tickets with their comments, attachments and history, their thread roots and escalations.
+
+A ticket's pending timer lives in the timers table (`service.store.timers`),
+shared by every kind of record; a ticket is read with it as its `due`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from service.domain.records import (
+    Attachment,
+    CloseReason,
+    Comment,
+    HistoryEntry,
+    Party,
+    RecordKind,
+    Ticket,
+    TicketStatus,
+    TicketType,
+    Timer,
+    TimerEvent,
+)
+from service.store.base import Repository, Row, as_optional_time, as_time
+from service.store.rows import Escalation, ThreadRoots, TicketParties
+from service.store.vendors import vendor_from
+
+_WITH_TIMER = (
+    "SELECT t.*, tm.event AS due_event, tm.due_at FROM tickets t "
+    f"LEFT JOIN timers tm ON tm.record_kind = '{RecordKind.TICKET.value}' "
+    "AND tm.record_id = CAST(t.number AS TEXT)"
+)
+
+
+class TicketRepository(Repository):
+    async def next_number(self) -> int:
+        if self.postgresql:
+            return int(await self.sql.fetchval("SELECT nextval('ticket_numbers')"))
+        return int(await self.sql.fetchval("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets"))
+
+    async def get(self, number: int, *, for_update: bool = False) -> Ticket | None:
+        if for_update and self.postgresql:
+            # Lock in a statement of its own: a locking read that had to wait re-checks
+            # only the locked row, and would pair the new ticket with its old timer.
+            await self.sql.execute("SELECT 1 FROM tickets WHERE number = ? FOR UPDATE", number)
+        row = await self.sql.fetchrow(f"{_WITH_TIMER} WHERE t.number = ?", number)
+        if row is None:
+            return None
+        comments = await self.sql.fetch(
+            "SELECT * FROM comments WHERE ticket_number = ? ORDER BY seq", number
+        )
+        attachments = await self.sql.fetch(
+            """SELECT a.comment_id, a.blob_id, a.filename, a.content_type, a.size
+               FROM attachments a JOIN comments c ON c.id = a.comment_id
+               WHERE c.ticket_number = ? ORDER BY a.id""",
+            number,
+        )
+        events = await self.sql.fetch(
+            "SELECT * FROM ticket_events WHERE ticket_number = ? ORDER BY seq", number
+        )
+        return _ticket(row, comments, attachments, events)
+
+    async def parties(self, number: int) -> TicketParties | None:
+        """A ticket's customer address and vendor, in one statement.
+
+        Enough to authorise mail to a reply address without loading the whole
+        ticket (its comments and history are most of a ticket read); the funnel
+        loads that itself, under its lock, to act. A ticket's customer and vendor
+        never change once it is opened, so reading them outside its transaction
+        cannot pair a sender with the wrong ticket.
+        """
+        row = await self.sql.fetchrow(
+            "SELECT t.customer_email AS ticket_customer_email, v.* FROM tickets t "
+            "JOIN vendors v ON v.id = t.vendor_id WHERE t.number = ?",
+            number,
+        )
+        return TicketParties(row["ticket_customer_email"], vendor_from(row)) if row else None
+
+    async def thread_roots(self, number: int) -> ThreadRoots | None:
+        row = await self.sql.fetchrow(
+            "SELECT customer_thread_root, vendor_thread_root, thread_token FROM tickets "
+            "WHERE number = ?",
+            number,
+        )
+        if row is None:
+            return None
+        return ThreadRoots(
+            customer=row["customer_thread_root"],
+            vendor=row["vendor_thread_root"],
+            legacy_token=str(row["thread_token"] or ""),
+        )
+
+    async def find(
+        self,
+        *,
+        vendor_id: str | None = None,
+        order_reference: str | None = None,
+        status: str | None = None,
+        limit: int = 500,
+    ) -> list[Ticket]:
+        clauses, args = [], []
+        for column, value in (
+            ("vendor_id", vendor_id),
+            ("order_reference", order_reference),
+            ("status", status),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        numbers = await self.sql.fetch(
+            f"SELECT number FROM tickets {where} ORDER BY number LIMIT {int(limit)}", *args
+        )
+        found = [await self.get(int(r["number"])) for r in numbers]
+        return [t for t in found if t is not None]
+
+    async def open_request_on(self, reference: str, *, excluding: int | None = None) -> int | None:
+        """Another open refund or cancelation on the order: one request at a time."""
+        value = await self.sql.fetchval(
+            """SELECT number FROM tickets
+               WHERE order_reference = ? AND status = 'open' AND type <> 'support'
+                 AND number <> ? ORDER BY number LIMIT 1""",
+            reference,
+            excluding if excluding is not None else -1,
+        )
+        return None if value is None else int(value)
+
+    async def open_count(self) -> int:
+        return int(await self.sql.fetchval("SELECT COUNT(*) FROM tickets WHERE status = 'open'"))
+
+    async def insert(
+        self, ticket: Ticket, threads: ThreadRoots, blobs: Mapping[str, bytes]
+    ) -> None:
+        """Store a new ticket, its first comment and history (its timer is the funnel's)."""
+        await self.sql.execute(
+            """INSERT INTO tickets (number, vendor_id, order_reference, customer_email, type,
+                   status, opened_by, opened_at, last_activity_at, waiting_on, warnings_sent,
+                   awaiting_approval, vendor_saved_at, escalated_at, closed_at, close_reason,
+                   thread_token, customer_thread_root, vendor_thread_root)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            ticket.number,
+            ticket.vendor_id,
+            ticket.order_reference,
+            ticket.customer_email,
+            *_ticket_state(ticket),
+            threads.legacy_token,
+            threads.customer,
+            threads.vendor,
+        )
+        await self._append(ticket.number, ticket.comments, ticket.history, 0, 0, blobs)
+
+    async def save(self, old: Ticket, new: Ticket, blobs: Mapping[str, bytes]) -> None:
+        """Store the ticket's new state and its new comments and history."""
+        await self.sql.execute(
+            """UPDATE tickets SET type = ?, status = ?, opened_by = ?, opened_at = ?,
+                   last_activity_at = ?, waiting_on = ?, warnings_sent = ?,
+                   awaiting_approval = ?, vendor_saved_at = ?, escalated_at = ?,
+                   closed_at = ?, close_reason = ?
+               WHERE number = ?""",
+            *_ticket_state(new),
+            new.number,
+        )
+        await self._append(
+            new.number,
+            new.comments[len(old.comments) :],
+            new.history[len(old.history) :],
+            len(old.comments),
+            len(old.history),
+            blobs,
+        )
+
+    async def _append(
+        self,
+        number: int,
+        comments: Sequence[Comment],
+        history: Sequence[HistoryEntry],
+        comment_seq: int,
+        history_seq: int,
+        blobs: Mapping[str, bytes],
+    ) -> None:
+        for offset, comment in enumerate(comments, start=1):
+            comment_id = await self.sql.fetchval(
+                """INSERT INTO comments (ticket_number, seq, author, text, at)
+                   VALUES (?, ?, ?, ?, ?) RETURNING id""",
+                number,
+                comment_seq + offset,
+                comment.author.value,
+                comment.text,
+                comment.at,
+            )
+            if comment.attachments:
+                await self.sql.executemany(
+                    """INSERT INTO attachments (comment_id, blob_id, filename, content_type,
+                           size, data) VALUES (?, ?, ?, ?, ?, ?)""",
+                    [
+                        (
+                            comment_id,
+                            a.blob_id,
+                            a.filename,
+                            a.content_type,
+                            a.size,
+                            blobs.get(a.blob_id, b""),
+                        )
+                        for a in comment.attachments
+                    ],
+                )
+        if history:
+            await self.sql.executemany(
+                """INSERT INTO ticket_events (ticket_number, seq, kind, by_party, at, detail)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                [
+                    (
+                        number,
+                        history_seq + offset,
+                        e.kind,
+                        e.by.value,
+                        e.at,
+                        json.dumps(dict(e.detail)),
+                    )
+                    for offset, e in enumerate(history, start=1)
+                ],
+            )
+
+    async def attachment(self, blob_id: str) -> tuple[Attachment, bytes, int] | None:
+        """An attachment's description, its bytes and the number of its ticket."""
+        row = await self.sql.fetchrow(
+            """SELECT a.*, c.ticket_number FROM attachments a
+               JOIN comments c ON c.id = a.comment_id WHERE a.blob_id = ?""",
+            blob_id,
+        )
+        if row is None:
+            return None
+        meta = Attachment(row["filename"], row["content_type"], int(row["size"]), blob_id)
+        return meta, bytes(row["data"]), int(row["ticket_number"])
+
+    # --- escalations ----------------------------------------------------------------------
+
+    async def record_escalation(
+        self, number: int, vendor_id: str, at: datetime, reason: str
+    ) -> None:
+        await self.sql.execute(
+            "INSERT INTO escalations (ticket_number, vendor_id, at, reason) VALUES (?, ?, ?, ?)",
+            number,
+            vendor_id,
+            at,
+            reason,
+        )
+
+    async def escalations(self, vendor_id: str | None = None) -> list[Escalation]:
+        rows = await self.sql.fetch(
+            """SELECT e.*, v.abusing FROM escalations e JOIN vendors v ON v.id = e.vendor_id
+               WHERE CAST(? AS TEXT) IS NULL OR e.vendor_id = ? ORDER BY e.at, e.id""",
+            vendor_id,
+            vendor_id,
+        )
+        return [
+            Escalation(
+                id=int(r["id"]),
+                ticket_number=int(r["ticket_number"]),
+                vendor_id=r["vendor_id"],
+                at=as_time(r["at"]),
+                reason=r["reason"],
+                vendor_abusing=bool(r["abusing"]),
+            )
+            for r in rows
+        ]
+
+
+def _ticket_state(ticket: Ticket) -> tuple[object, ...]:
+    return (
+        ticket.type.value,
+        ticket.status.value,
+        ticket.opened_by.value,
+        ticket.opened_at,
+        ticket.last_activity_at,
+        ticket.waiting_on.value,
+        ticket.warnings_sent,
+        ticket.awaiting_approval,
+        ticket.vendor_saved_at,
+        ticket.escalated_at,
+        ticket.closed_at,
+        ticket.close_reason.value if ticket.close_reason else None,
+    )
+
+
+def _ticket(row: Row, comments: list[Row], attachments: list[Row], events: list[Row]) -> Ticket:
+    by_comment: dict[int, list[Attachment]] = {}
+    for a in attachments:
+        by_comment.setdefault(int(a["comment_id"]), []).append(
+            Attachment(a["filename"], a["content_type"], int(a["size"]), a["blob_id"])
+        )
+    due = Timer(TimerEvent(row["due_event"]), as_time(row["due_at"])) if row["due_event"] else None
+    return Ticket(
+        number=int(row["number"]),
+        vendor_id=row["vendor_id"],
+        order_reference=row["order_reference"],
+        customer_email=row["customer_email"],
+        type=TicketType(row["type"]),
+        status=TicketStatus(row["status"]),
+        opened_by=Party(row["opened_by"]),
+        opened_at=as_time(row["opened_at"]),
+        last_activity_at=as_time(row["last_activity_at"]),
+        waiting_on=Party(row["waiting_on"]),
+        warnings_sent=int(row["warnings_sent"]),
+        awaiting_approval=bool(row["awaiting_approval"]),
+        vendor_saved_at=as_optional_time(row["vendor_saved_at"]),
+        escalated_at=as_optional_time(row["escalated_at"]),
+        closed_at=as_optional_time(row["closed_at"]),
+        close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
+        due=due,
+        comments=tuple(
+            Comment(
+                Party(c["author"]),
+                c["text"],
+                as_time(c["at"]),
+                tuple(by_comment.get(int(c["id"]), ())),
+            )
+            for c in comments
+        ),
+        history=tuple(
+            HistoryEntry(
+                e["kind"], Party(e["by_party"]), as_time(e["at"]), json.loads(e["detail"] or "{}")
+            )
+            for e in events
+        ),
+    )

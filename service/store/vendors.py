@@ -1,0 +1,67 @@
+"""Vendors: their settings, their keys, and the operator's abuse mark."""
+
+from __future__ import annotations
+
+import json
+
+from service.domain.records import RefundCategory, RefundPolicy, Vendor
+from service.store.base import Repository, Row
+
+
+class VendorRepository(Repository):
+    async def get(self, vendor_id: str) -> Vendor | None:
+        row = await self.sql.fetchrow("SELECT * FROM vendors WHERE id = ?", vendor_id)
+        return vendor_from(row) if row else None
+
+    async def by_api_key(self, api_key: str) -> Vendor | None:
+        row = await self.sql.fetchrow("SELECT * FROM vendors WHERE api_key = ?", api_key)
+        return vendor_from(row) if row else None
+
+    async def all(self) -> list[Vendor]:
+        return [vendor_from(r) for r in await self.sql.fetch("SELECT * FROM vendors ORDER BY id")]
+
+    async def upsert(self, vendor: Vendor) -> None:
+        await self.sql.execute(
+            """INSERT INTO vendors (id, name, account_email, support_email, agent_emails,
+                   timezone, policy_category, policy_days, api_key, webhook_url, abusing)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                   account_email = excluded.account_email,
+                   support_email = excluded.support_email,
+                   agent_emails = excluded.agent_emails, timezone = excluded.timezone,
+                   policy_category = excluded.policy_category,
+                   policy_days = excluded.policy_days, api_key = excluded.api_key,
+                   webhook_url = excluded.webhook_url""",
+            vendor.id,
+            vendor.name,
+            vendor.account_email,
+            vendor.support_email,
+            json.dumps(list(vendor.agent_emails)),
+            vendor.timezone,
+            vendor.refund_policy.category.value,
+            vendor.refund_policy.days,
+            vendor.api_key,
+            vendor.webhook_url,
+            vendor.abusing,
+        )
+
+    async def set_abusing(self, vendor_id: str, abusing: bool) -> bool:
+        found = await self.sql.fetchval(
+            "UPDATE vendors SET abusing = ? WHERE id = ? RETURNING id", abusing, vendor_id
+        )
+        return found is not None
+
+
+def vendor_from(row: Row) -> Vendor:
+    return Vendor(
+        id=row["id"],
+        name=row["name"],
+        account_email=row["account_email"],
+        support_email=row["support_email"],
+        agent_emails=tuple(json.loads(row["agent_emails"] or "[]")),
+        timezone=row["timezone"],
+        refund_policy=RefundPolicy(RefundCategory(row["policy_category"]), row["policy_days"]),
+        api_key=row["api_key"],
+        webhook_url=row["webhook_url"],
+        abusing=bool(row["abusing"]),
+    )
