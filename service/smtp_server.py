@@ -114,7 +114,7 @@ class _Session(SMTP):
             self._timeout_handle = self.loop.call_later(left, self._timeout_cb)
             return
         log.info("%r timed out after %.1f s", self.session and self.session.peer, self._allowance)
-        self.close_with(codes.TIMED_OUT)
+        self.close_with(str(codes.TIMED_OUT))
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -227,7 +227,7 @@ class _Sessions:
         idle = next((session for session in self._open if session.idle), None)
         if idle is None:
             return False
-        idle.close_with(codes.TOO_MANY_CONNECTIONS)
+        idle.close_with(str(codes.TOO_MANY_CONNECTIONS))
         return True
 
 
@@ -236,7 +236,7 @@ class _Refusal(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if isinstance(transport, asyncio.WriteTransport):
-            transport.write(codes.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+            transport.write(str(codes.TOO_MANY_CONNECTIONS).encode() + b"\r\n")
         transport.close()
 
 

@@ -68,11 +68,11 @@ class ListenerHandler:
         mail_options: list[str],
     ) -> str:
         if self.stopping:
-            return codes.SHUTTING_DOWN
+            return str(codes.SHUTTING_DOWN)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         self._open.add(envelope)
-        return codes.SENDER_OK
+        return str(codes.SENDER_OK)
 
     async def handle_RCPT(
         self,
@@ -83,11 +83,11 @@ class ListenerHandler:
         rcpt_options: list[str],
     ) -> str:
         if self.router.route(address) is None:
-            return codes.NOT_OURS.format(address=address)
+            return str(codes.not_ours(address))
         if len(envelope.rcpt_tos) >= self.max_recipients:
-            return codes.TOO_MANY_RECIPIENTS
+            return str(codes.TOO_MANY_RECIPIENTS)
         envelope.rcpt_tos.append(address)
-        return codes.RECIPIENT_OK
+        return str(codes.RECIPIENT_OK)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw: Any = envelope.original_content or envelope.content or b""
@@ -95,8 +95,9 @@ class ListenerHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         self._open.add(envelope)
         try:
-            return await self.intake.receive(
+            reply = await self.intake.receive(
                 bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos)
             )
+            return str(reply)
         finally:
             self._open.discard(envelope)

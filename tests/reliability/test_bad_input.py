@@ -268,7 +268,7 @@ async def test_fuzzed_mail_handed_to_the_intake_gets_a_defined_answer_and_is_kep
     raw, message_id = mail
     raw = raw.replace(b"\r\n", line_end)
     with anyio.fail_after(30):
-        reply = await desk.runtime.intake.receive(raw, JANE, [SUPPORT])
+        reply = str(await desk.runtime.intake.receive(raw, JANE, [SUPPORT]))
     code = int(reply[:3])
     status = await assert_answered_and_kept(desk, raw, message_id, code, reply)
     event(f"answered {code}, kept as {status}")

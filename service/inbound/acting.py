@@ -1,0 +1,245 @@
+"""What a message to each of our addresses does: the email door onto the use cases.
+
+Each handler checks what the address and the `From` prove (SPEC §3), reads
+the mail the way its address asks (the order reference in a new request,
+the new text and `#commands` of a reply), calls one use case, and turns its
+outcome into an SMTP reply. Refusals of who may act are refused in the SMTP
+conversation (`NotAuthorised`, 550), so nobody else is mailed; business
+refusals are emailed by the rules.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from service.desk import LEGACY_THREAD_ROOT, Desk
+from service.domain.actions import Action, event_for
+from service.domain.events import Reply, TicketEvent
+from service.domain.records import Attachment, Party, TicketType
+from service.inbound import codes
+from service.inbound.codes import SmtpReply
+from service.inbound.guard import sender_authenticated
+from service.inbound.parse import InboundMail
+from service.inbound.reply_text import new_text, parse_commands
+from service.inbound.route import TicketReply
+from service.store import InboundReceipt, TicketParties
+from service.usecases.commands import act_on_ticket
+from service.usecases.lookup import look_up_purchase
+from service.usecases.outcomes import Door, TicketMissing
+from service.usecases.requests import CustomerAt, VendorNamed, open_request
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{3,63}")
+_COMMAND_TYPES = {
+    "refund": TicketType.REFUND,
+    "cancel": TicketType.CANCELATION,
+    "cancelation": TicketType.CANCELATION,
+    "cancellation": TicketType.CANCELATION,
+    "support": TicketType.SUPPORT,
+}
+
+
+class NotAuthorised(Exception):
+    """The sender may not act through this address; the message says why, revealing nothing."""
+
+
+@dataclass(frozen=True)
+class MailLimits:
+    new_requests_per_hour: int = 20
+    """New requests (refund@, cancel@, support@, lookup@) per sender and hour."""
+    replies_per_ticket_hour: int = 30
+    trusted_authserv_ids: tuple[str, ...] = ()
+    """Receiving servers whose `Authentication-Results` are believed (the operator's own)."""
+
+
+class MailActions:
+    def __init__(self, desk: Desk, limits: MailLimits) -> None:
+        self.desk = desk
+        self.store = desk.store
+        self.limits = limits
+
+    # --- new requests --------------------------------------------------------------------
+
+    async def new_request(
+        self, mail: InboundMail, receipt: InboundReceipt, kind: TicketType
+    ) -> SmtpReply:
+        """Mail to refund@, cancel@ or support@: a customer's request on one of its orders."""
+        if await self._over_request_limit(receipt):
+            return codes.rate_limited(receipt.sender)
+        text, attachments, blobs = _comment(mail, strip_quotes=False)
+        await open_request(
+            self.desk,
+            requester=CustomerAt(mail.from_address),
+            kind=kind,
+            words=_reference_words(mail),
+            text=text,
+            door=Door.EMAIL,
+            attachments=attachments,
+            blobs=blobs,
+            receipt=replace(receipt, new_request=True),
+        )
+        return codes.ACCEPTED
+
+    async def lookup(self, mail: InboundMail, receipt: InboundReceipt) -> SmtpReply:
+        """Mail to lookup@: the purchase, only ever to its own address."""
+        if await self._over_request_limit(receipt):
+            return codes.rate_limited(receipt.sender)
+        await look_up_purchase(
+            self.desk,
+            email=mail.from_address,
+            words=_reference_words(mail),
+            receipt=replace(receipt, new_request=True),
+        )
+        return codes.ACCEPTED
+
+    async def vendor_command(
+        self, mail: InboundMail, receipt: InboundReceipt, vendor_id: str
+    ) -> SmtpReply:
+        """Mail to a vendor's command address: `refund Q7K2M9XA` opens a vendor request."""
+        async with self.store.reading() as q:
+            vendor = await q.vendors.get(vendor_id)
+        if vendor is None or not vendor.speaks_for(mail.from_address):
+            raise NotAuthorised("Only the vendor's own addresses may use this command address")
+        words = mail.subject.split()
+        kind = _COMMAND_TYPES.get(words[0].lower()) if words else None
+        text, attachments, blobs = _comment(mail, strip_quotes=False)
+        await open_request(
+            self.desk,
+            requester=VendorNamed(vendor_id, mail.from_address),
+            kind=kind or TicketType.SUPPORT,
+            words=words[1:] if kind is not None else [],  # no command word: nothing to open
+            text=text,
+            door=Door.EMAIL,
+            attachments=attachments,
+            blobs=blobs,
+            receipt=receipt,
+        )
+        return codes.ACCEPTED
+
+    async def _over_request_limit(self, receipt: InboundReceipt) -> bool:
+        """Whether this identity already made its new requests for the hour.
+
+        Counted by the `From` address the mail acts as and by its envelope
+        sender: a flood that varies one keeps the other (issue #13).
+        """
+        since = receipt.received_at - timedelta(hours=1)
+        async with self.store.reading() as q:
+            recent = await q.inbound.new_requests_from(receipt.sender, receipt.mail_from, since)
+        return recent >= self.limits.new_requests_per_hour
+
+    # --- replies -----------------------------------------------------------------------------
+
+    async def reply(
+        self, mail: InboundMail, receipt: InboundReceipt, intent: TicketReply
+    ) -> SmtpReply:
+        """A reply as the party its address names (or its thread proves), with its commands."""
+        # Only who the parties are is read here, not the ticket: the funnel reads the
+        # ticket itself, under its lock, so a copy read now could only be stale there.
+        since = receipt.received_at - timedelta(hours=1)
+        async with self.store.reading() as q:
+            parties = await q.tickets.parties(intent.number)
+            if parties is None:
+                raise NotAuthorised("That reply address belongs to no ticket")
+            if not speaks_for(intent.party, parties, mail.from_address):
+                raise NotAuthorised(
+                    "This reply address is not yours to use: write from the address the "
+                    "ticket emails were sent to"
+                )
+            recent = await q.inbound.replies_to(receipt.rcpt_to, since)
+        if recent >= self.limits.replies_per_ticket_hour:
+            # A robot answering every notification: keep the mail, act on nothing, and
+            # say nothing back, which is what ends the loop.
+            await self.desk.keep(
+                replace(
+                    receipt,
+                    status="ignored",
+                    detail="reply loop suspected: too many replies through this address in an hour",
+                )
+            )
+            return codes.IGNORED_LOOP
+        text, attachments, blobs = _comment(mail, strip_quotes=True)
+        text, commands = parse_commands(text)
+        if commands and intent.matched_by_thread and not self._authenticated(mail):
+            # A Message-ID travels further than a reply address (every later message
+            # of the thread quotes it), and an unauthenticated From proves nothing:
+            # such a reply may add a comment, never act.
+            raise NotAuthorised(
+                "Commands such as #close or #approve work only in a reply to the ticket's own "
+                "reply address (the Reply-To of its emails), or from a sender whose domain "
+                "passes DMARC at a server we trust"
+            )
+        outcome = await act_on_ticket(
+            self.desk,
+            number=intent.number,
+            events=reply_events(intent.party, text, attachments, commands),
+            door=Door.EMAIL,
+            blobs=blobs,
+            receipt=receipt,
+        )
+        if isinstance(outcome, TicketMissing):
+            raise NotAuthorised("That reply address belongs to no ticket")
+        return codes.ACCEPTED
+
+    async def thread_of(self, mail: InboundMail) -> TicketReply | None:
+        """A reply sent to support@ that answers a notification sent to the sender's party.
+
+        Each party's Message-IDs are random and its own, so naming one proves the
+        writer read that party's mail; the old shared-token roots prove nothing
+        and are passed over.
+        """
+        ids = [*mail.in_reply_to, *reversed(mail.references)]
+        async with self.store.reading() as q:
+            for message_id in ids:
+                if LEGACY_THREAD_ROOT.fullmatch(message_id):
+                    continue
+                sent = await q.outbox.email(message_id)
+                number = sent.item.ticket_number if sent is not None else None
+                if sent is None or number is None:
+                    continue
+                party = Party(sent.item.party)
+                parties = await q.tickets.parties(number)
+                if parties is not None and speaks_for(party, parties, mail.from_address):
+                    return TicketReply(number, party, matched_by_thread=True)
+        return None
+
+    def _authenticated(self, mail: InboundMail) -> bool:
+        return sender_authenticated(mail, self.limits.trusted_authserv_ids)
+
+
+def speaks_for(party: Party, parties: TicketParties, sender: str) -> bool:
+    """Whether mail from `sender` may act as `party` on the ticket of `parties`."""
+    if party is Party.CUSTOMER:
+        return sender == parties.customer_email.lower()
+    return parties.vendor.speaks_for(sender)
+
+
+def reply_events(
+    party: Party, text: str, attachments: tuple[Attachment, ...], commands: Sequence[Action]
+) -> tuple[TicketEvent, ...]:
+    """A reply's commands as events; the first carries the reply's text and attachments."""
+    if not commands:
+        return (Reply(party, text, attachments),)
+    first, *rest = commands
+    return (event_for(first, party, text, attachments), *(event_for(c, party) for c in rest))
+
+
+def _reference_words(mail: InboundMail) -> list[str]:
+    """SPEC §8: the words of the subject, then of the body, that could be an order reference."""
+    return _WORD.findall(mail.subject) + _WORD.findall(mail.text[:20_000])
+
+
+def _comment(
+    mail: InboundMail, *, strip_quotes: bool
+) -> tuple[str, tuple[Attachment, ...], dict[str, bytes]]:
+    text = new_text(mail.text) if strip_quotes else mail.text.strip()
+    attachments, blobs = [], {}
+    for part in mail.attachments:
+        blob_id = uuid.uuid4().hex
+        blobs[blob_id] = part.payload
+        attachments.append(
+            Attachment(part.filename or "attachment", part.content_type, len(part.payload), blob_id)
+        )
+    return text, tuple(attachments), blobs

@@ -1,0 +1,158 @@
+"""Opening a request on an order: find the order, let the rules decide, answer "no purchase".
+
+One use case for every door: mail to refund@/cancel@/support@, a vendor's
+command address, the refund form, the API. The door says who asks and which
+words might name the order (SPEC §8: the subject's words, then the body's);
+the first word that is one of the requester's orders is the order. No such
+order: "no purchase found", mailed to the requester unless the door answers
+itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from service.desk import Desk, OpenRequest, OrderNotFound
+from service.domain.events import Open
+from service.domain.notifications import REQUEST_REFUSED
+from service.domain.records import Attachment, Party, TicketType
+from service.store import InboundReceipt
+from service.usecases.outcomes import Door, NoPurchaseFound, Opened, OpenOutcome, Refused
+
+MAX_CANDIDATES = 200
+"""Words looked up as order references, at most: each is a query parameter."""
+
+
+@dataclass(frozen=True)
+class CustomerAt:
+    """A customer, known by the address they write from (or typed into a form)."""
+
+    email: str
+
+
+@dataclass(frozen=True)
+class VendorNamed:
+    """A vendor; `email` is the address it wrote from, where a refusal goes (none: the API)."""
+
+    vendor_id: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class OperatorOnBehalf:
+    """The operator, opening on the customer's behalf under the customer's rules."""
+
+
+Requester = CustomerAt | VendorNamed | OperatorOnBehalf
+
+_PARTIES: Mapping[type, Party] = {
+    CustomerAt: Party.CUSTOMER,
+    VendorNamed: Party.VENDOR,
+    OperatorOnBehalf: Party.OPERATOR,
+}
+
+
+async def open_request(
+    desk: Desk,
+    *,
+    requester: Requester,
+    kind: TicketType,
+    words: Sequence[str],
+    text: str,
+    door: Door,
+    attachments: tuple[Attachment, ...] = (),
+    blobs: Mapping[str, bytes] | None = None,
+    receipt: InboundReceipt | None = None,
+) -> OpenOutcome:
+    """Open a `kind` ticket on the first of `words` that is one of the requester's orders.
+
+    A `receipt` (the email that asked) is kept in the same transaction as
+    whatever came of it.
+    """
+    reference = await find_order(desk, requester, words)
+    if reference is None:
+        return await _no_purchase(desk, requester, words, door, receipt)
+    event = Open(kind, _PARTIES[type(requester)], text, attachments)
+    try:
+        outcome = await desk.apply(
+            OpenRequest(reference, event, blobs or {}),
+            answered_directly=door is Door.API,
+            receipt=receipt,
+        )
+    except OrderNotFound:  # removed since it was found: as if it never was
+        return await _no_purchase(desk, requester, words, door, receipt)
+    if outcome.refusals:
+        return Refused(outcome.refusals)
+    assert outcome.ticket is not None
+    return Opened(outcome.ticket)
+
+
+async def find_order(desk: Desk, requester: Requester, words: Sequence[str]) -> str | None:
+    """The first of `words` (as written, or in capitals) that is one of the requester's orders."""
+    candidates = _candidates(words)
+    if not candidates:
+        return None
+    async with desk.store.reading() as q:
+        if isinstance(requester, CustomerAt):
+            found = await q.orders.among(candidates, customer_email=requester.email)
+        elif isinstance(requester, VendorNamed):
+            found = await q.orders.among(candidates, vendor_id=requester.vendor_id)
+        else:
+            found = await q.orders.among(candidates)
+    known = set(found)
+    return next((c for c in candidates if c in known), None)
+
+
+def _candidates(words: Sequence[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for word in words[:MAX_CANDIDATES]:
+        seen.setdefault(word, None)
+        seen.setdefault(word.upper(), None)
+    return list(seen)
+
+
+async def _no_purchase(
+    desk: Desk,
+    requester: Requester,
+    words: Sequence[str],
+    door: Door,
+    receipt: InboundReceipt | None,
+) -> NoPurchaseFound:
+    reference = words[0] if words else None
+    kept = replace(receipt, status="refused", detail="no purchase found") if receipt else None
+    address = getattr(requester, "email", None)
+    if door is Door.API or not address:
+        if kept is not None:
+            await desk.keep(kept)
+        return NoPurchaseFound(reference)
+    await desk.notify_address(
+        address,
+        REQUEST_REFUSED,
+        {
+            "reason": no_purchase_reason(requester, address, door),
+            "code": "no_purchase_found",
+        },
+        receipt=kept,
+    )
+    return NoPurchaseFound(reference)
+
+
+def no_purchase_reason(requester: Requester, address: str, door: Door) -> str:
+    """Why nothing was opened, with advice for who asked and the door they came through."""
+    if isinstance(requester, VendorNamed):
+        return (
+            'A command needs the subject "refund", "cancel" or "support" followed by the '
+            'reference of one of your orders, e.g. "refund Q7K2M9XA".'
+        )
+    if door is Door.WEB:
+        return (
+            f"We found no purchase for {address} with the order reference entered on the "
+            "form. Use the email address you bought with and the order reference from your "
+            "receipt, then try again."
+        )
+    return (
+        f"We found no purchase for {address} with the reference in your message. Write "
+        "from the address you bought with, and put the order reference from your receipt "
+        "in the subject."
+    )
