@@ -11,7 +11,8 @@ alone (see `service.catcher.app`).
     GET    /api/messages/{id}/raw     the raw bytes as received (text/plain)
     DELETE /api/messages              forget every message -> {"deleted": n}
 
-An unknown or malformed id is a 404; the API answers it as `{"error": "..."}`.
+An id is a message number written plainly (`[1-9][0-9]{0,17}`): anything else
+is a 400, an unknown id a 404; the API answers both as `{"error": "..."}`.
 
 What this module must never do:
 
@@ -24,6 +25,7 @@ What this module must never do:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,13 @@ SECURITY_HEADERS = {
 }
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+_MESSAGE_ID = re.compile(r"[1-9][0-9]{0,17}")
+"""Ids as the mailbox hands them out; `int()` alone would read `١`, `１` and fail on `¹`."""
+
+
+class _BadId(Exception):
+    """A requested id that cannot be a message id."""
 
 
 def catcher_routes(mailbox: Mailbox, templates: Path | None = None) -> list[BaseRoute]:
@@ -78,13 +87,19 @@ class _CatcherApi:
         return JSONResponse(messages, headers=SECURITY_HEADERS)
 
     async def show(self, request: Request) -> Response:
-        message = _find(self.mailbox, request)
+        try:
+            message = _find(self.mailbox, request)
+        except _BadId:
+            return _bad_id_json(request)
         if message is None:
             return _not_found_json(request)
         return JSONResponse(message.to_json(), headers=SECURITY_HEADERS)
 
     async def raw(self, request: Request) -> Response:
-        message = _find(self.mailbox, request)
+        try:
+            message = _find(self.mailbox, request)
+        except _BadId:
+            return _bad_id_json(request)
         if message is None:
             return _not_found_json(request)
         headers = {
@@ -114,7 +129,10 @@ class _CatcherPages:
         )
 
     async def show(self, request: Request) -> Response:
-        message = _find(self.mailbox, request)
+        try:
+            message = _find(self.mailbox, request)
+        except _BadId:
+            return self._render(request, "web/catcher/bad_id.html", status_code=400)
         if message is None:
             return self._render(
                 request,
@@ -140,10 +158,19 @@ def _page_view(message: CaughtMessage) -> dict[str, Any]:
 
 
 def _find(mailbox: Mailbox, request: Request) -> CaughtMessage | None:
+    """The message the path names; None when there is none, `_BadId` when it names nothing."""
     requested = str(request.path_params["id"])
-    if not requested.isascii() or not requested.isdigit():
-        return None
+    if not _MESSAGE_ID.fullmatch(requested):
+        raise _BadId(requested)
     return mailbox.get(int(requested))
+
+
+def _bad_id_json(request: Request) -> Response:
+    return JSONResponse(
+        {"error": "a message id is a number as GET /api/messages lists them, like 1"},
+        status_code=400,
+        headers=SECURITY_HEADERS,
+    )
 
 
 def _not_found_json(request: Request) -> Response:

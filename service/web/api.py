@@ -11,7 +11,6 @@ with the status code that fits.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,8 @@ from service.domain.records import Party, TicketType, Vendor
 from service.outbound.addresses import vendor_command_address
 from service.representations import iso, order_json, ticket_json, vendor_json
 from service.runtime import Runtime
+from service.web import params
+from service.web.json_input import InvalidJson, parse_object
 from service.web.openapi import openapi
 
 MAX_BODY = 1024 * 1024
@@ -78,6 +79,8 @@ def endpoint(
             return await handler(request, runtime, caller)
         except ApiError as error:
             return JSONResponse({"error": str(error), **error.extra}, status_code=error.status)
+        except (params.InvalidParameter, InvalidJson) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
 
     return run
 
@@ -104,12 +107,7 @@ async def json_body(
     body = await request.body()
     if len(body) > limit:
         raise ApiError(413, f"the request body is over {limit} bytes")
-    try:
-        data = json.loads(body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ApiError(400, f"the body is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the body must be a JSON object")
+    data = parse_object(body)
     if allowed is not None:
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -159,6 +157,10 @@ async def admin_clock(request: Request, runtime: Runtime, caller: Caller) -> Res
         by = isodate.parse_duration(text_field(data, "advance")) if "advance" in data else None
     except (ConfigError, isodate.ISO8601Error) as error:
         raise ApiError(400, str(error)) from None
+    except (ValueError, ArithmeticError):  # isodate's own limits: a year 99999, say
+        raise ApiError(
+            400, 'send {"advance": "PT24H"}: an ISO-8601 duration, days or less'
+        ) from None
     if to is None and by is None:
         raise ApiError(400, 'send {"now": "<ISO-8601>"} or {"advance": "PT24H"}')
     if by is not None and not hasattr(by, "total_seconds"):
@@ -167,14 +169,16 @@ async def admin_clock(request: Request, runtime: Runtime, caller: Caller) -> Res
         now, fired = await runtime.move_clock(to=to, by=by)
     except ValueError as error:
         raise ApiError(400, str(error)) from None
+    except OverflowError:
+        raise ApiError(400, "that would move the clock past the year 9999") from None
     return JSONResponse({"now": iso(now), "fired": fired})
 
 
 async def admin_abuse(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    vendor_id = params.vendor_id(request.path_params["vendor_id"])
     data = await json_body(request, allowed=frozenset({"abusing"}))
     if not isinstance(data.get("abusing"), bool):
         raise ApiError(400, "field 'abusing' must be true or false")
-    vendor_id = request.path_params["vendor_id"]
     async with runtime.store.transaction() as q:
         if not await q.set_vendor_abusing(vendor_id, data["abusing"]):
             raise ApiError(404, f"there is no vendor {vendor_id!r}")
@@ -182,8 +186,9 @@ async def admin_abuse(request: Request, runtime: Runtime, caller: Caller) -> Res
 
 
 async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    vendor_id = _optional(request, "vendor", params.vendor_id)
     async with runtime.store.reading() as q:
-        escalations = await q.escalations(request.query_params.get("vendor"))
+        escalations = await q.escalations(vendor_id)
     return JSONResponse(
         {
             "escalations": [
@@ -205,7 +210,7 @@ async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) 
 
 
 async def get_vendor(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    vendor_id = request.path_params["vendor_id"]
+    vendor_id = params.vendor_id(request.path_params["vendor_id"])
     async with runtime.store.reading() as q:
         vendor = await q.vendor(vendor_id)
     if vendor is None or not caller.may_see(vendor.id):
@@ -216,19 +221,15 @@ async def get_vendor(request: Request, runtime: Runtime, caller: Caller) -> Resp
 
 
 async def list_tickets(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    params = request.query_params
-    vendor_id = params.get("vendor")
+    vendor_id = _optional(request, "vendor", params.vendor_id)
+    reference = _optional(request, "order", params.order_reference)
+    status = _optional(request, "status", params.ticket_status)
     if caller.vendor is not None:
         if vendor_id not in (None, caller.vendor.id):
             return JSONResponse({"tickets": []})
         vendor_id = caller.vendor.id
-    status = params.get("status")
-    if status not in (None, "open", "closed"):
-        raise ApiError(400, "status must be open or closed")
     async with runtime.store.reading() as q:
-        tickets = await q.tickets(
-            vendor_id=vendor_id, order_reference=params.get("order"), status=status
-        )
+        tickets = await q.tickets(vendor_id=vendor_id, order_reference=reference, status=status)
     return JSONResponse({"tickets": [ticket_json(t) for t in tickets]})
 
 
@@ -242,7 +243,7 @@ async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Resp
 
 
 async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    reference = request.path_params["reference"]
+    reference = params.order_reference(request.path_params["reference"])
     async with runtime.store.reading() as q:
         order = await q.order(reference)
     if order is None or not caller.may_see(order.vendor_id):
@@ -256,7 +257,7 @@ async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Respo
 async def open_ticket(request: Request, runtime: Runtime, caller: Caller) -> Response:
     vendor = _vendor_only(caller)
     data = await json_body(request, allowed=frozenset({"order", "type", "text"}))
-    reference = text_field(data, "order")
+    reference = params.order_reference(text_field(data, "order"))
     kind = ticket_type(data)
     text = text_field(data, "text", required=False)
     async with runtime.store.reading() as q:
@@ -312,10 +313,13 @@ def _vendor_only(caller: Caller) -> Vendor:
 
 
 def _number(request: Request) -> int:
-    raw = request.path_params["number"]
-    if not str(raw).isdigit():
-        raise ApiError(404, f"there is no ticket #{raw}")
-    return int(raw)
+    return params.ticket_number(request.path_params["number"])
+
+
+def _optional(request: Request, name: str, read: Callable[[str], str]) -> str | None:
+    """Query parameter `name` checked by `read`, or None when it is not given."""
+    raw = request.query_params.get(name)
+    return None if raw is None else read(raw)
 
 
 def _reply(data: dict[str, Any]) -> TicketEvent:

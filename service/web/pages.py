@@ -85,11 +85,15 @@ PAGE_HEADERS: Mapping[str, str] = {
     "X-Robots-Tag": "noindex",
 }
 
-_EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
+_EMAIL = re.compile(
+    r"[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+"
+)
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _BLOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""What no database keeps in text (PostgreSQL refuses NUL): shown as U+FFFD, as mail is."""
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -177,7 +181,8 @@ class _Pages:
         if form_name == "lookup":
             await _send_lookup(runtime, email, reference)
         else:
-            await _open_refund(runtime, email, reference, values["reason"], values["details"])
+            details = _storable(values["details"])
+            await _open_refund(runtime, email, reference, values["reason"], details)
         runtime.outbox.wake()
         return self._render(request, "web/done.html", form_name=form_name, answer=NEUTRAL_ANSWER)
 
@@ -245,7 +250,7 @@ class _Pages:
         try:
             if not csrf.is_valid(request, runtime.settings.secret, parsed.get(csrf.FIELD_NAME)):
                 return self._forbidden(request)
-            text = _text(parsed, "text")
+            text = _storable(_text(parsed, "text"))
             files = await _attachments(parsed)
             chosen = _text(parsed, "action") if action is not None else None
         finally:
@@ -288,8 +293,16 @@ class _Pages:
         runtime = _runtime(request)
         link = _link(request)
         blob_id = str(request.path_params["blob_id"])
-        if link is None or not _BLOB_ID.fullmatch(blob_id):
+        if link is None:
             return self._not_found(request)
+        if not _BLOB_ID.fullmatch(blob_id):
+            return self._error(
+                request,
+                400,
+                "This is not an attachment link",
+                "Attachment links end in up to 64 letters, digits, '-' or '_'. Open the ticket "
+                "page and use the link beside the file.",
+            )
         async with runtime.store.reading() as q:
             found = await q.attachment(blob_id)
         if found is None or found[2] != link.number:
@@ -506,6 +519,11 @@ def _secure(runtime: Runtime) -> bool:
 def _text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+def _storable(text: str) -> str:
+    """Free text a person typed, with what no database keeps replaced (as inbound mail is)."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 async def _attachments(form: FormData) -> tuple[tuple[Attachment, ...], dict[str, bytes]]:
