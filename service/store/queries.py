@@ -243,12 +243,20 @@ class Queries:
             [(order.reference, bill.billed_at, bill.amount) for bill in order.bills],
         )
 
-    async def order(self, reference: str) -> Order | None:
+    async def order(self, reference: str, *, vendor_id: str | None = None) -> Order | None:
+        """The order; with `vendor_id`, only if it is that vendor's.
+
+        The vendor is part of the first statement, so another vendor's order
+        costs exactly what a missing one costs: one statement and nothing loaded.
+        """
+        mine, args = ("", ()) if vendor_id is None else (" AND o.vendor_id = ?", (vendor_id,))
         row = await self.sql.fetchrow(
             """SELECT o.*, c.name AS customer_name FROM orders o
                LEFT JOIN customers c ON c.vendor_id = o.vendor_id AND c.email = o.customer_email
-               WHERE o.reference = ?""",
+               WHERE o.reference = ?"""
+            + mine,
             reference,
+            *args,
         )
         if row is None:
             return None
@@ -326,15 +334,21 @@ class Queries:
                 "SELECT reference FROM orders WHERE reference = ? FOR UPDATE", reference
             )
 
-    async def ticket(self, number: int, *, for_update: bool = False) -> Ticket | None:
+    async def ticket(
+        self, number: int, *, vendor_id: str | None = None, for_update: bool = False
+    ) -> Ticket | None:
+        """The ticket; with `vendor_id`, only if it is that vendor's (one statement either way
+        when it is not, as for a missing one: see `order`)."""
         if for_update and self.sql.dialect == "postgresql":
             # Lock in a statement of its own: a locking read that had to wait re-checks
             # only the locked row, and would pair the new ticket with its old timer.
             await self.sql.execute("SELECT 1 FROM tickets WHERE number = ? FOR UPDATE", number)
+        mine, args = ("", ()) if vendor_id is None else (" AND t.vendor_id = ?", (vendor_id,))
         row = await self.sql.fetchrow(
             "SELECT t.*, tm.event AS due_event, tm.due_at FROM tickets t "
-            "LEFT JOIN timers tm ON tm.ticket_number = t.number WHERE t.number = ?",
+            "LEFT JOIN timers tm ON tm.ticket_number = t.number WHERE t.number = ?" + mine,
             number,
+            *args,
         )
         if row is None:
             return None
@@ -351,6 +365,20 @@ class Queries:
             "SELECT * FROM ticket_events WHERE ticket_number = ? ORDER BY seq", number
         )
         return _ticket(row, comments, attachments, events)
+
+    async def vendor_has_ticket(self, vendor_id: str, number: int) -> bool:
+        """Whether ticket `number` is `vendor_id`'s: one statement, whoever's it is or isn't."""
+        value = await self.sql.fetchval(
+            "SELECT 1 FROM tickets WHERE number = ? AND vendor_id = ?", number, vendor_id
+        )
+        return value is not None
+
+    async def vendor_has_order(self, vendor_id: str, reference: str) -> bool:
+        """Whether order `reference` is `vendor_id`'s, like `vendor_has_ticket`."""
+        value = await self.sql.fetchval(
+            "SELECT 1 FROM orders WHERE reference = ? AND vendor_id = ?", reference, vendor_id
+        )
+        return value is not None
 
     async def ticket_parties(self, number: int) -> TicketParties | None:
         """A ticket's customer address and vendor, in one statement.

@@ -60,6 +60,11 @@ class Caller:
     def is_admin(self) -> bool:
         return self.vendor is None
 
+    @property
+    def vendor_id(self) -> str | None:
+        """The vendor whose data reads are limited to; None for the operator, who sees all."""
+        return None if self.vendor is None else self.vendor.id
+
     def may_see(self, vendor_id: str) -> bool:
         return self.vendor is None or self.vendor.id == vendor_id
 
@@ -211,9 +216,11 @@ async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) 
 
 async def get_vendor(request: Request, runtime: Runtime, caller: Caller) -> Response:
     vendor_id = params.vendor_id(request.path_params["vendor_id"])
+    if not caller.may_see(vendor_id):  # before any read: another vendor or none, alike
+        raise ApiError(404, f"there is no vendor {vendor_id!r}")
     async with runtime.store.reading() as q:
         vendor = await q.vendor(vendor_id)
-    if vendor is None or not caller.may_see(vendor.id):
+    if vendor is None:
         raise ApiError(404, f"there is no vendor {vendor_id!r}")
     settings = runtime.settings
     address = vendor_command_address(settings.secret, settings.domain, vendor.id)
@@ -236,8 +243,8 @@ async def list_tickets(request: Request, runtime: Runtime, caller: Caller) -> Re
 async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Response:
     number = _number(request)
     async with runtime.store.reading() as q:
-        ticket = await q.ticket(number)
-    if ticket is None or not caller.may_see(ticket.vendor_id):
+        ticket = await q.ticket(number, vendor_id=caller.vendor_id)
+    if ticket is None:
         raise ApiError(404, f"there is no ticket #{number}")
     return JSONResponse(ticket_json(ticket))
 
@@ -245,8 +252,8 @@ async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Resp
 async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Response:
     reference = params.order_reference(request.path_params["reference"])
     async with runtime.store.reading() as q:
-        order = await q.order(reference)
-    if order is None or not caller.may_see(order.vendor_id):
+        order = await q.order(reference, vendor_id=caller.vendor_id)
+    if order is None:
         raise ApiError(404, f"there is no order {reference!r}")
     return JSONResponse(order_json(order))
 
@@ -261,8 +268,8 @@ async def open_ticket(request: Request, runtime: Runtime, caller: Caller) -> Res
     kind = ticket_type(data)
     text = text_field(data, "text", required=False)
     async with runtime.store.reading() as q:
-        order = await q.order(reference)
-    if order is None or order.vendor_id != vendor.id:
+        mine = await q.vendor_has_order(vendor.id, reference)
+    if not mine:
         raise ApiError(404, f"there is no order {reference!r}")
     try:
         outcome = await runtime.desk.apply(
@@ -281,8 +288,8 @@ def _action(build: Callable[[dict[str, Any]], TicketEvent], fields: frozenset[st
         data = await json_body(request, allowed=fields)
         event = build(data)
         async with runtime.store.reading() as q:
-            ticket = await q.ticket(number)
-        if ticket is None or ticket.vendor_id != vendor.id:
+            mine = await q.vendor_has_ticket(vendor.id, number)
+        if not mine:
             raise ApiError(404, f"there is no ticket #{number}")
         try:
             outcome = await runtime.desk.apply(
