@@ -21,6 +21,8 @@ from typing import Any
 DEFAULT_DB = "maildesk.db"
 DEFAULT_DOMAIN = "support.maildesk.test"
 DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+DEFAULT_MAX_API_BODY = 1024 * 1024
+DEFAULT_MAX_IMPORT_BODY = 50 * 1024 * 1024
 DEFAULT_NEW_TICKETS_PER_HOUR = 20
 DEFAULT_SMTP_IDLE_TIMEOUT = 60.0
 DEFAULT_SMTP_MAX_CONNECTIONS = 1000
@@ -53,6 +55,8 @@ class Settings:
     admin_token: str = ""
     templates: str | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_api_body: int = DEFAULT_MAX_API_BODY  # bytes of JSON an API request may send
+    max_import_body: int = DEFAULT_MAX_IMPORT_BODY  # bytes of POST /api/v1/admin/import
     new_tickets_per_hour: int = DEFAULT_NEW_TICKETS_PER_HOUR
     smtp_idle_timeout: float = DEFAULT_SMTP_IDLE_TIMEOUT  # seconds a command may take to arrive
     smtp_max_connections: int = DEFAULT_SMTP_MAX_CONNECTIONS
@@ -109,13 +113,16 @@ def parse_port(name: str, value: str | int) -> int:
     return port
 
 
-def parse_count(name: str, value: str | int, *, least: int = 1) -> int:
+def parse_count(name: str, value: str | int, *, least: int = 1, flag: bool = True) -> int:
+    """A whole number of at least `least`; `name` is a flag (`--name`) or, with
+    `flag=False`, a variable named as is in the error."""
+    shown = f"--{name}" if flag else name
     try:
         count = int(value)
     except ValueError:
-        raise ConfigError(f"--{name} {value!r}: expected a whole number") from None
+        raise ConfigError(f"{shown} {value!r}: expected a whole number") from None
     if count < least:
-        raise ConfigError(f"--{name} {count}: must be at least {least}")
+        raise ConfigError(f"{shown} {count}: must be at least {least}")
     return count
 
 

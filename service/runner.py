@@ -31,6 +31,8 @@ from service.clock import SharedTime
 from service.config import (
     DEFAULT_DB,
     DEFAULT_DOMAIN,
+    DEFAULT_MAX_API_BODY,
+    DEFAULT_MAX_IMPORT_BODY,
     DEFAULT_SMTP_PROCESSES,
     ConfigError,
     Settings,
@@ -132,6 +134,14 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         templates=args.templates,
         new_tickets_per_hour=int(env("new_tickets_per_hour", "20") or 20),
         max_message_size=int(env("max_message_size", str(10 * 1024 * 1024)) or 0),
+        max_api_body=parse_count(
+            "MAILDESK_MAX_API_BODY", env("max_api_body") or DEFAULT_MAX_API_BODY, flag=False
+        ),
+        max_import_body=parse_count(
+            "MAILDESK_MAX_IMPORT_BODY",
+            env("max_import_body") or DEFAULT_MAX_IMPORT_BODY,
+            flag=False,
+        ),
         smtp_idle_timeout=float(env("smtp_idle_timeout", "60") or 60),
         smtp_max_connections=int(env("smtp_max_connections", "1000") or 1000),
         smtp_processes=parse_count("smtp-processes", args.smtp_processes),

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from service.catcher.mailbox import Mailbox
 from service.catcher.smtp import serve_catcher_smtp
 from service.catcher.web import catcher_routes
+from service.http_body import NO_BODY
 from service.http_server import listening_socket, serve_http
 
 DEFAULT_SMTP_PORT = 1025
@@ -60,8 +61,8 @@ def build_catcher_app(mailbox: Mailbox) -> Starlette:
         return RedirectResponse(request.url_for("catcher_list").path)
 
     routes = [
-        Route("/", home, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/", home, methods=["GET"], middleware=NO_BODY),
+        Route("/healthz", healthz, methods=["GET"], name="healthz", middleware=NO_BODY),
         *catcher_routes(mailbox),
     ]
     return Starlette(routes=routes)

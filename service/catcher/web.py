@@ -37,6 +37,7 @@ from starlette.routing import BaseRoute, Route
 
 import service
 from service.catcher.mailbox import CaughtMessage, Mailbox
+from service.http_body import NO_BODY
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -68,13 +69,17 @@ def catcher_routes(mailbox: Mailbox, templates: Path | None = None) -> list[Base
     """
     pages = _CatcherPages(mailbox, _environment(templates))
     api = _CatcherApi(mailbox)
+    routes: list[tuple[str, Endpoint, str, str]] = [
+        ("/mail", pages.list, "GET", "catcher_list"),
+        ("/mail/{id}", pages.show, "GET", "catcher_show"),
+        ("/api/messages", api.list, "GET", "catcher_api_list"),
+        ("/api/messages", api.clear, "DELETE", "catcher_api_clear"),
+        ("/api/messages/{id}", api.show, "GET", "catcher_api_show"),
+        ("/api/messages/{id}/raw", api.raw, "GET", "catcher_api_raw"),
+    ]
     return [
-        Route("/mail", pages.list, methods=["GET"], name="catcher_list"),
-        Route("/mail/{id}", pages.show, methods=["GET"], name="catcher_show"),
-        Route("/api/messages", api.list, methods=["GET"], name="catcher_api_list"),
-        Route("/api/messages", api.clear, methods=["DELETE"], name="catcher_api_clear"),
-        Route("/api/messages/{id}", api.show, methods=["GET"], name="catcher_api_show"),
-        Route("/api/messages/{id}/raw", api.raw, methods=["GET"], name="catcher_api_raw"),
+        Route(path, handler, methods=[method], name=name, middleware=NO_BODY)
+        for path, handler, method, name in routes
     ]
 
 

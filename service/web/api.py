@@ -19,6 +19,7 @@ import isodate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from service.catalog import ImportError_, import_catalog
 from service.config import ConfigError, parse_time
@@ -32,15 +33,13 @@ from service.desk import (
 )
 from service.domain.events import Approve, ChangeType, Close, Open, Reply, TicketEvent
 from service.domain.records import Party, TicketType, Vendor
+from service.http_body import NO_BODY, body_limit, too_large_message
 from service.outbound.addresses import vendor_command_address
 from service.representations import iso, order_json, ticket_json, vendor_json
 from service.runtime import Runtime
 from service.web import params
 from service.web.json_input import InvalidJson, parse_object
 from service.web.openapi import openapi
-
-MAX_BODY = 1024 * 1024
-MAX_IMPORT_BODY = 50 * 1024 * 1024
 
 
 class ApiError(Exception):
@@ -106,13 +105,9 @@ async def authenticate(request: Request, runtime: Runtime) -> Caller:
     return Caller(vendor)
 
 
-async def json_body(
-    request: Request, *, limit: int = MAX_BODY, allowed: frozenset[str] | None = None
-) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > limit:
-        raise ApiError(413, f"the request body is over {limit} bytes")
-    data = parse_object(body)
+async def json_body(request: Request, *, allowed: frozenset[str] | None = None) -> dict[str, Any]:
+    """The body as a checked JSON object; its size was bounded by the route's `BodyLimit`."""
+    data = parse_object(await request.body())
     if allowed is not None:
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -145,7 +140,7 @@ def ticket_type(data: dict[str, Any]) -> TicketType:
 
 
 async def admin_import(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    data = await json_body(request, limit=MAX_IMPORT_BODY)
+    data = await json_body(request)
     try:
         counts = await import_catalog(runtime.store, data)
     except ImportError_ as error:
@@ -336,29 +331,74 @@ def _reply(data: dict[str, Any]) -> TicketEvent:
     return Reply(Party.VENDOR, text)
 
 
+def _settings_limit(name: str) -> Callable[[Scope], int]:
+    """A body limit that is a setting of the running maildesk (`Settings.<name>`)."""
+
+    def limit(scope: Scope) -> int:
+        runtime: Runtime = scope["app"].state.runtime
+        value: int = getattr(runtime.settings, name)
+        return value
+
+    return limit
+
+
+def _too_large_import(request: Request, limit: int) -> Response:
+    return JSONResponse(
+        {
+            "error": too_large_message(
+                limit,
+                "split the import into smaller ones (importing is idempotent), or raise "
+                "MAILDESK_MAX_IMPORT_BODY",
+            )
+        },
+        status_code=413,
+    )
+
+
+JSON_BODY = body_limit(_settings_limit("max_api_body"))
+IMPORT_BODY = body_limit(_settings_limit("max_import_body"), _too_large_import)
+
+
 def api_routes() -> list[Route]:
     return [
-        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
-        Route("/api/v1/admin/import", endpoint(admin_import, admin_only=True), methods=["POST"]),
-        Route("/api/v1/admin/clock", endpoint(admin_clock, admin_only=True), methods=["POST"]),
+        Route("/api/v1/openapi.json", openapi, methods=["GET"], middleware=NO_BODY),
+        Route(
+            "/api/v1/admin/import",
+            endpoint(admin_import, admin_only=True),
+            methods=["POST"],
+            middleware=IMPORT_BODY,
+        ),
+        Route(
+            "/api/v1/admin/clock",
+            endpoint(admin_clock, admin_only=True),
+            methods=["POST"],
+            middleware=JSON_BODY,
+        ),
         Route(
             "/api/v1/admin/vendors/{vendor_id}/abuse",
             endpoint(admin_abuse, admin_only=True),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/admin/escalations",
             endpoint(admin_escalations, admin_only=True),
             methods=["GET"],
+            middleware=NO_BODY,
         ),
-        Route("/api/v1/vendors/{vendor_id}", endpoint(get_vendor), methods=["GET"]),
-        Route("/api/v1/tickets", endpoint(list_tickets), methods=["GET"]),
-        Route("/api/v1/tickets", endpoint(open_ticket), methods=["POST"]),
-        Route("/api/v1/tickets/{number}", endpoint(get_ticket), methods=["GET"]),
+        Route(
+            "/api/v1/vendors/{vendor_id}", endpoint(get_vendor), methods=["GET"], middleware=NO_BODY
+        ),
+        Route("/api/v1/tickets", endpoint(list_tickets), methods=["GET"], middleware=NO_BODY),
+        Route("/api/v1/tickets", endpoint(open_ticket), methods=["POST"], middleware=JSON_BODY),
+        Route(
+            "/api/v1/tickets/{number}", endpoint(get_ticket), methods=["GET"], middleware=NO_BODY
+        ),
         Route(
             "/api/v1/tickets/{number}/reply",
             endpoint(_action(_reply, frozenset({"text"}))),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/tickets/{number}/close",
@@ -369,6 +409,7 @@ def api_routes() -> list[Route]:
                 )
             ),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/tickets/{number}/change",
@@ -381,6 +422,7 @@ def api_routes() -> list[Route]:
                 )
             ),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/tickets/{number}/approve",
@@ -391,6 +433,9 @@ def api_routes() -> list[Route]:
                 )
             ),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
-        Route("/api/v1/orders/{reference}", endpoint(get_order), methods=["GET"]),
+        Route(
+            "/api/v1/orders/{reference}", endpoint(get_order), methods=["GET"], middleware=NO_BODY
+        ),
     ]

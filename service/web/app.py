@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from service.catcher.web import catcher_routes
+from service.http_body import NO_BODY
 from service.runtime import Runtime
 from service.web.api import api_routes
 from service.web.pages import page_routes
@@ -46,7 +47,7 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
 def build_app(runtime: Runtime) -> Starlette:
     templates = Path(runtime.settings.templates) if runtime.settings.templates else None
     routes: list[BaseRoute] = [
-        Route("/healthz", healthz),
+        Route("/healthz", healthz, middleware=NO_BODY),
         *api_routes(),
         *catcher_routes(runtime.mailbox, templates),
         *page_routes(),

@@ -42,12 +42,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message
+from starlette.types import Scope
 
 from service.desk import DeskError, OpenRequest, OrderNotFound, TicketAction, TicketNotFound
 from service.domain.events import Open, Reply, TicketEvent
 from service.domain.notifications import LOOKUP_RESULT, REQUEST_REFUSED
 from service.domain.records import Attachment, Party, Ticket, TicketType
+from service.http_body import NO_BODY, body_limit
 from service.outbound.addresses import parse_ticket_link_token, ticket_link_token
 from service.outbound.render import TICKET_TYPE_LABELS, default_templates_dir, filesize, when
 from service.representations import order_json, ticket_json
@@ -98,10 +99,6 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class _Link:
     """A verified ticket link: which ticket, which party, and its canonical page path."""
@@ -114,17 +111,30 @@ class _Link:
 def page_routes() -> list[BaseRoute]:
     """The pages' routes; each app gets its own pages (and so its own rate-limit memory)."""
     pages = _Pages()
+    small_form = body_limit(SMALL_FORM_LIMIT, pages.too_large)
+    ticket_form = body_limit(_ticket_form_limit, pages.too_large)
     return [
-        Route("/", pages.home, methods=["GET"], name="home"),
-        Route("/lookup", pages.lookup_form, methods=["GET"], name="lookup"),
-        Route("/lookup", pages.lookup, methods=["POST"]),
-        Route("/refund", pages.refund_form, methods=["GET"], name="refund"),
-        Route("/refund", pages.refund, methods=["POST"]),
-        Route("/t/{token}", pages.ticket, methods=["GET"], name="ticket"),
-        Route("/t/{token}/reply", pages.reply, methods=["POST"]),
-        Route("/t/{token}/action", pages.action, methods=["POST"]),
-        Route("/t/{token}/attachments/{blob_id}", pages.attachment, methods=["GET"]),
+        Route("/", pages.home, methods=["GET"], name="home", middleware=NO_BODY),
+        Route("/lookup", pages.lookup_form, methods=["GET"], name="lookup", middleware=NO_BODY),
+        Route("/lookup", pages.lookup, methods=["POST"], middleware=small_form),
+        Route("/refund", pages.refund_form, methods=["GET"], name="refund", middleware=NO_BODY),
+        Route("/refund", pages.refund, methods=["POST"], middleware=small_form),
+        Route("/t/{token}", pages.ticket, methods=["GET"], name="ticket", middleware=NO_BODY),
+        Route("/t/{token}/reply", pages.reply, methods=["POST"], middleware=ticket_form),
+        Route("/t/{token}/action", pages.action, methods=["POST"], middleware=ticket_form),
+        Route(
+            "/t/{token}/attachments/{blob_id}",
+            pages.attachment,
+            methods=["GET"],
+            middleware=NO_BODY,
+        ),
     ]
+
+
+def _ticket_form_limit(scope: Scope) -> int:
+    """A reply with files: as much as a message may carry, plus the form around it."""
+    runtime: Runtime = scope["app"].state.runtime
+    return runtime.settings.max_message_size + FORM_OVERHEAD
 
 
 class _Pages:
@@ -153,7 +163,7 @@ class _Pages:
 
     async def _self_service(self, request: Request, form_name: str) -> Response:
         runtime = _runtime(request)
-        parsed = await self._form(request, SMALL_FORM_LIMIT)
+        parsed = await self._form(request)
         if isinstance(parsed, Response):
             return parsed
         try:
@@ -244,7 +254,7 @@ class _Pages:
         if link is None:
             return self._not_found(request)
         limit = runtime.settings.max_message_size
-        parsed = await self._form(request, limit + FORM_OVERHEAD)
+        parsed = await self._form(request)
         if isinstance(parsed, Response):
             return parsed
         try:
@@ -396,21 +406,17 @@ class _Pages:
 
     # --- reading requests -------------------------------------------------------------
 
-    async def _form(self, request: Request, limit: int) -> FormData | Response:
-        """The posted form, read with a size limit; a response when it cannot be read."""
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return self._too_large(request, limit)
+    async def _form(self, request: Request) -> FormData | Response:
+        """The posted form (its size bounded by the route's `BodyLimit`), or why not."""
         try:
-            return await _limited(request, limit).form(
+            return await request.form(
                 max_files=MAX_FILES, max_fields=50, max_part_size=MAX_TEXT_FIELD
             )
-        except _BodyTooLarge:
-            return self._too_large(request, limit)
         except HTTPException as error:  # malformed multipart, too many files or fields
             return self._error(request, 400, "The form could not be read", str(error.detail))
 
-    def _too_large(self, request: Request, limit: int) -> Response:
+    def too_large(self, request: Request, limit: int) -> Response:
+        """The 413 page of a form over its route's limit."""
         return self._error(
             request,
             413,
@@ -541,22 +547,6 @@ async def _attachments(form: FormData) -> tuple[tuple[Attachment, ...], dict[str
             Attachment(name[:200], _media_type(value.content_type), len(data), blob_id)
         )
     return tuple(attachments), blobs
-
-
-def _limited(request: Request, limit: int) -> Request:
-    """The same request, whose body stops being read (with `_BodyTooLarge`) past `limit`."""
-    received = 0
-
-    async def receive() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge
-        return message
-
-    return Request(request.scope, receive)
 
 
 def _media_type(value: str | None) -> str:
