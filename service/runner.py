@@ -37,6 +37,7 @@ from service.config import (
     ConfigError,
     Settings,
     env,
+    http_limits_from_env,
     parse_count,
     parse_port,
     parse_relay,
@@ -118,6 +119,7 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
     start = None
     if args.fake_clock and args.fake_clock != "resume":
         start = parse_time("fake-clock", args.fake_clock)
+    http = http_limits_from_env()
     return Settings(
         db=args.db,
         domain=args.domain.lower(),
@@ -145,6 +147,9 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         smtp_idle_timeout=float(env("smtp_idle_timeout", "60") or 60),
         smtp_max_connections=int(env("smtp_max_connections", "1000") or 1000),
         smtp_processes=parse_count("smtp-processes", args.smtp_processes),
+        http_header_timeout=http.header_timeout,
+        http_keep_alive_timeout=http.keep_alive_timeout,
+        http_max_connections=http.max_connections,
         mode=mode,
     )
 
@@ -179,7 +184,7 @@ async def serve(
                 group.start_soon(_stop_on_signal, group.cancel_scope)
                 group.start_soon(runtime.scheduler.run_forever)
                 group.start_soon(runtime.outbox.run_forever)
-                group.start_soon(serve_http, build_app(runtime), http_socket)
+                group.start_soon(serve_http, build_app(runtime), http_socket, settings.http_limits)
                 if on_ready:
                     on_ready(runtime)
                 task_status.started(runtime)
@@ -293,6 +298,7 @@ async def cmd_catcher(args: argparse.Namespace) -> int:
         parse_port("smtp-port", args.smtp_port),
         args.http_host,
         parse_port("http-port", args.http_port),
+        http_limits=http_limits_from_env(),
     )
     return 0
 

@@ -65,6 +65,10 @@ def test_settings_survive_the_trip_to_a_helper_process() -> None:
         smtp_processes=3,
         smtp_idle_timeout=12.5,
         templates="/etc/maildesk/templates",
+        max_api_body=4096,
+        http_header_timeout=2.5,
+        http_keep_alive_timeout=1.5,
+        http_max_connections=7,
     )
     assert Settings.from_json(settings.to_json()) == settings
     assert Settings.from_json(Settings().to_json()) == Settings()

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from service.catcher.mailbox import Mailbox
 from service.catcher.smtp import serve_catcher_smtp
 from service.catcher.web import catcher_routes
+from service.config import HttpLimits
 from service.http_body import NO_BODY
 from service.http_server import listening_socket, serve_http
 
@@ -75,6 +76,7 @@ async def run_catcher(
     http_port: int = DEFAULT_HTTP_PORT,
     *,
     mailbox: Mailbox | None = None,
+    http_limits: HttpLimits | None = None,
     task_status: TaskStatus[CatcherAddresses] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Catch mail on SMTP and show it over HTTP until cancelled.
@@ -95,7 +97,7 @@ async def run_catcher(
                 flush=True,
             )
             task_status.started(addresses)
-            await serve_http(app, http_socket)
+            await serve_http(app, http_socket, http_limits)
 
 
 def _host_in_url(host: str) -> str:

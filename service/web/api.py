@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import isodate
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
@@ -107,7 +107,11 @@ async def authenticate(request: Request, runtime: Runtime) -> Caller:
 
 async def json_body(request: Request, *, allowed: frozenset[str] | None = None) -> dict[str, Any]:
     """The body as a checked JSON object; its size was bounded by the route's `BodyLimit`."""
-    data = parse_object(await request.body())
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # gone, or cut off for sending too slowly: nobody reads this
+        raise ApiError(400, "the connection closed before the whole body arrived") from None
+    data = parse_object(body)
     if allowed is not None:
         unknown = sorted(set(data) - allowed)
         if unknown:

@@ -39,7 +39,7 @@ from urllib.parse import quote
 import jinja2
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
@@ -414,6 +414,8 @@ class _Pages:
             )
         except HTTPException as error:  # malformed multipart, too many files or fields
             return self._error(request, 400, "The form could not be read", str(error.detail))
+        except ClientDisconnect:  # gone, or cut off for sending too slowly: nobody reads this
+            return self._error(request, 400, "The form did not arrive", "Send it again.")
 
     def too_large(self, request: Request, limit: int) -> Response:
         """The 413 page of a form over its route's limit."""

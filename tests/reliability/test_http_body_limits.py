@@ -11,6 +11,7 @@ without waiting for a byte of the body.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -196,3 +197,28 @@ async def test_every_route_declares_its_body_limit(served: Served) -> None:
             while not isinstance(layer, BodyLimit) and hasattr(layer, "app"):
                 layer = layer.app
             assert isinstance(layer, BodyLimit), f"{route.path} has no body limit"
+
+
+async def test_what_follows_a_413_is_dropped_and_a_client_that_keeps_sending_is_cut_off(
+    store: Store,
+) -> None:
+    """After the 413 the rest of the body is read and dropped for at most the header timeout."""
+    async with serving(store, http_header_timeout=1.0) as served:
+        before = rss_mb()
+        async with connection(served) as stream:
+            await stream.send(
+                head("/api/v1/tickets", f"Authorization: Bearer {ACME}", "Content-Length: 2000000")
+            )
+            response = bytearray()
+            await read_response(stream, response)
+            assert response.startswith(b"HTTP/1.1 413"), bytes(response[:200])
+            started = time.monotonic()
+            with anyio.fail_after(10):
+                try:
+                    while True:
+                        await stream.send(CHUNK)
+                except (anyio.BrokenResourceError, ConnectionError, OSError):
+                    pass
+            took = time.monotonic() - started
+        assert took < 3, f"the server kept reading for {took:.1f} s after the 413"
+        assert rss_mb() - before < 24
