@@ -44,6 +44,7 @@ from service.config import (
     parse_time,
     resolve_secret,
 )
+from service.http_hosts import LOOPBACK_NAMES, allowed_hosts, is_loopback_host
 from service.http_server import listening_socket, serve_http
 from service.listeners import helper_listeners, serve_listener
 from service.runtime import Runtime, build_runtime
@@ -242,7 +243,30 @@ def _banner(runtime: Runtime) -> None:
     ]
     if s.relay is None:
         lines.append(f"  admin    Authorization: Bearer {s.admin_token}")
+    lines += _exposure_warnings(s)
     print("\n".join(lines), flush=True)
+
+
+def _exposure_warnings(s: Settings) -> list[str]:
+    """What a web server listening beyond this machine shows, and to whom: said, never silent."""
+    if is_loopback_host(s.http_host):
+        return []
+    warnings = []
+    if s.relay is None:
+        warnings.append(
+            f"  note     --http-host {s.http_host} reaches other machines: the built-in "
+            "catcher's pages (/mail, /api/messages) show them nothing without the admin "
+            "token; in a browser sign in with any user name and the admin token as password, "
+            "from scripts send the Authorization line above"
+        )
+    names = allowed_hosts(s.public_base_url, s.http_host)
+    if names == LOOPBACK_NAMES:  # bound to every address, and no --base-url names one
+        warnings.append(
+            f"  note     without --base-url the web server answers only to "
+            f"{', '.join(sorted(names))}; set --base-url (MAILDESK_BASE_URL) to the address "
+            "other machines use, which also goes into the links in emails"
+        )
+    return warnings
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
@@ -299,6 +323,7 @@ async def cmd_catcher(args: argparse.Namespace) -> int:
         args.http_host,
         parse_port("http-port", args.http_port),
         http_limits=http_limits_from_env(),
+        allow_remote=args.allow_remote,
     )
     return 0
 
@@ -347,6 +372,12 @@ def add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--smtp-port", default=str(DEFAULT_SMTP_PORT))
     p.add_argument("--http-host", default="127.0.0.1")
     p.add_argument("--http-port", default=str(DEFAULT_HTTP_PORT))
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --http-host be an address other machines reach; the catcher has no password, "
+        "so anyone who can reach it reads and deletes every caught message",
+    )
     p.set_defaults(run=cmd_catcher)
 
     p = commands.add_parser("send", help="send an .eml file to maildesk's SMTP listener")

@@ -26,11 +26,12 @@ What this module must never do:
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -61,11 +62,15 @@ class _BadId(Exception):
     """A requested id that cannot be a message id."""
 
 
-def catcher_routes(mailbox: Mailbox, templates: Path | None = None) -> list[BaseRoute]:
+def catcher_routes(
+    mailbox: Mailbox, templates: Path | None = None, access: Sequence[Middleware] = ()
+) -> list[BaseRoute]:
     """The catcher's pages and API over `mailbox`.
 
     `templates` is a directory whose `web/catcher/*.html` override the built-in
     pages (like `--templates`); pages it lacks come from the built-in set.
+    `access` is middleware that decides who may use each route (`maildesk
+    serve` lets only this machine or the admin token in).
     """
     pages = _CatcherPages(mailbox, _environment(templates))
     api = _CatcherApi(mailbox)
@@ -78,7 +83,7 @@ def catcher_routes(mailbox: Mailbox, templates: Path | None = None) -> list[Base
         ("/api/messages/{id}/raw", api.raw, "GET", "catcher_api_raw"),
     ]
     return [
-        Route(path, handler, methods=[method], name=name, middleware=NO_BODY)
+        Route(path, handler, methods=[method], name=name, middleware=[*NO_BODY, *access])
         for path, handler, method, name in routes
     ]
 
