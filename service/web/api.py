@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from service.catalog import ImportError_, import_catalog
-from service.config import ConfigError, parse_time
+from service.config import ConfigError, Settings, parse_time
 from service.desk import (
     DeskError,
     OpenRequest,
@@ -335,13 +335,12 @@ def _reply(data: dict[str, Any]) -> TicketEvent:
     return Reply(Party.VENDOR, text)
 
 
-def _settings_limit(name: str) -> Callable[[Scope], int]:
-    """A body limit that is a setting of the running maildesk (`Settings.<name>`)."""
+def _settings_limit(setting: Callable[[Settings], int]) -> Callable[[Scope], int]:
+    """A body limit that is a setting of the running maildesk, read when a request comes."""
 
     def limit(scope: Scope) -> int:
         runtime: Runtime = scope["app"].state.runtime
-        value: int = getattr(runtime.settings, name)
-        return value
+        return setting(runtime.settings)
 
     return limit
 
@@ -359,8 +358,10 @@ def _too_large_import(request: Request, limit: int) -> Response:
     )
 
 
-JSON_BODY = body_limit(_settings_limit("max_api_body"))
-IMPORT_BODY = body_limit(_settings_limit("max_import_body"), _too_large_import)
+JSON_BODY = body_limit(_settings_limit(lambda settings: settings.max_api_body))
+IMPORT_BODY = body_limit(
+    _settings_limit(lambda settings: settings.max_import_body), _too_large_import
+)
 
 
 def api_routes() -> list[Route]:
