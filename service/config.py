@@ -21,10 +21,15 @@ from typing import Any
 DEFAULT_DB = "maildesk.db"
 DEFAULT_DOMAIN = "support.maildesk.test"
 DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+DEFAULT_MAX_API_BODY = 1024 * 1024
+DEFAULT_MAX_IMPORT_BODY = 50 * 1024 * 1024
 DEFAULT_NEW_TICKETS_PER_HOUR = 20
 DEFAULT_SMTP_IDLE_TIMEOUT = 60.0
 DEFAULT_SMTP_MAX_CONNECTIONS = 1000
 DEFAULT_SMTP_PROCESSES = 1
+DEFAULT_HTTP_HEADER_TIMEOUT = 10.0
+DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT = 5.0
+DEFAULT_HTTP_MAX_CONNECTIONS = 1000
 
 
 class ConfigError(ValueError):
@@ -35,6 +40,18 @@ class ConfigError(ValueError):
 class Relay:
     host: str
     port: int
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one HTTP client may hold of the web server (`service.uvicorn_adapter`)."""
+
+    header_timeout: float = DEFAULT_HTTP_HEADER_TIMEOUT
+    """Seconds a request's head may take, from the connection or from the previous response."""
+    keep_alive_timeout: float = DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT
+    """Seconds an idle connection is kept open between requests."""
+    max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
+    """Connections open at once; past it the least recently active idle one is closed."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,8 @@ class Settings:
     admin_token: str = ""
     templates: str | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_api_body: int = DEFAULT_MAX_API_BODY  # bytes of JSON an API request may send
+    max_import_body: int = DEFAULT_MAX_IMPORT_BODY  # bytes of POST /api/v1/admin/import
     new_tickets_per_hour: int = DEFAULT_NEW_TICKETS_PER_HOUR
     smtp_idle_timeout: float = DEFAULT_SMTP_IDLE_TIMEOUT  # seconds a command may take to arrive
     smtp_max_connections: int = DEFAULT_SMTP_MAX_CONNECTIONS
@@ -60,11 +79,20 @@ class Settings:
     trusted_authserv_ids: tuple[str, ...] = ()
     """Receiving servers whose Authentication-Results maildesk believes (the operator's own)."""
     webhook_allow_hosts: tuple[str, ...] = ()  # internal webhook targets the operator admits
+    http_header_timeout: float = DEFAULT_HTTP_HEADER_TIMEOUT
+    http_keep_alive_timeout: float = DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT
+    http_max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
     mode: str = "production"
 
     @property
     def public_base_url(self) -> str:
         return (self.base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def http_limits(self) -> HttpLimits:
+        return HttpLimits(
+            self.http_header_timeout, self.http_keep_alive_timeout, self.http_max_connections
+        )
 
     @property
     def from_address(self) -> str:
@@ -119,14 +147,47 @@ def parse_port(name: str, value: str | int) -> int:
     return port
 
 
-def parse_count(name: str, value: str | int, *, least: int = 1) -> int:
+def parse_count(name: str, value: str | int, *, least: int = 1, flag: bool = True) -> int:
+    """A whole number of at least `least`; `name` is a flag (`--name`) or, with
+    `flag=False`, a variable named as is in the error."""
+    shown = f"--{name}" if flag else name
     try:
         count = int(value)
     except ValueError:
-        raise ConfigError(f"--{name} {value!r}: expected a whole number") from None
+        raise ConfigError(f"{shown} {value!r}: expected a whole number") from None
     if count < least:
-        raise ConfigError(f"--{name} {count}: must be at least {least}")
+        raise ConfigError(f"{shown} {count}: must be at least {least}")
     return count
+
+
+def parse_seconds(variable: str, value: str | float) -> float:
+    """A positive number of seconds, named by its `MAILDESK_*` variable in the error."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{variable} {value!r}: expected a number of seconds, like 10") from None
+    if not 0 < seconds < 86_400:
+        raise ConfigError(f"{variable} {value!r}: give a number of seconds above 0, like 10")
+    return seconds
+
+
+def http_limits_from_env() -> HttpLimits:
+    """The `MAILDESK_HTTP_*` limits, for `serve` and the stand-alone catcher alike."""
+    return HttpLimits(
+        header_timeout=parse_seconds(
+            "MAILDESK_HTTP_HEADER_TIMEOUT",
+            env("http_header_timeout") or DEFAULT_HTTP_HEADER_TIMEOUT,
+        ),
+        keep_alive_timeout=parse_seconds(
+            "MAILDESK_HTTP_KEEP_ALIVE_TIMEOUT",
+            env("http_keep_alive_timeout") or DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT,
+        ),
+        max_connections=parse_count(
+            "MAILDESK_HTTP_MAX_CONNECTIONS",
+            env("http_max_connections") or DEFAULT_HTTP_MAX_CONNECTIONS,
+            flag=False,
+        ),
+    )
 
 
 def parse_time(name: str, value: str) -> datetime:

@@ -3,8 +3,10 @@
 uvicorn normally owns the process: its signals, its loop. Here it is one task
 among the SMTP listener, the scheduler and the outbox worker, so it must not
 install signal handlers, and cancelling its task must become uvicorn's
-orderly shutdown rather than an abort. Used by `maildesk serve` and by the
-stand-alone catcher.
+orderly shutdown rather than an abort. Slow clients and floods of
+connections are held to `HttpLimits` (a head deadline, the keep-alive
+timeout, a connection cap) by the protocol in `service.uvicorn_adapter`.
+Used by `maildesk serve` and by the stand-alone catcher.
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 
+from service.config import HttpLimits
+from service.uvicorn_adapter import ServerWithoutSignals, guarded_protocol
+
 GRACEFUL_SHUTDOWN_SECONDS = 5.0
+LISTEN_BACKLOG = 1024
+"""Connections the kernel queues before they are accepted (as for SMTP: a burst must not
+overflow it, or clients wait for an answer that never comes)."""
 
 
-class _UvicornWithoutSignals(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the caller; stopped via `should_exit`."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-async def serve_http(app: Starlette, listening: socket.socket) -> None:
+async def serve_http(
+    app: Starlette, listening: socket.socket, limits: HttpLimits | None = None
+) -> None:
     """Serve `app` on an already-bound socket; on cancellation, shut uvicorn down gracefully."""
     config = uvicorn.Config(
         app,
@@ -36,8 +38,10 @@ async def serve_http(app: Starlette, listening: socket.socket) -> None:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_SECONDS),
+        http=guarded_protocol(limits or HttpLimits()),
+        backlog=LISTEN_BACKLOG,
     )
-    server = _UvicornWithoutSignals(config)
+    server = ServerWithoutSignals(config)
 
     async def stop_when_cancelled() -> None:
         try:
@@ -72,7 +76,7 @@ def listening_socket(
         if reuse_port:
             listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listening.bind(address)
-        listening.listen(128)
+        listening.listen(LISTEN_BACKLOG)
         listening.setblocking(False)
         yield listening
     finally:

@@ -31,10 +31,13 @@ from service.clock import SharedTime
 from service.config import (
     DEFAULT_DB,
     DEFAULT_DOMAIN,
+    DEFAULT_MAX_API_BODY,
+    DEFAULT_MAX_IMPORT_BODY,
     DEFAULT_SMTP_PROCESSES,
     ConfigError,
     Settings,
     env,
+    http_limits_from_env,
     parse_count,
     parse_list,
     parse_port,
@@ -42,6 +45,7 @@ from service.config import (
     parse_time,
     resolve_secret,
 )
+from service.http_hosts import LOOPBACK_NAMES, allowed_hosts, is_loopback_host
 from service.http_server import listening_socket, serve_http
 from service.listeners import helper_listeners, serve_listener
 from service.outbound.webhook_target import AllowList
@@ -123,6 +127,7 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
     start = None
     if args.fake_clock and args.fake_clock != "resume":
         start = parse_time("fake-clock", args.fake_clock)
+    http = http_limits_from_env()
     return Settings(
         db=args.db,
         domain=args.domain.lower(),
@@ -139,11 +144,22 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         templates=args.templates,
         new_tickets_per_hour=int(env("new_tickets_per_hour", "20") or 20),
         max_message_size=int(env("max_message_size", str(10 * 1024 * 1024)) or 0),
+        max_api_body=parse_count(
+            "MAILDESK_MAX_API_BODY", env("max_api_body") or DEFAULT_MAX_API_BODY, flag=False
+        ),
+        max_import_body=parse_count(
+            "MAILDESK_MAX_IMPORT_BODY",
+            env("max_import_body") or DEFAULT_MAX_IMPORT_BODY,
+            flag=False,
+        ),
         smtp_idle_timeout=float(env("smtp_idle_timeout", "60") or 60),
         smtp_max_connections=int(env("smtp_max_connections", "1000") or 1000),
         smtp_processes=parse_count("smtp-processes", args.smtp_processes),
         trusted_authserv_ids=parse_list(env("trusted_authserv_ids")),
         webhook_allow_hosts=AllowList.parse(args.webhook_allow_hosts).entries(),
+        http_header_timeout=http.header_timeout,
+        http_keep_alive_timeout=http.keep_alive_timeout,
+        http_max_connections=http.max_connections,
         mode=mode,
     )
 
@@ -178,7 +194,7 @@ async def serve(
                 group.start_soon(_stop_on_signal, group.cancel_scope)
                 group.start_soon(runtime.scheduler.run_forever)
                 group.start_soon(runtime.outbox.run_forever)
-                group.start_soon(serve_http, build_app(runtime), http_socket)
+                group.start_soon(serve_http, build_app(runtime), http_socket, settings.http_limits)
                 if on_ready:
                     on_ready(runtime)
                 task_status.started(runtime)
@@ -236,7 +252,30 @@ def _banner(runtime: Runtime) -> None:
     ]
     if s.relay is None:
         lines.append(f"  admin    Authorization: Bearer {s.admin_token}")
+    lines += _exposure_warnings(s)
     print("\n".join(lines), flush=True)
+
+
+def _exposure_warnings(s: Settings) -> list[str]:
+    """What a web server listening beyond this machine shows, and to whom: said, never silent."""
+    if is_loopback_host(s.http_host):
+        return []
+    warnings = []
+    if s.relay is None:
+        warnings.append(
+            f"  note     --http-host {s.http_host} reaches other machines: the built-in "
+            "catcher's pages (/mail, /api/messages) show them nothing without the admin "
+            "token; in a browser sign in with any user name and the admin token as password, "
+            "from scripts send the Authorization line above"
+        )
+    names = allowed_hosts(s.public_base_url, s.http_host)
+    if names == LOOPBACK_NAMES:  # bound to every address, and no --base-url names one
+        warnings.append(
+            f"  note     without --base-url the web server answers only to "
+            f"{', '.join(sorted(names))}; set --base-url (MAILDESK_BASE_URL) to the address "
+            "other machines use, which also goes into the links in emails"
+        )
+    return warnings
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
@@ -294,6 +333,8 @@ async def cmd_catcher(args: argparse.Namespace) -> int:
         parse_port("smtp-port", args.smtp_port),
         args.http_host,
         parse_port("http-port", args.http_port),
+        http_limits=http_limits_from_env(),
+        allow_remote=args.allow_remote,
     )
     return 0
 
@@ -342,6 +383,12 @@ def add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--smtp-port", default=str(DEFAULT_SMTP_PORT))
     p.add_argument("--http-host", default="127.0.0.1")
     p.add_argument("--http-port", default=str(DEFAULT_HTTP_PORT))
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --http-host be an address other machines reach; the catcher has no password, "
+        "so anyone who can reach it reads and deletes every caught message",
+    )
     p.set_defaults(run=cmd_catcher)
 
     p = commands.add_parser("send", help="send an .eml file to maildesk's SMTP listener")

@@ -66,6 +66,10 @@ def test_settings_survive_the_trip_to_a_helper_process() -> None:
         smtp_idle_timeout=12.5,
         templates="/etc/maildesk/templates",
         webhook_allow_hosts=("hooks.internal", "10.0.0.0/8"),
+        max_api_body=4096,
+        http_header_timeout=2.5,
+        http_keep_alive_timeout=1.5,
+        http_max_connections=7,
     )
     assert Settings.from_json(settings.to_json()) == settings
     assert Settings.from_json(Settings().to_json()) == Settings()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskStatus
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -29,6 +30,9 @@ from starlette.routing import Route
 from service.catcher.mailbox import Mailbox
 from service.catcher.smtp import serve_catcher_smtp
 from service.catcher.web import catcher_routes
+from service.config import ConfigError, HttpLimits
+from service.http_body import NO_BODY
+from service.http_hosts import HostCheck, allowed_hosts, is_loopback_host
 from service.http_server import listening_socket, serve_http
 
 DEFAULT_SMTP_PORT = 1025
@@ -50,8 +54,13 @@ class CatcherAddresses:
         return f"http://{_host_in_url(self.http_host)}:{self.http_port}/mail"
 
 
-def build_catcher_app(mailbox: Mailbox) -> Starlette:
-    """The stand-alone catcher web app over `mailbox`: its pages, its API and `/healthz`."""
+def build_catcher_app(mailbox: Mailbox, http_host: str = "127.0.0.1") -> Starlette:
+    """The stand-alone catcher web app over `mailbox`: its pages, its API and `/healthz`.
+
+    It answers to the loopback names, and to `http_host` when that is a concrete
+    address (see `service.http_hosts`): a web page elsewhere that points its own
+    name at this machine (DNS rebinding) is refused.
+    """
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "messages": len(mailbox)})
@@ -60,11 +69,17 @@ def build_catcher_app(mailbox: Mailbox) -> Starlette:
         return RedirectResponse(request.url_for("catcher_list").path)
 
     routes = [
-        Route("/", home, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"], name="healthz"),
+        Route("/", home, methods=["GET"], middleware=NO_BODY),
+        Route("/healthz", healthz, methods=["GET"], name="healthz", middleware=NO_BODY),
         *catcher_routes(mailbox),
     ]
-    return Starlette(routes=routes)
+    host_check = Middleware(
+        HostCheck,
+        allowed=allowed_hosts(http_host),
+        fix="to reach the catcher from elsewhere, start it with --http-host set to the address "
+        "you use (and --allow-remote)",
+    )
+    return Starlette(routes=routes, middleware=[host_check])
 
 
 async def run_catcher(
@@ -74,6 +89,8 @@ async def run_catcher(
     http_port: int = DEFAULT_HTTP_PORT,
     *,
     mailbox: Mailbox | None = None,
+    http_limits: HttpLimits | None = None,
+    allow_remote: bool = False,
     task_status: TaskStatus[CatcherAddresses] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Catch mail on SMTP and show it over HTTP until cancelled.
@@ -81,9 +98,19 @@ async def run_catcher(
     Prints where it listens. With `await task_group.start(run_catcher, ...)`
     the caller gets the `CatcherAddresses` once both servers accept
     connections. A busy port raises `OSError` before anything is served.
+
+    The catcher has no password, and what it shows lets its reader act on
+    every ticket in the mail, so a web side listening beyond this machine is
+    a `ConfigError` unless `allow_remote` says that is meant.
     """
+    if not allow_remote and not is_loopback_host(http_host):
+        raise ConfigError(
+            f"--http-host {http_host} would show every caught message to anyone who can reach "
+            "it, and the catcher has no password; use 127.0.0.1, or add --allow-remote if that "
+            "is what you want"
+        )
     mailbox = mailbox if mailbox is not None else Mailbox()
-    app = build_catcher_app(mailbox)
+    app = build_catcher_app(mailbox, http_host)
     async with serve_catcher_smtp(mailbox, smtp_host, smtp_port) as (bound_smtp_host, bound_smtp):
         with listening_socket(http_host, http_port) as http_socket:
             bound_http_host, bound_http = http_socket.getsockname()[:2]
@@ -93,8 +120,15 @@ async def run_catcher(
                 f"web on {addresses.web_url}, JSON at /api/messages",
                 flush=True,
             )
+            if not is_loopback_host(http_host):
+                print(
+                    "maildesk catcher: --allow-remote: anyone who can reach "
+                    f"{_host_in_url(bound_http_host)}:{bound_http} can read and delete every "
+                    "caught message",
+                    flush=True,
+                )
             task_status.started(addresses)
-            await serve_http(app, http_socket)
+            await serve_http(app, http_socket, http_limits)
 
 
 def _host_in_url(host: str) -> str:

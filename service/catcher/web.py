@@ -11,7 +11,8 @@ alone (see `service.catcher.app`).
     GET    /api/messages/{id}/raw     the raw bytes as received (text/plain)
     DELETE /api/messages              forget every message -> {"deleted": n}
 
-An unknown or malformed id is a 404; the API answers it as `{"error": "..."}`.
+An id is a message number written plainly (`[1-9][0-9]{0,17}`): anything else
+is a 400, an unknown id a 404; the API answers both as `{"error": "..."}`.
 
 What this module must never do:
 
@@ -24,17 +25,20 @@ What this module must never do:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import service
 from service.catcher.mailbox import CaughtMessage, Mailbox
+from service.http_body import NO_BODY
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -50,22 +54,37 @@ SECURITY_HEADERS = {
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+_MESSAGE_ID = re.compile(r"[1-9][0-9]{0,17}")
+"""Ids as the mailbox hands them out; `int()` alone would read `١`, `１` and fail on `¹`."""
 
-def catcher_routes(mailbox: Mailbox, templates: Path | None = None) -> list[BaseRoute]:
+
+class _BadId(Exception):
+    """A requested id that cannot be a message id."""
+
+
+def catcher_routes(
+    mailbox: Mailbox, templates: Path | None = None, access: Sequence[Middleware] = ()
+) -> list[BaseRoute]:
     """The catcher's pages and API over `mailbox`.
 
     `templates` is a directory whose `web/catcher/*.html` override the built-in
     pages (like `--templates`); pages it lacks come from the built-in set.
+    `access` is middleware that decides who may use each route (`maildesk
+    serve` lets only this machine or the admin token in).
     """
     pages = _CatcherPages(mailbox, _environment(templates))
     api = _CatcherApi(mailbox)
+    routes: list[tuple[str, Endpoint, str, str]] = [
+        ("/mail", pages.list, "GET", "catcher_list"),
+        ("/mail/{id}", pages.show, "GET", "catcher_show"),
+        ("/api/messages", api.list, "GET", "catcher_api_list"),
+        ("/api/messages", api.clear, "DELETE", "catcher_api_clear"),
+        ("/api/messages/{id}", api.show, "GET", "catcher_api_show"),
+        ("/api/messages/{id}/raw", api.raw, "GET", "catcher_api_raw"),
+    ]
     return [
-        Route("/mail", pages.list, methods=["GET"], name="catcher_list"),
-        Route("/mail/{id}", pages.show, methods=["GET"], name="catcher_show"),
-        Route("/api/messages", api.list, methods=["GET"], name="catcher_api_list"),
-        Route("/api/messages", api.clear, methods=["DELETE"], name="catcher_api_clear"),
-        Route("/api/messages/{id}", api.show, methods=["GET"], name="catcher_api_show"),
-        Route("/api/messages/{id}/raw", api.raw, methods=["GET"], name="catcher_api_raw"),
+        Route(path, handler, methods=[method], name=name, middleware=[*NO_BODY, *access])
+        for path, handler, method, name in routes
     ]
 
 
@@ -78,13 +97,19 @@ class _CatcherApi:
         return JSONResponse(messages, headers=SECURITY_HEADERS)
 
     async def show(self, request: Request) -> Response:
-        message = _find(self.mailbox, request)
+        try:
+            message = _find(self.mailbox, request)
+        except _BadId:
+            return _bad_id_json(request)
         if message is None:
             return _not_found_json(request)
         return JSONResponse(message.to_json(), headers=SECURITY_HEADERS)
 
     async def raw(self, request: Request) -> Response:
-        message = _find(self.mailbox, request)
+        try:
+            message = _find(self.mailbox, request)
+        except _BadId:
+            return _bad_id_json(request)
         if message is None:
             return _not_found_json(request)
         headers = {
@@ -114,7 +139,10 @@ class _CatcherPages:
         )
 
     async def show(self, request: Request) -> Response:
-        message = _find(self.mailbox, request)
+        try:
+            message = _find(self.mailbox, request)
+        except _BadId:
+            return self._render(request, "web/catcher/bad_id.html", status_code=400)
         if message is None:
             return self._render(
                 request,
@@ -140,10 +168,19 @@ def _page_view(message: CaughtMessage) -> dict[str, Any]:
 
 
 def _find(mailbox: Mailbox, request: Request) -> CaughtMessage | None:
+    """The message the path names; None when there is none, `_BadId` when it names nothing."""
     requested = str(request.path_params["id"])
-    if not requested.isascii() or not requested.isdigit():
-        return None
+    if not _MESSAGE_ID.fullmatch(requested):
+        raise _BadId(requested)
     return mailbox.get(int(requested))
+
+
+def _bad_id_json(request: Request) -> Response:
+    return JSONResponse(
+        {"error": "a message id is a number as GET /api/messages lists them, like 1"},
+        status_code=400,
+        headers=SECURITY_HEADERS,
+    )
 
 
 def _not_found_json(request: Request) -> Response:

@@ -18,12 +18,20 @@ from service.store.base import Repository, as_optional_time, as_time
 
 
 class OrderRepository(Repository):
-    async def get(self, reference: str) -> Order | None:
+    async def get(self, reference: str, *, vendor_id: str | None = None) -> Order | None:
+        """The order; with `vendor_id`, only if it is that vendor's.
+
+        The vendor is part of the first statement, so another vendor's order
+        costs exactly what a missing one costs: one statement and nothing loaded.
+        """
+        mine, args = ("", ()) if vendor_id is None else (" AND o.vendor_id = ?", (vendor_id,))
         row = await self.sql.fetchrow(
             """SELECT o.*, c.name AS customer_name FROM orders o
                LEFT JOIN customers c ON c.vendor_id = o.vendor_id AND c.email = o.customer_email
-               WHERE o.reference = ?""",
+               WHERE o.reference = ?"""
+            + mine,
             reference,
+            *args,
         )
         if row is None:
             return None
@@ -108,6 +116,13 @@ class OrderRepository(Repository):
                ON CONFLICT (order_reference, billed_at) DO UPDATE SET amount = excluded.amount""",
             [(order.reference, bill.billed_at, bill.amount) for bill in order.bills],
         )
+
+    async def is_vendors(self, vendor_id: str, reference: str) -> bool:
+        """Whether order `reference` is `vendor_id`'s: one statement, whoever's it is or isn't."""
+        value = await self.sql.fetchval(
+            "SELECT 1 FROM orders WHERE reference = ? AND vendor_id = ?", reference, vendor_id
+        )
+        return value is not None
 
     async def lock(self, reference: str) -> None:
         """Serialise requests on one order (a no-op where writes are already serial)."""

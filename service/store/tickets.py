@@ -40,12 +40,17 @@ class TicketRepository(Repository):
             return int(await self.sql.fetchval("SELECT nextval('ticket_numbers')"))
         return int(await self.sql.fetchval("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets"))
 
-    async def get(self, number: int, *, for_update: bool = False) -> Ticket | None:
+    async def get(
+        self, number: int, *, vendor_id: str | None = None, for_update: bool = False
+    ) -> Ticket | None:
+        """The ticket; with `vendor_id`, only if it is that vendor's (one statement either way
+        when it is not, as for a missing one: see `OrderRepository.get`)."""
         if for_update and self.postgresql:
             # Lock in a statement of its own: a locking read that had to wait re-checks
             # only the locked row, and would pair the new ticket with its old timer.
             await self.sql.execute("SELECT 1 FROM tickets WHERE number = ? FOR UPDATE", number)
-        row = await self.sql.fetchrow(f"{_WITH_TIMER} WHERE t.number = ?", number)
+        mine, args = ("", ()) if vendor_id is None else (" AND t.vendor_id = ?", (vendor_id,))
+        row = await self.sql.fetchrow(f"{_WITH_TIMER} WHERE t.number = ?" + mine, number, *args)
         if row is None:
             return None
         comments = await self.sql.fetch(
@@ -61,6 +66,13 @@ class TicketRepository(Repository):
             "SELECT * FROM ticket_events WHERE ticket_number = ? ORDER BY seq", number
         )
         return _ticket(row, comments, attachments, events)
+
+    async def is_vendors(self, vendor_id: str, number: int) -> bool:
+        """Whether ticket `number` is `vendor_id`'s: one statement, whoever's it is or isn't."""
+        value = await self.sql.fetchval(
+            "SELECT 1 FROM tickets WHERE number = ? AND vendor_id = ?", number, vendor_id
+        )
+        return value is not None
 
     async def parties(self, number: int) -> TicketParties | None:
         """A ticket's customer address and vendor, in one statement.

@@ -11,18 +11,18 @@ with the status code that fits.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import isodate
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from service.catalog import ImportError_, import_catalog
-from service.config import ConfigError, parse_time
+from service.config import ConfigError, Settings, parse_time
 from service.desk import (
     DeskError,
     OpenRequest,
@@ -33,13 +33,13 @@ from service.desk import (
 )
 from service.domain.events import Approve, ChangeType, Close, Open, Reply, TicketEvent
 from service.domain.records import Party, TicketType, Vendor
+from service.http_body import NO_BODY, body_limit, too_large_message
 from service.outbound.addresses import vendor_command_address
 from service.representations import iso, order_json, ticket_json, vendor_json
 from service.runtime import Runtime
+from service.web import params
+from service.web.json_input import InvalidJson, parse_object
 from service.web.openapi import openapi
-
-MAX_BODY = 1024 * 1024
-MAX_IMPORT_BODY = 50 * 1024 * 1024
 
 
 class ApiError(Exception):
@@ -58,6 +58,11 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return self.vendor is None
+
+    @property
+    def vendor_id(self) -> str | None:
+        """The vendor whose data reads are limited to; None for the operator, who sees all."""
+        return None if self.vendor is None else self.vendor.id
 
     def may_see(self, vendor_id: str) -> bool:
         return self.vendor is None or self.vendor.id == vendor_id
@@ -78,6 +83,8 @@ def endpoint(
             return await handler(request, runtime, caller)
         except ApiError as error:
             return JSONResponse({"error": str(error), **error.extra}, status_code=error.status)
+        except (params.InvalidParameter, InvalidJson) as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
 
     return run
 
@@ -98,18 +105,13 @@ async def authenticate(request: Request, runtime: Runtime) -> Caller:
     return Caller(vendor)
 
 
-async def json_body(
-    request: Request, *, limit: int = MAX_BODY, allowed: frozenset[str] | None = None
-) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > limit:
-        raise ApiError(413, f"the request body is over {limit} bytes")
+async def json_body(request: Request, *, allowed: frozenset[str] | None = None) -> dict[str, Any]:
+    """The body as a checked JSON object; its size was bounded by the route's `BodyLimit`."""
     try:
-        data = json.loads(body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ApiError(400, f"the body is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the body must be a JSON object")
+        body = await request.body()
+    except ClientDisconnect:  # gone, or cut off for sending too slowly: nobody reads this
+        raise ApiError(400, "the connection closed before the whole body arrived") from None
+    data = parse_object(body)
     if allowed is not None:
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -142,7 +144,7 @@ def ticket_type(data: dict[str, Any]) -> TicketType:
 
 
 async def admin_import(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    data = await json_body(request, limit=MAX_IMPORT_BODY)
+    data = await json_body(request)
     try:
         counts = await import_catalog(runtime.store, data, webhook_allow=runtime.webhook_allow)
     except ImportError_ as error:
@@ -159,6 +161,10 @@ async def admin_clock(request: Request, runtime: Runtime, caller: Caller) -> Res
         by = isodate.parse_duration(text_field(data, "advance")) if "advance" in data else None
     except (ConfigError, isodate.ISO8601Error) as error:
         raise ApiError(400, str(error)) from None
+    except (ValueError, ArithmeticError):  # isodate's own limits: a year 99999, say
+        raise ApiError(
+            400, 'send {"advance": "PT24H"}: an ISO-8601 duration, days or less'
+        ) from None
     if to is None and by is None:
         raise ApiError(400, 'send {"now": "<ISO-8601>"} or {"advance": "PT24H"}')
     if by is not None and not hasattr(by, "total_seconds"):
@@ -167,22 +173,25 @@ async def admin_clock(request: Request, runtime: Runtime, caller: Caller) -> Res
         now, fired = await runtime.move_clock(to=to, by=by)
     except ValueError as error:
         raise ApiError(400, str(error)) from None
+    except OverflowError:
+        raise ApiError(400, "that would move the clock past the year 9999") from None
     return JSONResponse({"now": iso(now), "fired": fired})
 
 
 async def admin_abuse(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    vendor_id = params.vendor_id(request.path_params["vendor_id"])
     data = await json_body(request, allowed=frozenset({"abusing"}))
     if not isinstance(data.get("abusing"), bool):
         raise ApiError(400, "field 'abusing' must be true or false")
-    vendor_id = request.path_params["vendor_id"]
     if await runtime.desk.set_vendor_abusing(vendor_id, data["abusing"]) is None:
         raise ApiError(404, f"there is no vendor {vendor_id!r}")
     return await get_vendor(request, runtime, caller)
 
 
 async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    vendor_id = _optional(request, "vendor", params.vendor_id)
     async with runtime.store.reading() as q:
-        escalations = await q.tickets.escalations(request.query_params.get("vendor"))
+        escalations = await q.tickets.escalations(vendor_id)
     return JSONResponse(
         {
             "escalations": [
@@ -204,10 +213,12 @@ async def admin_escalations(request: Request, runtime: Runtime, caller: Caller) 
 
 
 async def get_vendor(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    vendor_id = request.path_params["vendor_id"]
+    vendor_id = params.vendor_id(request.path_params["vendor_id"])
+    if not caller.may_see(vendor_id):  # before any read: another vendor or none, alike
+        raise ApiError(404, f"there is no vendor {vendor_id!r}")
     async with runtime.store.reading() as q:
         vendor = await q.vendors.get(vendor_id)
-    if vendor is None or not caller.may_see(vendor.id):
+    if vendor is None:
         raise ApiError(404, f"there is no vendor {vendor_id!r}")
     settings = runtime.settings
     address = vendor_command_address(settings.secret, settings.domain, vendor.id)
@@ -215,18 +226,16 @@ async def get_vendor(request: Request, runtime: Runtime, caller: Caller) -> Resp
 
 
 async def list_tickets(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    params = request.query_params
-    vendor_id = params.get("vendor")
+    vendor_id = _optional(request, "vendor", params.vendor_id)
+    reference = _optional(request, "order", params.order_reference)
+    status = _optional(request, "status", params.ticket_status)
     if caller.vendor is not None:
         if vendor_id not in (None, caller.vendor.id):
             return JSONResponse({"tickets": []})
         vendor_id = caller.vendor.id
-    status = params.get("status")
-    if status not in (None, "open", "closed"):
-        raise ApiError(400, "status must be open or closed")
     async with runtime.store.reading() as q:
         tickets = await q.tickets.find(
-            vendor_id=vendor_id, order_reference=params.get("order"), status=status
+            vendor_id=vendor_id, order_reference=reference, status=status
         )
     return JSONResponse({"tickets": [ticket_json(t) for t in tickets]})
 
@@ -234,17 +243,17 @@ async def list_tickets(request: Request, runtime: Runtime, caller: Caller) -> Re
 async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Response:
     number = _number(request)
     async with runtime.store.reading() as q:
-        ticket = await q.tickets.get(number)
-    if ticket is None or not caller.may_see(ticket.vendor_id):
+        ticket = await q.tickets.get(number, vendor_id=caller.vendor_id)
+    if ticket is None:
         raise ApiError(404, f"there is no ticket #{number}")
     return JSONResponse(ticket_json(ticket))
 
 
 async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    reference = request.path_params["reference"]
+    reference = params.order_reference(request.path_params["reference"])
     async with runtime.store.reading() as q:
-        order = await q.orders.get(reference)
-    if order is None or not caller.may_see(order.vendor_id):
+        order = await q.orders.get(reference, vendor_id=caller.vendor_id)
+    if order is None:
         raise ApiError(404, f"there is no order {reference!r}")
     return JSONResponse(order_json(order))
 
@@ -255,12 +264,12 @@ async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Respo
 async def open_ticket(request: Request, runtime: Runtime, caller: Caller) -> Response:
     vendor = _vendor_only(caller)
     data = await json_body(request, allowed=frozenset({"order", "type", "text"}))
-    reference = text_field(data, "order")
+    reference = params.order_reference(text_field(data, "order"))
     kind = ticket_type(data)
     text = text_field(data, "text", required=False)
     async with runtime.store.reading() as q:
-        order = await q.orders.get(reference)
-    if order is None or order.vendor_id != vendor.id:
+        mine = await q.orders.is_vendors(vendor.id, reference)
+    if not mine:
         raise ApiError(404, f"there is no order {reference!r}")
     try:
         outcome = await runtime.desk.apply(
@@ -278,8 +287,8 @@ def _action(build: Callable[[dict[str, Any]], TicketEvent], fields: frozenset[st
         data = await json_body(request, allowed=fields)
         event = build(data)
         async with runtime.store.reading() as q:
-            ticket = await q.tickets.get(number)
-        if ticket is None or ticket.vendor_id != vendor.id:
+            mine = await q.tickets.is_vendors(vendor.id, number)
+        if not mine:
             raise ApiError(404, f"there is no ticket #{number}")
         try:
             outcome = await runtime.desk.apply(
@@ -309,10 +318,13 @@ def _vendor_only(caller: Caller) -> Vendor:
 
 
 def _number(request: Request) -> int:
-    raw = request.path_params["number"]
-    if not str(raw).isdigit():
-        raise ApiError(404, f"there is no ticket #{raw}")
-    return int(raw)
+    return params.ticket_number(request.path_params["number"])
+
+
+def _optional(request: Request, name: str, read: Callable[[str], str]) -> str | None:
+    """Query parameter `name` checked by `read`, or None when it is not given."""
+    raw = request.query_params.get(name)
+    return None if raw is None else read(raw)
 
 
 def _reply(data: dict[str, Any]) -> TicketEvent:
@@ -322,29 +334,75 @@ def _reply(data: dict[str, Any]) -> TicketEvent:
     return Reply(Party.VENDOR, text)
 
 
+def _settings_limit(setting: Callable[[Settings], int]) -> Callable[[Scope], int]:
+    """A body limit that is a setting of the running maildesk, read when a request comes."""
+
+    def limit(scope: Scope) -> int:
+        runtime: Runtime = scope["app"].state.runtime
+        return setting(runtime.settings)
+
+    return limit
+
+
+def _too_large_import(request: Request, limit: int) -> Response:
+    return JSONResponse(
+        {
+            "error": too_large_message(
+                limit,
+                "split the import into smaller ones (importing is idempotent), or raise "
+                "MAILDESK_MAX_IMPORT_BODY",
+            )
+        },
+        status_code=413,
+    )
+
+
+JSON_BODY = body_limit(_settings_limit(lambda settings: settings.max_api_body))
+IMPORT_BODY = body_limit(
+    _settings_limit(lambda settings: settings.max_import_body), _too_large_import
+)
+
+
 def api_routes() -> list[Route]:
     return [
-        Route("/api/v1/openapi.json", openapi, methods=["GET"]),
-        Route("/api/v1/admin/import", endpoint(admin_import, admin_only=True), methods=["POST"]),
-        Route("/api/v1/admin/clock", endpoint(admin_clock, admin_only=True), methods=["POST"]),
+        Route("/api/v1/openapi.json", openapi, methods=["GET"], middleware=NO_BODY),
+        Route(
+            "/api/v1/admin/import",
+            endpoint(admin_import, admin_only=True),
+            methods=["POST"],
+            middleware=IMPORT_BODY,
+        ),
+        Route(
+            "/api/v1/admin/clock",
+            endpoint(admin_clock, admin_only=True),
+            methods=["POST"],
+            middleware=JSON_BODY,
+        ),
         Route(
             "/api/v1/admin/vendors/{vendor_id}/abuse",
             endpoint(admin_abuse, admin_only=True),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/admin/escalations",
             endpoint(admin_escalations, admin_only=True),
             methods=["GET"],
+            middleware=NO_BODY,
         ),
-        Route("/api/v1/vendors/{vendor_id}", endpoint(get_vendor), methods=["GET"]),
-        Route("/api/v1/tickets", endpoint(list_tickets), methods=["GET"]),
-        Route("/api/v1/tickets", endpoint(open_ticket), methods=["POST"]),
-        Route("/api/v1/tickets/{number}", endpoint(get_ticket), methods=["GET"]),
+        Route(
+            "/api/v1/vendors/{vendor_id}", endpoint(get_vendor), methods=["GET"], middleware=NO_BODY
+        ),
+        Route("/api/v1/tickets", endpoint(list_tickets), methods=["GET"], middleware=NO_BODY),
+        Route("/api/v1/tickets", endpoint(open_ticket), methods=["POST"], middleware=JSON_BODY),
+        Route(
+            "/api/v1/tickets/{number}", endpoint(get_ticket), methods=["GET"], middleware=NO_BODY
+        ),
         Route(
             "/api/v1/tickets/{number}/reply",
             endpoint(_action(_reply, frozenset({"text"}))),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/tickets/{number}/close",
@@ -355,6 +413,7 @@ def api_routes() -> list[Route]:
                 )
             ),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/tickets/{number}/change",
@@ -367,6 +426,7 @@ def api_routes() -> list[Route]:
                 )
             ),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
         Route(
             "/api/v1/tickets/{number}/approve",
@@ -377,6 +437,9 @@ def api_routes() -> list[Route]:
                 )
             ),
             methods=["POST"],
+            middleware=JSON_BODY,
         ),
-        Route("/api/v1/orders/{reference}", endpoint(get_order), methods=["GET"]),
+        Route(
+            "/api/v1/orders/{reference}", endpoint(get_order), methods=["GET"], middleware=NO_BODY
+        ),
     ]

@@ -2,7 +2,9 @@
 
 One Starlette app; each room adds its routes. The app holds the `Runtime` in
 `app.state.runtime`, so handlers reach the funnel and the store without
-globals.
+globals. Every request first passes the `Host` check (`service.http_hosts`);
+the catcher's routes then admit only this machine or the admin token
+(`service.web.catcher_access`).
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from service.catcher.web import catcher_routes
+from service.http_body import NO_BODY
+from service.http_hosts import HostCheck, allowed_hosts
 from service.runtime import Runtime
 from service.web.api import api_routes
+from service.web.catcher_access import CatcherAccess
 from service.web.pages import page_routes
 
 
@@ -44,13 +50,26 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
 
 
 def build_app(runtime: Runtime) -> Starlette:
-    templates = Path(runtime.settings.templates) if runtime.settings.templates else None
+    """Every route, behind the `Host` check; the catcher's only for this machine or the admin."""
+    settings = runtime.settings
+    templates = Path(settings.templates) if settings.templates else None
+    catcher_access = [Middleware(CatcherAccess, admin_token=settings.admin_token)]
     routes: list[BaseRoute] = [
-        Route("/healthz", healthz),
+        Route("/healthz", healthz, middleware=NO_BODY),
         *api_routes(),
-        *catcher_routes(runtime.mailbox, templates),
+        *catcher_routes(runtime.mailbox, templates, catcher_access),
         *page_routes(),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
+    host_check = Middleware(
+        HostCheck,
+        allowed=allowed_hosts(settings.public_base_url, settings.http_host),
+        fix="if this server is reached under another name, give that name with --base-url "
+        "(MAILDESK_BASE_URL)",
+    )
+    app = Starlette(
+        routes=routes,
+        middleware=[host_check],
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
     app.state.runtime = runtime
     return app

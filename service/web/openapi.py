@@ -12,13 +12,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.catalog import VENDOR_ID
+from service.web.params import MAX_REFERENCE_LENGTH, MAX_TICKET_NUMBER
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TICKET = {"$ref": "#/components/schemas/Ticket"}
 
 
 def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
     described = {
-        400: "Bad JSON, an unknown field or a wrong type",
+        400: "Bad JSON, an unknown field, a wrong type, or a malformed path or query parameter",
         401: "No token, or an unknown one",
         403: "The token may not use this endpoint",
         404: "Not found (or another vendor's)",
@@ -57,7 +60,17 @@ def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 _TEXT = {"type": "string"}
 _TYPE = {"type": "string", "enum": ["refund", "cancelation", "support"]}
-_NUMBER = [{"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_NUMBER = [
+    {
+        "name": "number",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"},
+        "description": f"a ticket number, 1 to {MAX_TICKET_NUMBER}, in ASCII digits",
+    }
+]
+_VENDOR_ID = {"type": "string", "pattern": f"^{VENDOR_ID.pattern}$"}
+_REFERENCE = {"type": "string", "minLength": 1, "maxLength": MAX_REFERENCE_LENGTH}
 
 
 def _action(summary: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +183,7 @@ DOCUMENT: dict[str, Any] = {
             "post": {
                 "summary": "Mark a vendor as abusing the save-the-sale window, or clear it",
                 "parameters": [
-                    {"name": "vendor_id", "in": "path", "required": True, "schema": _TEXT}
+                    {"name": "vendor_id", "in": "path", "required": True, "schema": _VENDOR_ID}
                 ],
                 "requestBody": _body({"abusing": {"type": "boolean"}}, ["abusing"]),
                 "responses": _responses(
@@ -181,8 +194,11 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/admin/escalations": {
             "get": {
                 "summary": "Escalations for the operator's review",
+                "parameters": [{"name": "vendor", "in": "query", "schema": _VENDOR_ID}],
                 "responses": _responses(
-                    _json({"type": "object", "properties": {"escalations": {"type": "array"}}}), 403
+                    _json({"type": "object", "properties": {"escalations": {"type": "array"}}}),
+                    400,
+                    403,
                 ),
             }
         },
@@ -190,17 +206,18 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "A vendor, with its api_key and command address",
                 "parameters": [
-                    {"name": "vendor_id", "in": "path", "required": True, "schema": _TEXT}
+                    {"name": "vendor_id", "in": "path", "required": True, "schema": _VENDOR_ID}
                 ],
-                "responses": _responses(_json({"$ref": "#/components/schemas/Vendor"}), 404),
+                "responses": _responses(_json({"$ref": "#/components/schemas/Vendor"}), 400, 404),
             }
         },
         "/api/v1/tickets": {
             "get": {
                 "summary": "Tickets, filtered by vendor, order and status",
                 "parameters": [
-                    {"name": n, "in": "query", "schema": _TEXT}
-                    for n in ("vendor", "order", "status")
+                    {"name": "vendor", "in": "query", "schema": _VENDOR_ID},
+                    {"name": "order", "in": "query", "schema": _REFERENCE},
+                    {"name": "status", "in": "query", "schema": {"enum": ["open", "closed"]}},
                 ],
                 "responses": _responses(
                     _json(
@@ -227,7 +244,7 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "One ticket",
                 "parameters": _NUMBER,
-                "responses": _responses(_json(_TICKET), 404),
+                "responses": _responses(_json(_TICKET), 400, 404),
             }
         },
         "/api/v1/tickets/{number}/reply": _action(
@@ -244,9 +261,9 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "summary": "One order",
                 "parameters": [
-                    {"name": "reference", "in": "path", "required": True, "schema": _TEXT}
+                    {"name": "reference", "in": "path", "required": True, "schema": _REFERENCE}
                 ],
-                "responses": _responses(_json({"$ref": "#/components/schemas/Order"}), 404),
+                "responses": _responses(_json({"$ref": "#/components/schemas/Order"}), 400, 404),
             }
         },
     },

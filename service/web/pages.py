@@ -39,16 +39,17 @@ from urllib.parse import quote
 import jinja2
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message
+from starlette.types import Scope
 
 from service.desk import DeskError, OpenRequest, OrderNotFound, TicketAction, TicketNotFound
 from service.domain.actions import Action, allowed_actions, event_for
 from service.domain.events import Open, Reply, TicketEvent
 from service.domain.notifications import LOOKUP_RESULT, REQUEST_REFUSED
 from service.domain.records import Attachment, Party, Ticket, TicketType
+from service.http_body import NO_BODY, body_limit
 from service.outbound.addresses import parse_ticket_link_token, ticket_link_token
 from service.outbound.render import TICKET_TYPE_LABELS, default_templates_dir, filesize, when
 from service.representations import order_json, ticket_json
@@ -86,17 +87,17 @@ PAGE_HEADERS: Mapping[str, str] = {
     "X-Robots-Tag": "noindex",
 }
 
-_EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
+_EMAIL = re.compile(
+    r"[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+"
+)
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _BLOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f\"\\/]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""What no database keeps in text (PostgreSQL refuses NUL): shown as U+FFFD, as mail is."""
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,30 @@ class _Link:
 def page_routes() -> list[BaseRoute]:
     """The pages' routes; each app gets its own pages (and so its own rate-limit memory)."""
     pages = _Pages()
+    small_form = body_limit(SMALL_FORM_LIMIT, pages.too_large)
+    ticket_form = body_limit(_ticket_form_limit, pages.too_large)
     return [
-        Route("/", pages.home, methods=["GET"], name="home"),
-        Route("/lookup", pages.lookup_form, methods=["GET"], name="lookup"),
-        Route("/lookup", pages.lookup, methods=["POST"]),
-        Route("/refund", pages.refund_form, methods=["GET"], name="refund"),
-        Route("/refund", pages.refund, methods=["POST"]),
-        Route("/t/{token}", pages.ticket, methods=["GET"], name="ticket"),
-        Route("/t/{token}/reply", pages.reply, methods=["POST"]),
-        Route("/t/{token}/action", pages.action, methods=["POST"]),
-        Route("/t/{token}/attachments/{blob_id}", pages.attachment, methods=["GET"]),
+        Route("/", pages.home, methods=["GET"], name="home", middleware=NO_BODY),
+        Route("/lookup", pages.lookup_form, methods=["GET"], name="lookup", middleware=NO_BODY),
+        Route("/lookup", pages.lookup, methods=["POST"], middleware=small_form),
+        Route("/refund", pages.refund_form, methods=["GET"], name="refund", middleware=NO_BODY),
+        Route("/refund", pages.refund, methods=["POST"], middleware=small_form),
+        Route("/t/{token}", pages.ticket, methods=["GET"], name="ticket", middleware=NO_BODY),
+        Route("/t/{token}/reply", pages.reply, methods=["POST"], middleware=ticket_form),
+        Route("/t/{token}/action", pages.action, methods=["POST"], middleware=ticket_form),
+        Route(
+            "/t/{token}/attachments/{blob_id}",
+            pages.attachment,
+            methods=["GET"],
+            middleware=NO_BODY,
+        ),
     ]
+
+
+def _ticket_form_limit(scope: Scope) -> int:
+    """A reply with files: as much as a message may carry, plus the form around it."""
+    runtime: Runtime = scope["app"].state.runtime
+    return runtime.settings.max_message_size + FORM_OVERHEAD
 
 
 class _Pages:
@@ -150,7 +164,7 @@ class _Pages:
 
     async def _self_service(self, request: Request, form_name: str) -> Response:
         runtime = _runtime(request)
-        parsed = await self._form(request, SMALL_FORM_LIMIT)
+        parsed = await self._form(request)
         if isinstance(parsed, Response):
             return parsed
         try:
@@ -178,7 +192,8 @@ class _Pages:
         if form_name == "lookup":
             await _send_lookup(runtime, email, reference)
         else:
-            await _open_refund(runtime, email, reference, values["reason"], values["details"])
+            details = _storable(values["details"])
+            await _open_refund(runtime, email, reference, values["reason"], details)
         return self._render(request, "web/done.html", form_name=form_name, answer=NEUTRAL_ANSWER)
 
     # --- the ticket page -------------------------------------------------------------
@@ -237,13 +252,13 @@ class _Pages:
         if link is None:
             return self._not_found(request)
         limit = runtime.settings.max_message_size
-        parsed = await self._form(request, limit + FORM_OVERHEAD)
+        parsed = await self._form(request)
         if isinstance(parsed, Response):
             return parsed
         try:
             if not csrf.is_valid(request, runtime.settings.secret, parsed.get(csrf.FIELD_NAME)):
                 return self._forbidden(request)
-            text = _text(parsed, "text")
+            text = _storable(_text(parsed, "text"))
             files = await _attachments(parsed)
             chosen = _text(parsed, "action") if action is not None else None
         finally:
@@ -284,8 +299,16 @@ class _Pages:
         runtime = _runtime(request)
         link = _link(request)
         blob_id = str(request.path_params["blob_id"])
-        if link is None or not _BLOB_ID.fullmatch(blob_id):
+        if link is None:
             return self._not_found(request)
+        if not _BLOB_ID.fullmatch(blob_id):
+            return self._error(
+                request,
+                400,
+                "This is not an attachment link",
+                "Attachment links end in up to 64 letters, digits, '-' or '_'. Open the ticket "
+                "page and use the link beside the file.",
+            )
         async with runtime.store.reading() as q:
             found = await q.tickets.attachment(blob_id)
         if found is None or found[2] != link.number:
@@ -379,21 +402,19 @@ class _Pages:
 
     # --- reading requests -------------------------------------------------------------
 
-    async def _form(self, request: Request, limit: int) -> FormData | Response:
-        """The posted form, read with a size limit; a response when it cannot be read."""
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return self._too_large(request, limit)
+    async def _form(self, request: Request) -> FormData | Response:
+        """The posted form (its size bounded by the route's `BodyLimit`), or why not."""
         try:
-            return await _limited(request, limit).form(
+            return await request.form(
                 max_files=MAX_FILES, max_fields=50, max_part_size=MAX_TEXT_FIELD
             )
-        except _BodyTooLarge:
-            return self._too_large(request, limit)
         except HTTPException as error:  # malformed multipart, too many files or fields
             return self._error(request, 400, "The form could not be read", str(error.detail))
+        except ClientDisconnect:  # gone, or cut off for sending too slowly: nobody reads this
+            return self._error(request, 400, "The form did not arrive", "Send it again.")
 
-    def _too_large(self, request: Request, limit: int) -> Response:
+    def too_large(self, request: Request, limit: int) -> Response:
+        """The 413 page of a form over its route's limit."""
         return self._error(
             request,
             413,
@@ -503,6 +524,11 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _storable(text: str) -> str:
+    """Free text a person typed, with what no database keeps replaced (as inbound mail is)."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 async def _attachments(form: FormData) -> tuple[tuple[Attachment, ...], dict[str, bytes]]:
     """The files chosen in the form (an empty file input sends a nameless part: skipped)."""
     attachments: list[Attachment] = []
@@ -518,22 +544,6 @@ async def _attachments(form: FormData) -> tuple[tuple[Attachment, ...], dict[str
             Attachment(name[:200], _media_type(value.content_type), len(data), blob_id)
         )
     return tuple(attachments), blobs
-
-
-def _limited(request: Request, limit: int) -> Request:
-    """The same request, whose body stops being read (with `_BodyTooLarge`) past `limit`."""
-    received = 0
-
-    async def receive() -> Message:
-        nonlocal received
-        message = await request.receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge
-        return message
-
-    return Request(request.scope, receive)
 
 
 def _media_type(value: str | None) -> str:

@@ -19,5 +19,5 @@ async def catcher() -> AsyncIterator[RunningCatcher]:
 @pytest.fixture
 async def client(catcher: RunningCatcher) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=catcher.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://catcher.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         yield http

@@ -34,7 +34,7 @@ async def test_healthz_reports_ok_and_the_number_of_messages_kept() -> None:
     mailbox = Mailbox()
     mailbox.add(b"Subject: x\r\n\r\n", "a@example.test", ["b@example.test"])
     transport = httpx.ASGITransport(app=build_catcher_app(mailbox))
-    async with httpx.AsyncClient(transport=transport, base_url="http://catcher.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.get("/healthz")
 
     assert response.json() == {"status": "ok", "messages": 1}

@@ -92,10 +92,7 @@ class TestApi:
         assert (await client.get("/api/messages")).json() == []
         assert (await client.get("/api/messages/1")).status_code == 404
 
-    @pytest.mark.parametrize(
-        "path",
-        ["/api/messages/99", "/api/messages/99/raw", "/api/messages/abc", "/api/messages/-1"],
-    )
+    @pytest.mark.parametrize("path", ["/api/messages/99", "/api/messages/99/raw"])
     async def test_an_unknown_id_is_a_json_404(
         self, catcher: RunningCatcher, client: httpx.AsyncClient, path: str
     ) -> None:
@@ -105,6 +102,19 @@ class TestApi:
 
         assert response.status_code == 404
         assert "no caught message" in response.json()["error"]
+
+    @pytest.mark.parametrize(
+        "path", ["/api/messages/abc", "/api/messages/-1", "/api/messages/01/raw"]
+    )
+    async def test_an_id_that_is_not_a_plain_number_is_a_json_400(
+        self, catcher: RunningCatcher, client: httpx.AsyncClient, path: str
+    ) -> None:
+        await deliver(catcher, mail.refund_notice())
+
+        response = await client.get(path)
+
+        assert response.status_code == 400
+        assert "like 1" in response.json()["error"]
 
     async def test_malformed_mail_is_listed_without_error(
         self, catcher: RunningCatcher, client: httpx.AsyncClient

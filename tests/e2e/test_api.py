@@ -35,7 +35,8 @@ async def test_every_endpoint_needs_a_token_and_rejects_an_unknown_one(served: S
             missing = await served.http.request(method, path)
             assert missing.status_code == 401, (method, path)
             assert "Bearer" in missing.json()["error"]
-            wrong = await served.api(method, path, {}, token="not-a-key")
+            body = {} if method == "POST" else None  # a GET with a body is a 413
+            wrong = await served.api(method, path, body, token="not-a-key")
             assert wrong.status_code == 401, (method, path)
 
 
