@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from service.web.api import api_routes
 from service.web.openapi import DOCUMENT
-from tests.e2e.conftest import Served
+from tests.e2e.conftest import ADMIN, Served
 
 pytestmark = pytest.mark.anyio
 
@@ -170,3 +170,22 @@ async def test_the_openapi_document_describes_every_api_route(served: Served) ->
     }
     served_routes.discard(("/api/v1/openapi.json", "GET"))
     assert served_routes == described
+
+
+async def test_the_operator_opens_a_request_on_the_customers_behalf_under_the_customers_rules(
+    served: Served,
+) -> None:
+    opened = await open_by_api(served, "Q7K2M9XA", "refund", key=ADMIN, text="Called us.")
+    assert opened.status_code == 201, opened.text
+    ticket = opened.json()
+    assert ticket["opened_by"] == "operator"
+    assert ticket["comments"][0]["author"] == "operator"
+    # Processed after the customer's 24 weekday hours, not the vendor's 5 minutes.
+    assert ticket["due"]["event"] == "process"
+    assert ticket["due"]["at"] > "2026-11-24T13:00:00Z"
+    # The customer's 60-day window applies: a 75-day-old order is refused, with the reason.
+    refused = await open_by_api(served, "GLX75DAY", "refund", key=ADMIN)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "refund_window_passed"
+    missing = await open_by_api(served, "NOSUCH01", "refund", key=ADMIN)
+    assert missing.status_code == 404

@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from service.web.pages import NEUTRAL_ANSWER
+from service.web.self_service import NEUTRAL_ANSWER
 from tests.e2e.conftest import Served, text_of
 from tests.web.support import ACME, BOB, CAROL, JANE, post_form
 

@@ -1,0 +1,130 @@
+"""Pages for people: one Jinja environment, strict security headers, and the error pages.
+
+Every HTML page of the ticket pages, the self-service forms (and the desk
+and console) is rendered here, so each carries the same headers, the CSRF
+token for its forms, and the same styled error pages with words for the
+person reading them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from service.outbound.render import default_templates_dir, filesize, when
+from service.runtime import Runtime
+from service.web import csrf
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+}
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def is_secure(runtime: Runtime) -> bool:
+    """Whether the site is served over https, so cookies may say `Secure`."""
+    return runtime.settings.public_base_url.startswith("https://")
+
+
+class PageRenderer:
+    """Renders `templates/web/*.html`, honouring `--templates` overrides; one per app."""
+
+    def __init__(self) -> None:
+        self._environments: dict[str | None, jinja2.Environment] = {}
+
+    def render(
+        self, request: Request, name: str, *, status_code: int = 200, **context: Any
+    ) -> Response:
+        runtime = runtime_of(request)
+        token, new_cookie = csrf.token_for(request, runtime.settings.secret)
+        page = (
+            self._environment(runtime)
+            .get_template(name)
+            .render(csrf_field=csrf.FIELD_NAME, csrf_token=token, **context)
+        )
+        response = HTMLResponse(page, status_code=status_code, headers=dict(PAGE_HEADERS))
+        if new_cookie is not None:
+            csrf.set_cookie(response, new_cookie, secure=is_secure(runtime))
+        return response
+
+    def error(self, request: Request, status: int, title: str, message: str) -> Response:
+        return self.render(
+            request, "web/error.html", status_code=status, title=title, message=message
+        )
+
+    def not_found(self, request: Request) -> Response:
+        return self.error(
+            request,
+            404,
+            "Page not found",
+            "This link does not lead to a page here. If it came in an email, check that the "
+            "whole link was copied; the newest email about your ticket has a working one.",
+        )
+
+    def forbidden(self, request: Request) -> Response:
+        return self.error(
+            request,
+            403,
+            "This form could not be accepted",
+            "The form was too old or did not come from this site, so nothing was changed. "
+            "Go back, reload the page and send it again.",
+        )
+
+    def too_many(self, request: Request, wait: timedelta) -> Response:
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        response = self.error(
+            request,
+            429,
+            "Too many requests",
+            f"This form was used too often for this address or from your network. "
+            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+        )
+        response.headers["Retry-After"] = str(max(1, int(wait.total_seconds())))
+        return response
+
+    def too_large(self, request: Request, limit: int) -> Response:
+        """The 413 page of a form over its route's limit."""
+        return self.error(
+            request,
+            413,
+            "Too much to send at once",
+            f"A form may carry at most {filesize(limit)}. Go back and leave some files out.",
+        )
+
+    def _environment(self, runtime: Runtime) -> jinja2.Environment:
+        override = runtime.settings.templates
+        environment = self._environments.get(override)
+        if environment is None:
+            loaders: list[jinja2.BaseLoader] = []
+            if override:
+                loaders.append(jinja2.FileSystemLoader(Path(override)))
+            loaders.append(jinja2.FileSystemLoader(default_templates_dir()))
+            environment = jinja2.Environment(
+                loader=jinja2.ChoiceLoader(loaders),
+                autoescape=True,
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            environment.filters.update({"when": when, "filesize": filesize})
+            self._environments[override] = environment
+        return environment
