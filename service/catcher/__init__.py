@@ -4,6 +4,7 @@
 catcher` runs it on its own, and tests run it with `running_catcher()`.
 
     mailbox.py   Mailbox, CaughtMessage: the messages and how they read as JSON
+    reading.py   reading a caught message (headers, bodies, attachments), never raising
     smtp.py      CatcherHandler, serve_catcher_smtp: SMTP in, on the current loop
     web.py       catcher_routes: /mail pages and the /api/messages API
     app.py       build_catcher_app, run_catcher: the stand-alone catcher
@@ -13,7 +14,8 @@ catcher` runs it on its own, and tests run it with `running_catcher()`.
 from __future__ import annotations
 
 from service.catcher.app import CatcherAddresses, build_catcher_app, run_catcher
-from service.catcher.mailbox import CaughtAttachment, CaughtMessage, Mailbox
+from service.catcher.mailbox import CaughtMessage, Mailbox
+from service.catcher.reading import CaughtAttachment
 from service.catcher.smtp import CatcherHandler, serve_catcher_smtp
 from service.catcher.testing import RunningCatcher, running_catcher
 from service.catcher.web import catcher_routes

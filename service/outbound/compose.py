@@ -17,8 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.outbound.addresses import reply_address, ticket_url
+from service.outbound.email_environment import SharedSections
 from service.outbound.message import build_message
-from service.outbound.render import Renderer, SharedSections
+from service.outbound.render import Renderer
 from service.representations import order_json, ticket_json
 from service.store import EmailItem, Queries, Store
 

@@ -56,24 +56,18 @@ only turns a context into text.
 
 from __future__ import annotations
 
-import contextvars
-import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import jinja2.ext
-import jinja2.nodes
-import jinja2.parser
-import jinja2.runtime
-from markupsafe import Markup, escape
 
 import service
 from service.domain.actions import Action, command_words
+from service.outbound.email_environment import SECTIONS, SharedSections, email_environment
+from service.outbound.filters import when
 
 TICKET_TYPE_LABELS: Mapping[str, str] = {
     "refund": "refund request",
@@ -83,11 +77,7 @@ TICKET_TYPE_LABELS: Mapping[str, str] = {
 
 _CLOSERS: Mapping[str, str] = {"closed_by_customer": "customer", "closed_by_vendor": "vendor"}
 _KIND = re.compile(r"[a-z][a-z0-9_]*")
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _BLANK_LINE_RUNS = re.compile(r"\n\n\n+")
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_TEXT_WIDTH = 76
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +109,8 @@ class Renderer:
 
     def __init__(self, templates_dir: Path | str | None = None) -> None:
         self.templates_dir = Path(templates_dir) if templates_dir else default_templates_dir()
-        self._text = _environment(self.templates_dir, html=False)
-        self._html = _environment(self.templates_dir, html=True)
+        self._text = email_environment(self.templates_dir, html=False)
+        self._html = email_environment(self.templates_dir, html=True)
 
     def kinds(self) -> frozenset[str]:
         """The kinds with templates in this directory (`email/<kind>.txt`)."""
@@ -153,7 +143,7 @@ class Renderer:
                 f"{self.templates_dir / 'email' / (kind + '.txt')} has no "
                 "{% block subject %}; every kind needs one"
             )
-        token = _SECTIONS.set(sections)
+        token = SECTIONS.set(sections)
         try:
             variables = _variables(kind, context)
             subject = _subject(
@@ -166,7 +156,7 @@ class Renderer:
             party = context.get("party")
             raise RenderError(f"rendering {kind!r} for the {party} failed: {error}") from error
         finally:
-            _SECTIONS.reset(token)
+            SECTIONS.reset(token)
         return RenderedEmail(subject, _tidy_text(text), html)
 
     def _templates(self, kind: str) -> tuple[jinja2.Template, jinja2.Template]:
@@ -186,210 +176,6 @@ class Renderer:
             raise RenderError(
                 f"{error.filename or error.name}, line {error.lineno}: {error.message}"
             ) from error
-
-
-# --- environment ---------------------------------------------------------------
-
-
-SHARED_NAMES = (
-    "kind",
-    "ticket",
-    "order",
-    "vendor",
-    "facts",
-    "customer_name",
-    "vendor_name",
-    "product_name",
-    "type_label",
-    "type_labels",
-    "newest_comment",
-    "names",
-    "actor",
-    "awaiting_approval",
-    "physical",
-    "currency",
-)
-"""What a `{% shared %}` section sees: the names that are the same for both parties."""
-
-SharedSections = dict[tuple[str, str], str]
-"""Rendered `{% shared %}` sections of one event, by (template name, kind)."""
-
-_SECTIONS: contextvars.ContextVar[SharedSections | None] = contextvars.ContextVar(
-    "maildesk_shared_sections", default=None
-)
-
-
-class _SharedSection(jinja2.ext.Extension):
-    """`{% shared "email/_order.txt" %}`: a section rendered once per event for both parties.
-
-    The order details and the comment history are half of a render and the
-    same in every recipient's copy. A shared section is an ordinary template
-    rendered with only `SHARED_NAMES` (anything else, like `party`, is
-    undefined there and fails loudly), and its text is kept in the render's
-    `SharedSections`, so the other party's copy of the same event reuses it.
-    Without `SharedSections` it is simply rendered each time.
-    """
-
-    tags = {"shared"}  # noqa: RUF012 (Extension declares tags as a set attribute)
-
-    def parse(self, parser: jinja2.parser.Parser) -> jinja2.nodes.Node:
-        lineno = next(parser.stream).lineno
-        name = parser.parse_expression()
-        if isinstance(name, jinja2.nodes.Const):
-            self.environment.get_template(name.value)  # a broken section fails at `check`
-        call = self.call_method("_render", [name, jinja2.nodes.ContextReference()])
-        return jinja2.nodes.Output([jinja2.nodes.MarkSafeIfAutoescape(call)], lineno=lineno)
-
-    def _render(self, name: str, context: jinja2.runtime.Context) -> str:
-        sections = _SECTIONS.get()
-        key = (name, str(context.get("kind")))
-        if sections is not None and key in sections:
-            return sections[key]
-        variables = {key: context[key] for key in SHARED_NAMES if key in context}
-        text = self.environment.get_template(name).render(variables)
-        if sections is not None:
-            sections[key] = text
-        return text
-
-
-_DICT_ATTRIBUTES = frozenset(dir(dict))
-
-
-class _Environment(jinja2.Environment):
-    """Jinja with a quicker `ticket.number` on the plain dicts of a render context.
-
-    Jinja resolves `a.b` by trying the attribute, and only when that raises
-    `AttributeError`, the item: for a dict, an exception per lookup, about a
-    microsecond each and a hundred per email. A plain dict has no attributes
-    beyond its type's, so for any other name the item is what Jinja would
-    find; this looks there first. Anything else (`order.get`, a missing key,
-    other objects) goes the usual way, so templates see exactly the same values.
-    """
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                pass
-        return super().getattr(obj, attribute)
-
-
-def _environment(templates_dir: Path, *, html: bool) -> jinja2.Environment:
-    env = _Environment(
-        loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=html,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-        auto_reload=False,
-        extensions=[_SharedSection],
-    )
-    filters: dict[str, Callable[..., Any]] = {
-        "when": when,
-        "money": money,
-        "filesize": filesize,
-        "humanize": humanize,
-        "payment": payment,
-        "para": para,
-        "nl2br": nl2br,
-    }
-    env.filters.update(filters)
-    return env
-
-
-# --- filters -------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def when(value: str | None) -> str:
-    """`2026-11-02T10:00:00Z` -> `Mon 2 Nov 2026 10:00 UTC`; unparseable text as given.
-
-    Cached: a ticket's few timestamps recur in every email about it (both
-    parties, text and HTML, history and details), and parsing was a tenth
-    of a render.
-    """
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return (
-        f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} "
-        f"{moment.year} {moment:%H:%M} UTC"
-    )
-
-
-def money(amount: object, currency: str | None = None) -> str:
-    return f"{amount} {currency}" if currency else str(amount)
-
-
-def filesize(size: int | None) -> str:
-    if size is None:
-        return ""
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
-def humanize(value: str | None) -> str:
-    """`credit_card` -> `credit card`."""
-    return (value or "").replace("_", " ")
-
-
-_PAYMENT_METHODS: Mapping[str, str] = {
-    "paypal": "PayPal",
-    "apple_pay": "Apple Pay",
-    "alipay": "Alipay",
-    "amazon_pay": "Amazon Pay",
-}
-
-
-def payment(method: str | None) -> str:
-    """`credit_card` -> `credit card`, `paypal` -> `PayPal`."""
-    return _PAYMENT_METHODS.get(method or "", humanize(method))
-
-
-def para(text: str) -> str:
-    """Wrap prose for the text part: each blank-line-separated paragraph filled to 76 columns.
-
-    Cheap on the few sentences it is meant for; never apply it to comments
-    or whole bodies. Long words (URLs, addresses) are never broken.
-    """
-    paragraphs = (chunk.split() for chunk in _PARAGRAPH_BREAK.split(text))
-    return "\n\n".join(_fill(words, _TEXT_WIDTH) for words in paragraphs if words)
-
-
-def _fill(words: Sequence[str], width: int) -> str:
-    """Greedy fill of `words` into lines of at most `width` columns, long words on their own line.
-
-    The same lines as `textwrap.fill(" ".join(words), width,
-    break_long_words=False, break_on_hyphens=False)`, which it replaces
-    because textwrap's general chunking cost a tenth of a whole render.
-    """
-    lines: list[str] = []
-    line: list[str] = []
-    length = -1
-    for word in words:
-        if line and length + 1 + len(word) > width:
-            lines.append(" ".join(line))
-            line, length = [], -1
-        line.append(word)
-        length += 1 + len(word)
-    lines.append(" ".join(line))
-    return "\n".join(lines)
-
-
-def nl2br(text: str | None) -> Markup:
-    """Escape `text` and keep its line breaks, for comments in the HTML part."""
-    escaped = escape(text or "")
-    return Markup(escaped.replace("\r\n", "\n").replace("\n", Markup("<br>\n")))
 
 
 # --- derived names -------------------------------------------------------------

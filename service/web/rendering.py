@@ -17,7 +17,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from service.outbound.render import default_templates_dir, filesize, when
+from service.outbound.filters import filesize, when
+from service.outbound.render import default_templates_dir
 from service.runtime import Runtime
 from service.web import csrf
 

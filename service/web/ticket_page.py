@@ -25,7 +25,8 @@ from service.domain.actions import Action, allowed_actions, event_for
 from service.domain.events import Reply, TicketEvent
 from service.domain.records import Party, Ticket
 from service.outbound.addresses import parse_ticket_link_token, ticket_link_token
-from service.outbound.render import TICKET_TYPE_LABELS, filesize
+from service.outbound.filters import filesize
+from service.outbound.render import TICKET_TYPE_LABELS
 from service.representations import order_json, ticket_json
 from service.runtime import Runtime
 from service.usecases.commands import act_on_ticket

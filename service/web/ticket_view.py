@@ -19,7 +19,8 @@ from typing import Any
 
 from service.domain.actions import Action
 from service.domain.records import Party
-from service.outbound.render import TICKET_TYPE_LABELS, payment, when
+from service.outbound.filters import payment, when
+from service.outbound.render import TICKET_TYPE_LABELS
 
 BUTTON_ACTIONS: frozenset[str] = frozenset(a.value for a in Action if a is not Action.REPLY)
 """The values an action button may post (a reply has its own form)."""

@@ -13,14 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.domain.notifications import TEMPLATE_KINDS
+from service.outbound.email_environment import SharedSections
+from service.outbound.filters import para
 from service.outbound.render import (
     RenderedEmail,
     Renderer,
     RenderError,
-    SharedSections,
     UnknownNotificationKind,
     default_templates_dir,
-    para,
 )
 from tests.outbound.samples import (
     ALL_KINDS,

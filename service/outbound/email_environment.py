@@ -1,0 +1,128 @@
+"""The Jinja environment of the notifications, and `{% shared %}` sections rendered once per event.
+
+The order details and the comment history are half of a render and read the
+same in both parties' copies of one event's notification; a shared section
+is rendered once and reused for the other party (see `_SharedSection`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.ext
+import jinja2.nodes
+import jinja2.parser
+import jinja2.runtime
+
+from service.outbound.filters import filesize, humanize, money, nl2br, para, payment, when
+
+SHARED_NAMES = (
+    "kind",
+    "ticket",
+    "order",
+    "vendor",
+    "facts",
+    "customer_name",
+    "vendor_name",
+    "product_name",
+    "type_label",
+    "type_labels",
+    "newest_comment",
+    "names",
+    "actor",
+    "awaiting_approval",
+    "physical",
+    "currency",
+)
+"""What a `{% shared %}` section sees: the names that are the same for both parties."""
+
+SharedSections = dict[tuple[str, str], str]
+"""Rendered `{% shared %}` sections of one event, by (template name, kind)."""
+
+SECTIONS: contextvars.ContextVar[SharedSections | None] = contextvars.ContextVar(
+    "maildesk_shared_sections", default=None
+)
+
+
+class _SharedSection(jinja2.ext.Extension):
+    """`{% shared "email/_order.txt" %}`: a section rendered once per event for both parties.
+
+    The order details and the comment history are half of a render and the
+    same in every recipient's copy. A shared section is an ordinary template
+    rendered with only `SHARED_NAMES` (anything else, like `party`, is
+    undefined there and fails loudly), and its text is kept in the render's
+    `SharedSections`, so the other party's copy of the same event reuses it.
+    Without `SharedSections` it is simply rendered each time.
+    """
+
+    tags = {"shared"}  # noqa: RUF012 (Extension declares tags as a set attribute)
+
+    def parse(self, parser: jinja2.parser.Parser) -> jinja2.nodes.Node:
+        lineno = next(parser.stream).lineno
+        name = parser.parse_expression()
+        if isinstance(name, jinja2.nodes.Const):
+            self.environment.get_template(name.value)  # a broken section fails at `check`
+        call = self.call_method("_render", [name, jinja2.nodes.ContextReference()])
+        return jinja2.nodes.Output([jinja2.nodes.MarkSafeIfAutoescape(call)], lineno=lineno)
+
+    def _render(self, name: str, context: jinja2.runtime.Context) -> str:
+        sections = SECTIONS.get()
+        key = (name, str(context.get("kind")))
+        if sections is not None and key in sections:
+            return sections[key]
+        variables = {key: context[key] for key in SHARED_NAMES if key in context}
+        text = self.environment.get_template(name).render(variables)
+        if sections is not None:
+            sections[key] = text
+        return text
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja with a quicker `ticket.number` on the plain dicts of a render context.
+
+    Jinja resolves `a.b` by trying the attribute, and only when that raises
+    `AttributeError`, the item: for a dict, an exception per lookup, about a
+    microsecond each and a hundred per email. A plain dict has no attributes
+    beyond its type's, so for any other name the item is what Jinja would
+    find; this looks there first. Anything else (`order.get`, a missing key,
+    other objects) goes the usual way, so templates see exactly the same values.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
+def email_environment(templates_dir: Path, *, html: bool) -> jinja2.Environment:
+    env = _Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=html,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+        extensions=[_SharedSection],
+    )
+    filters: dict[str, Callable[..., Any]] = {
+        "when": when,
+        "money": money,
+        "filesize": filesize,
+        "humanize": humanize,
+        "payment": payment,
+        "para": para,
+        "nl2br": nl2br,
+    }
+    env.filters.update(filters)
+    return env
