@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import isodate
 
+from service.domain.mailbox import is_addr_spec
 from service.domain.records import (
     Bill,
     Order,
@@ -109,6 +110,13 @@ class _Field:
             raise ImportError_(f"{self.path}.{name}: {raw!r} has no time zone; add Z or an offset")
         return value
 
+    def email(self, name: str, *, required: bool = True) -> str | None:
+        """An address maildesk can send to (one mailbox, nothing that breaks an envelope)."""
+        value = self.text(name, required=required)
+        if value is None or (not required and not value):
+            return None
+        return mailbox(f"{self.path}.{name}", value)
+
     def child(self, name: str, index: int | None = None) -> _Field:
         value = self.data.get(name)
         path = f"{self.path}.{name}" if index is None else f"{self.path}.{name}[{index}]"
@@ -154,6 +162,17 @@ def parse_catalog(
     return Catalog(vendors, products, orders, names)
 
 
+def mailbox(path: str, value: str) -> str:
+    """`value` as the lower-cased address it is, or an error naming the field and the fix."""
+    address = value.strip().lower()
+    if not is_addr_spec(address) or "," in address:
+        raise ImportError_(
+            f"{path}: {value!r} is not one email address like name@example.com; maildesk "
+            "sends notifications there, so it must be a single mailbox"
+        )
+    return address
+
+
 def _vendor(f: _Field, webhook_allow: AllowList) -> Vendor:
     vendor_id = f.required("id")
     f.path = f"{f.path} ({vendor_id})"
@@ -170,7 +189,7 @@ def _vendor(f: _Field, webhook_allow: AllowList) -> Vendor:
             f"{f.path}.timezone: {timezone!r} is not an IANA time zone like America/New_York"
         ) from None
     agents = f.items("agent_emails", required=False)
-    if not all(isinstance(a, str) and "@" in a for a in agents):
+    if not all(isinstance(a, str) for a in agents):
         raise ImportError_(f"{f.path}.agent_emails: expected a list of email addresses")
     policy = RefundPolicy()
     if "refund_policy" in f.data:
@@ -189,7 +208,8 @@ def _vendor(f: _Field, webhook_allow: AllowList) -> Vendor:
         ):
             raise ImportError_(f"{p.path}.days: within_days needs a whole number of days >= 0")
         policy = RefundPolicy(category, days if category is RefundCategory.WITHIN_DAYS else None)
-    account = f.required("account_email")
+    account = f.email("account_email")
+    assert account is not None
     webhook_url = f.text("webhook_url", required=False)
     if webhook_url:
         try:
@@ -199,9 +219,9 @@ def _vendor(f: _Field, webhook_allow: AllowList) -> Vendor:
     return Vendor(
         id=vendor_id,
         name=f.required("name"),
-        account_email=account.lower(),
-        support_email=(f.text("support_email", required=False) or "").lower() or None,
-        agent_emails=tuple(a.strip().lower() for a in agents),
+        account_email=account,
+        support_email=f.email("support_email", required=False),
+        agent_emails=tuple(mailbox(f"{f.path}.agent_emails[{i}]", a) for i, a in enumerate(agents)),
         timezone=timezone,
         refund_policy=policy,
         api_key=f.text("api_key", required=False) or "",
@@ -253,9 +273,8 @@ def _order(
     if vendor not in vendor_ids:
         raise ImportError_(f"{f.path}.vendor: unknown vendor {vendor!r}; import it first")
     customer = f.child("customer")
-    email = customer.required("email").lower()
-    if "@" not in email:
-        raise ImportError_(f"{customer.path}.email: {email!r} is not an email address")
+    email = customer.email("email")
+    assert email is not None
     names[(vendor, email)] = customer.text("name", required=False) or ""
     items = []
     for i in range(len(f.items("items"))):

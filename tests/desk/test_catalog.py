@@ -127,3 +127,35 @@ async def test_an_invalid_file_names_the_record_and_field_and_imports_nothing(
     assert message in str(raised.value)
     async with store.reading() as q:
         assert await q.vendors.all() == []
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("account", "owner"),
+        ("account", "owner@acme.test, boss@acme.test"),
+        ("support", "help desk@acme.test"),
+        ("agent", "<agent@acme.test>"),
+        ("customer", "jane"),
+        ("customer", "jane@example.test\nbcc@evil.test"),
+    ],
+)
+async def test_an_address_nobody_can_be_mailed_at_is_refused_at_import(
+    store: Store, where: str, value: str
+) -> None:
+    """Notifications go to these addresses: one that cannot be mailed is refused, naming it."""
+    data = small_catalog()
+    vendor, order = data["vendors"][0], data["orders"][0]
+    if where == "account":
+        vendor["account_email"] = value
+    elif where == "support":
+        vendor["support_email"] = value
+    elif where == "agent":
+        vendor["agent_emails"] = [value]
+    else:
+        order["customer"]["email"] = value
+    with pytest.raises(ImportError_) as raised:
+        await import_catalog(store, data)
+    assert "is not one email address" in str(raised.value)
+    async with store.reading() as q:
+        assert await q.vendors.all() == []
