@@ -21,10 +21,16 @@ class Open:
 
 
 @dataclass(frozen=True)
-class Reply:
+class _Said:
+    """An event a party causes by writing: who, the words sent with it, and any files."""
+
     by: Party
-    text: str
+    text: str = ""
     attachments: tuple[Attachment, ...] = ()
+
+
+class Reply(_Said):
+    pass
 
 
 @dataclass(frozen=True)
@@ -35,25 +41,16 @@ class ChangeType:
     attachments: tuple[Attachment, ...] = ()
 
 
-@dataclass(frozen=True)
-class Close:
-    by: Party
-    text: str = ""
-    attachments: tuple[Attachment, ...] = ()
+class Close(_Said):
+    pass
 
 
-@dataclass(frozen=True)
-class Approve:
-    by: Party
-    text: str = ""
-    attachments: tuple[Attachment, ...] = ()
+class Approve(_Said):
+    pass
 
 
-@dataclass(frozen=True)
-class Escalate:
-    by: Party
-    text: str = ""
-    attachments: tuple[Attachment, ...] = ()
+class Escalate(_Said):
+    pass
 
 
 @dataclass(frozen=True)
@@ -67,12 +64,3 @@ class Fire:
 ActorEvent = Reply | ChangeType | Close | Approve | Escalate
 TicketEvent = ActorEvent | Fire
 Event = Open | TicketEvent
-
-EVENT_NAMES: dict[type, str] = {
-    Open: "open",
-    Reply: "reply",
-    ChangeType: "change_type",
-    Close: "close",
-    Approve: "approve",
-    Escalate: "escalate",
-}

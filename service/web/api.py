@@ -9,11 +9,14 @@ Each route declares its body limit (`service.http_body`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from service.http_body import NO_BODY
 from service.web.api_admin import admin_abuse, admin_clock, admin_escalations, admin_import
-from service.web.api_core import IMPORT_BODY, JSON_BODY, endpoint
+from service.web.api_core import IMPORT_BODY, JSON_BODY, Handler, endpoint
 from service.web.api_tickets import (
     ACTIONS,
     get_order,
@@ -25,52 +28,32 @@ from service.web.api_tickets import (
 )
 from service.web.openapi import openapi
 
+_ADMIN = True
+_ANYONE = False
+
+ENDPOINTS: tuple[tuple[str, str, Handler, Sequence[Middleware], bool], ...] = (
+    ("POST", "/api/v1/admin/import", admin_import, IMPORT_BODY, _ADMIN),
+    ("POST", "/api/v1/admin/clock", admin_clock, JSON_BODY, _ADMIN),
+    ("POST", "/api/v1/admin/vendors/{vendor_id}/abuse", admin_abuse, JSON_BODY, _ADMIN),
+    ("GET", "/api/v1/admin/escalations", admin_escalations, NO_BODY, _ADMIN),
+    ("GET", "/api/v1/vendors/{vendor_id}", get_vendor, NO_BODY, _ANYONE),
+    ("GET", "/api/v1/tickets", list_tickets, NO_BODY, _ANYONE),
+    ("POST", "/api/v1/tickets", open_ticket, JSON_BODY, _ANYONE),
+    ("GET", "/api/v1/tickets/{number}", get_ticket, NO_BODY, _ANYONE),
+    *(
+        ("POST", f"/api/v1/tickets/{{number}}/{verb}", ticket_action(verb), JSON_BODY, _ANYONE)
+        for verb in ACTIONS
+    ),
+    ("GET", "/api/v1/orders/{reference}", get_order, NO_BODY, _ANYONE),
+)
+"""Every endpoint: method, path, handler, body limit, and whether it needs the admin token."""
+
 
 def api_routes() -> list[Route]:
     return [
         Route("/api/v1/openapi.json", openapi, methods=["GET"], middleware=NO_BODY),
-        Route(
-            "/api/v1/admin/import",
-            endpoint(admin_import, admin_only=True),
-            methods=["POST"],
-            middleware=IMPORT_BODY,
-        ),
-        Route(
-            "/api/v1/admin/clock",
-            endpoint(admin_clock, admin_only=True),
-            methods=["POST"],
-            middleware=JSON_BODY,
-        ),
-        Route(
-            "/api/v1/admin/vendors/{vendor_id}/abuse",
-            endpoint(admin_abuse, admin_only=True),
-            methods=["POST"],
-            middleware=JSON_BODY,
-        ),
-        Route(
-            "/api/v1/admin/escalations",
-            endpoint(admin_escalations, admin_only=True),
-            methods=["GET"],
-            middleware=NO_BODY,
-        ),
-        Route(
-            "/api/v1/vendors/{vendor_id}", endpoint(get_vendor), methods=["GET"], middleware=NO_BODY
-        ),
-        Route("/api/v1/tickets", endpoint(list_tickets), methods=["GET"], middleware=NO_BODY),
-        Route("/api/v1/tickets", endpoint(open_ticket), methods=["POST"], middleware=JSON_BODY),
-        Route(
-            "/api/v1/tickets/{number}", endpoint(get_ticket), methods=["GET"], middleware=NO_BODY
-        ),
         *(
-            Route(
-                f"/api/v1/tickets/{{number}}/{verb}",
-                endpoint(ticket_action(verb)),
-                methods=["POST"],
-                middleware=JSON_BODY,
-            )
-            for verb in ACTIONS
-        ),
-        Route(
-            "/api/v1/orders/{reference}", endpoint(get_order), methods=["GET"], middleware=NO_BODY
+            Route(path, endpoint(handler, admin_only=admin), methods=[method], middleware=limit)
+            for method, path, handler, limit, admin in ENDPOINTS
         ),
     ]

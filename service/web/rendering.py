@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -21,6 +22,7 @@ from service.outbound.filters import filesize, when
 from service.outbound.render import default_templates_dir
 from service.runtime import Runtime
 from service.web import csrf
+from service.web.forms import UnreadableForm, read_form
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -101,6 +103,21 @@ class PageRenderer:
         )
         response.headers["Retry-After"] = str(max(1, int(wait.total_seconds())))
         return response
+
+    async def posted_form(self, request: Request) -> FormData | Response:
+        """The posted form with a valid CSRF token, or the page that says why not.
+
+        The caller closes the form (its uploaded files) when done with it.
+        """
+        try:
+            form = await read_form(request)
+        except UnreadableForm as error:
+            return self.error(request, 400, "The form could not be read", str(error))
+        secret = runtime_of(request).settings.secret
+        if not csrf.is_valid(request, secret, form.get(csrf.FIELD_NAME)):
+            await form.close()
+            return self.forbidden(request)
+        return form
 
     def too_large(self, request: Request, limit: int) -> Response:
         """The 413 page of a form over its route's limit."""

@@ -20,8 +20,7 @@ from service.domain.records import TicketType
 from service.usecases.lookup import look_up_purchase
 from service.usecases.outcomes import Door
 from service.usecases.requests import CustomerAt, open_request
-from service.web import csrf
-from service.web.forms import UnreadableForm, read_form, storable, text
+from service.web.forms import storable, text
 from service.web.ratelimit import FormLimiter
 from service.web.rendering import PageRenderer, runtime_of
 
@@ -74,13 +73,10 @@ class SelfServicePages:
 
     async def _post(self, request: Request, form_name: str) -> Response:
         runtime = runtime_of(request)
+        form = await self.pages.posted_form(request)
+        if isinstance(form, Response):
+            return form
         try:
-            form = await read_form(request)
-        except UnreadableForm as error:
-            return self.pages.error(request, 400, "The form could not be read", str(error))
-        try:
-            if not csrf.is_valid(request, runtime.settings.secret, form.get(csrf.FIELD_NAME)):
-                return self.pages.forbidden(request)
             values = {name: text(form, name).strip() for name in _FIELDS[form_name]}
         finally:
             await form.close()

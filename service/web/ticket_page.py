@@ -31,16 +31,8 @@ from service.representations import order_json, ticket_json
 from service.runtime import Runtime
 from service.usecases.commands import act_on_ticket
 from service.usecases.outcomes import Done, Door, TicketMissing
-from service.web import csrf, flash
-from service.web.forms import (
-    UnreadableForm,
-    attachments,
-    content_disposition,
-    media_type,
-    read_form,
-    storable,
-    text,
-)
+from service.web import flash
+from service.web.forms import attachments, content_disposition, media_type, storable, text
 from service.web.rendering import PageRenderer, is_secure, runtime_of
 from service.web.ticket_view import BUTTON_ACTIONS, buttons, summary, timeline
 
@@ -120,13 +112,10 @@ class TicketPages:
         if link is None:
             return self.pages.not_found(request)
         limit = runtime.settings.max_message_size
+        form = await self.pages.posted_form(request)
+        if isinstance(form, Response):
+            return form
         try:
-            form = await read_form(request)
-        except UnreadableForm as error:
-            return self.pages.error(request, 400, "The form could not be read", str(error))
-        try:
-            if not csrf.is_valid(request, runtime.settings.secret, form.get(csrf.FIELD_NAME)):
-                return self.pages.forbidden(request)
             typed = storable(text(form, "text"))
             files, blobs = await attachments(form)
             chosen = text(form, "action") if button else None
