@@ -9,6 +9,7 @@ the catcher's routes then admit only this machine or the admin token
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -24,6 +25,8 @@ from service.runtime import Runtime
 from service.web.api import api_routes
 from service.web.catcher_access import CatcherAccess
 from service.web.pages import page_routes
+from service.web.rendering import PageRenderer
+from service.web.security_headers import SecurityHeaders
 
 
 async def healthz(request: Request) -> Response:
@@ -35,12 +38,18 @@ async def healthz(request: Request) -> Response:
     )
 
 
-async def not_found(request: Request, exc: Exception) -> Response:
-    if request.url.path.startswith("/api/"):
-        return JSONResponse(
-            {"error": f"no such endpoint: {request.method} {request.url.path}"}, status_code=404
-        )
-    return Response("Not found", status_code=404, media_type="text/plain")
+def not_found_handler(pages: PageRenderer) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """An unknown path: JSON under /api/, else the same styled page a bad ticket link gets."""
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"error": f"no such endpoint: {request.method} {request.url.path}"},
+                status_code=404,
+            )
+        return pages.not_found(request)
+
+    return not_found
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
@@ -68,8 +77,8 @@ def build_app(runtime: Runtime) -> Starlette:
     )
     app = Starlette(
         routes=routes,
-        middleware=[host_check],
-        exception_handlers={404: not_found, 405: method_not_allowed},
+        middleware=[Middleware(SecurityHeaders), host_check],
+        exception_handlers={404: not_found_handler(PageRenderer()), 405: method_not_allowed},
     )
     app.state.runtime = runtime
     return app

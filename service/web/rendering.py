@@ -48,6 +48,22 @@ def is_secure(runtime: Runtime) -> bool:
     return runtime.settings.public_base_url.startswith("https://")
 
 
+class _FormToken:
+    """A page's CSRF token that notices whether the page wrote it into a form."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        self.used = False
+
+    def __str__(self) -> str:
+        self.used = True
+        return self.value
+
+    def __html__(self) -> str:
+        self.used = True
+        return self.value
+
+
 class PageRenderer:
     """Renders `templates/web/*.html`, honouring `--templates` overrides; one per app."""
 
@@ -57,15 +73,17 @@ class PageRenderer:
     def render(
         self, request: Request, name: str, *, status_code: int = 200, **context: Any
     ) -> Response:
+        """The page; the browser gets its CSRF cookie only when the page holds a form."""
         runtime = runtime_of(request)
-        token, new_cookie = csrf.token_for(request, runtime.settings.secret)
+        value, new_cookie = csrf.token_for(request, runtime.settings.secret)
+        token = _FormToken(value)
         page = (
             self._environment(runtime)
             .get_template(name)
             .render(csrf_field=csrf.FIELD_NAME, csrf_token=token, **context)
         )
         response = HTMLResponse(page, status_code=status_code, headers=dict(PAGE_HEADERS))
-        if new_cookie is not None:
+        if new_cookie is not None and token.used:
             csrf.set_cookie(response, new_cookie, secure=is_secure(runtime))
         return response
 
