@@ -21,6 +21,8 @@ the version is in the pinned series and that every name is still there
 with the signature or shape the adapter expects, and points to the tests
 of the behaviour built on them. A new release therefore fails a test
 naming what moved, instead of changing what maildesk does without a word.
+`tests/adapters/test_boundary.py` holds the rest of `service/` to the
+public API of these five libraries.
 
 What this package must never do: hold maildesk's own rules where a public
 API would serve, or let a private name escape into the rest of `service/`.
