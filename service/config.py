@@ -44,7 +44,7 @@ class Relay:
 
 @dataclass(frozen=True)
 class HttpLimits:
-    """What one HTTP client may hold of the web server (`service.uvicorn_adapter`)."""
+    """What one HTTP client may hold of the web server (`service.adapters.uvicorn`)."""
 
     header_timeout: float = DEFAULT_HTTP_HEADER_TIMEOUT
     """Seconds a request's head may take, from the connection or from the previous response."""

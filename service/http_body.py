@@ -11,7 +11,7 @@ After the 413 the connection stays open, and what the client still sends of
 that body is read and dropped, never kept: most clients (httpx, requests)
 send the whole body before they read a response, and a connection closed
 under them turns the 413 into "connection reset". The dropping is bounded by
-the header timeout (`service.uvicorn_adapter`): the next request's head must
+the header timeout (`service.adapters.uvicorn`): the next request's head must
 arrive within it of the 413, so a client that keeps sending is cut off then.
 
 A limit is a number of bytes, or a function of the request's scope for

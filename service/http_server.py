@@ -5,7 +5,7 @@ among the SMTP listener, the scheduler and the outbox worker, so it must not
 install signal handlers, and cancelling its task must become uvicorn's
 orderly shutdown rather than an abort. Slow clients and floods of
 connections are held to `HttpLimits` (a head deadline, the keep-alive
-timeout, a connection cap) by the protocol in `service.uvicorn_adapter`.
+timeout, a connection cap) by the protocol in `service.adapters.uvicorn`.
 Used by `maildesk serve` and by the stand-alone catcher.
 """
 
@@ -19,8 +19,8 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 
+from service.adapters.uvicorn import ServerWithoutSignals, guarded_protocol
 from service.config import HttpLimits
-from service.uvicorn_adapter import ServerWithoutSignals, guarded_protocol
 
 GRACEFUL_SHUTDOWN_SECONDS = 5.0
 LISTEN_BACKLOG = 1024
@@ -47,12 +47,12 @@ async def serve_http(
         try:
             await anyio.sleep_forever()
         finally:
-            server.should_exit = True
+            server.begin_shutdown()
 
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(stop_when_cancelled)
         # Shielded so that a cancellation becomes uvicorn's orderly shutdown, not an abort;
-        # `stop_when_cancelled` turns the cancellation into `should_exit`.
+        # `stop_when_cancelled` turns the cancellation into `begin_shutdown`.
         with anyio.CancelScope(shield=True):
             await server.serve(sockets=[listening])
         task_group.cancel_scope.cancel()

@@ -5,11 +5,13 @@ coroutine round trip, a debug log call and a bytearray per line, about 5 µs
 each, so half of what a receiving process spends on a 10 KB notification
 (py-spy: `smtp_DATA` and `StreamReader.readuntil`). `DataSection` takes the
 bytes as they arrive, in whatever chunks the socket gives;
-`service.smtp_server._Session.smtp_DATA` feeds it. Mail within the limits
-(nearly all of it) is kept as it comes and searched for the end-of-data
-line, then checked and unstuffed whole with `bytes` methods; a section that
-outgrows the size limit, or breaks a limit, is read line by line with
-`bytes.find` from then on, which decides which refusal aiosmtpd would give.
+`service.adapters.aiosmtpd.GuardedSession.smtp_DATA` feeds it. Mail within
+the limits (nearly all of it) is kept as it comes and searched for the
+end-of-data line, then checked and unstuffed whole with `bytes` methods; a
+section that outgrows the size limit, or breaks a limit, is read line by
+line with `bytes.find` from then on, which decides which refusal aiosmtpd
+would give. It uses no name of aiosmtpd's: it copies aiosmtpd's behaviour,
+which `tests/adapters/test_aiosmtpd.py` fingerprints.
 
 The result is aiosmtpd 1.4's, byte for byte and reply for reply (a
 differential test, `tests/test_smtp_data.py`, holds the two together over

@@ -18,13 +18,18 @@ Two limits keep one client, or a flood of them, from holding the listener:
   cut, and the time the handler takes to act on a message is not the client's.
   (aiosmtpd's own timer counted the whole DATA phase and the handler's work
   against one `idle_timeout` and closed without a word: a large message on a
-  slow link, or a slow commit, was cut off.)
+  slow link, or a slow commit, was cut off.) The deadline is kept by the
+  session, `service.adapters.aiosmtpd.GuardedSession`, since it replaces
+  aiosmtpd's private timer.
 - Connections. At most `max_connections` sessions are open at once (about
   11 KB each). At the cap a new connection takes the place of the least
   recently active session that has no transaction open, which is told `421`;
   only when every session is inside a transaction is the newcomer told `421`
   instead. So thousands of idle connections cost bounded memory and still do
   not lock out a sender that has mail to deliver.
+
+This module holds the sessions and the cap on them, and touches nothing of
+aiosmtpd but what it documents (the session's `transport` and `envelope`).
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -40,152 +44,18 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from aiosmtpd.smtp import MISSING, SMTP, syntax
 
+from service.adapters.aiosmtpd import GuardedSession
 from service.inbound import codes
-from service.smtp_data import DataSection
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 1000
-# Bytes a second a client must average once its `idle_timeout` is spent (Postfix's default).
-MIN_DATA_RATE = 500
 # Connections the kernel may queue before they are accepted. asyncio's default of 100
 # overflows in a burst, and a client whose handshake was dropped from a full queue believes
 # it is connected and waits for a greeting that never comes.
 LISTEN_BACKLOG = 1024
-# What a DATA section asks of the stream at once: all it holds, so that the bytes after the
-# end of data can be handed back in front (its buffer holds ~2 KB plus one socket read).
-ALL_RECEIVED = sys.maxsize
-
-
-class _Session(SMTP):
-    """aiosmtpd's SMTP session with maildesk's deadline and its place in `_Sessions`."""
-
-    def __init__(self, handler: Any, *, registry: _Sessions, **options: Any) -> None:
-        self._registry = registry
-        self._received = 0  # bytes read from the client, ever
-        self._last_data_at = 0.0  # loop time of the last bytes read
-        self._armed_at = 0.0  # loop time the current deadline started
-        self._armed_received = 0  # `_received` when it started
-        self._allowance = 0.0
-        super().__init__(handler, **options)
-
-    @property
-    def idle(self) -> bool:
-        """No transaction open: the session may be dropped without losing anything."""
-        return self.envelope is None or self.envelope.mail_from is None
-
-    def close_with(self, reply: str) -> None:
-        """Tell the client `reply`, then close (the reply is flushed before the FIN)."""
-        self._registry.discard(self)
-        transport = self.transport
-        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-            transport.write(reply.encode() + b"\r\n")
-            transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        self._received += len(data)
-        self._last_data_at = self.loop.time()
-        self._registry.touch(self)
-        super().data_received(data)
-
-    def connection_lost(self, error: Exception | None) -> None:
-        self._registry.discard(self)
-        super().connection_lost(error)
-
-    def _reset_timeout(self, duration: float | None = None) -> None:
-        self._armed_at = self.loop.time()
-        self._armed_received = self._received
-        self._allowance = duration or self._timeout_duration
-        super()._reset_timeout(duration)
-
-    def _timeout_cb(self) -> None:
-        if self.transport is None:
-            return
-        earned = (self._received - self._armed_received) / MIN_DATA_RATE
-        deadline = min(
-            self._armed_at + self._allowance + earned,  # on average, fast enough
-            max(self._armed_at, self._last_data_at) + self._allowance,  # never silent too long
-        )
-        left = deadline - self.loop.time()
-        if left > 0:  # still sending at a sane rate: check again when the time runs out
-            self._timeout_handle = self.loop.call_later(left, self._timeout_cb)
-            return
-        log.info("%r timed out after %.1f s", self.session and self.session.peer, self._allowance)
-        self.close_with(str(codes.TIMED_OUT))
-
-    @syntax("DATA")
-    async def smtp_DATA(self, arg: str) -> None:
-        """aiosmtpd's `smtp_DATA`, reading the content in chunks (`service.smtp_data`).
-
-        The checks before `354` and the handling after the content are
-        aiosmtpd 1.4's; only the reading differs, and not in its result.
-        """
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        assert self.envelope is not None
-        if not self.envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        section = DataSection(
-            size_limit=self.data_size_limit, line_length_limit=self.line_length_limit
-        )
-        while True:
-            try:
-                # Takes everything received so far; eof_received cancels us, as it does aiosmtpd.
-                chunk = await self._reader.read(ALL_RECEIVED)
-            except asyncio.CancelledError:
-                log.info("connection lost during DATA")
-                self._writer.close()
-                raise
-            if not chunk:  # end of stream without the cancel that normally comes with it
-                log.info("connection closed during DATA")
-                self._writer.close()
-                return
-            after = section.feed(chunk)
-            if after is not None:
-                if after and not self._reader.at_eof():
-                    # The client's next commands (PIPELINING), back where the reader left them:
-                    # the read above emptied its buffer, so they go back in front.
-                    self._reader.feed_data(after)
-                break
-        if section.error is not None:
-            await self.push(section.error.value)
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            return
-        original_content = section.content()
-        content: str | bytes = original_content
-        if self._decode_data:
-            if self.enable_SMTPUTF8:
-                content = original_content.decode("utf-8", errors="surrogateescape")
-            else:
-                try:
-                    content = original_content.decode("ascii", errors="strict")
-                except UnicodeDecodeError:
-                    await self.push("500 Error: strict ASCII mode")
-                    return
-        self.envelope.content = content
-        self.envelope.original_content = original_content
-        status = await self._call_handler_hook("DATA") if "DATA" in self._handle_hooks else MISSING
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
-        await self.push("250 OK" if status is MISSING else status)
-
-    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
-        if command != "DATA":
-            return await super()._call_handler_hook(command, *args)
-        if self._timeout_handle is not None:
-            self._timeout_handle.cancel()  # the time we take to act on a message is ours
-        try:
-            return await super()._call_handler_hook(command, *args)
-        finally:
-            if self.transport is not None:
-                self._reset_timeout()  # the client's time for its next command starts now
 
 
 class _Sessions:
@@ -193,23 +63,23 @@ class _Sessions:
 
     def __init__(self, limit: int) -> None:
         self.limit = max(1, limit)
-        self._open: OrderedDict[_Session, None] = OrderedDict()
+        self._open: OrderedDict[GuardedSession, None] = OrderedDict()
         self._full = False
 
     def __len__(self) -> int:
         return len(self._open)
 
-    def __iter__(self) -> Iterator[_Session]:
+    def __iter__(self) -> Iterator[GuardedSession]:
         return iter(list(self._open))
 
-    def add(self, session: _Session) -> None:
+    def add(self, session: GuardedSession) -> None:
         self._open[session] = None
 
-    def touch(self, session: _Session) -> None:
+    def touch(self, session: GuardedSession) -> None:
         if session in self._open:
             self._open.move_to_end(session)
 
-    def discard(self, session: _Session) -> None:
+    def discard(self, session: GuardedSession) -> None:
         self._open.pop(session, None)
 
     def busy(self) -> int:
@@ -274,7 +144,7 @@ async def serve_smtp(
     def new_session() -> asyncio.Protocol:
         if not sessions.make_room():
             return _Refusal()
-        protocol = _Session(
+        protocol = GuardedSession(
             handler,
             registry=sessions,
             hostname=hostname,

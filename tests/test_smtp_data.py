@@ -1,8 +1,9 @@
 """DATA read in chunks (`service.smtp_data`) answers and keeps exactly what aiosmtpd does.
 
 Each case is one SMTP conversation, the same bytes in the same chunks, sent
-over loopback to aiosmtpd's own `SMTP` protocol and to maildesk's `_Session`
-(through `serve_smtp`, as the listener and the catcher run it). The two
+over loopback to aiosmtpd's own `SMTP` protocol and to maildesk's
+`GuardedSession` (`service.adapters.aiosmtpd`, through `serve_smtp`, as the
+listener and the catcher run it). The two
 transcripts (every reply, until the server closes after `QUIT`) and the
 message contents the handlers received must be equal. Hypothesis builds the
 content from the pieces that matter: bare CR and LF, dots at line starts,
@@ -63,7 +64,7 @@ async def stock_aiosmtpd(handler: object, **options: Any) -> AsyncIterator[int]:
 
 @asynccontextmanager
 async def maildesk_session(handler: object, **options: Any) -> AsyncIterator[int]:
-    """maildesk's `_Session` through `serve_smtp`, with `options` for it; yields the port."""
+    """maildesk's `GuardedSession` through `serve_smtp`, with `options` for it; yields the port."""
     async with serve_smtp(handler, hostname="test", ident="test", grace=0, **options) as (_, port):
         yield port
 

@@ -19,7 +19,8 @@ How the work is split between libraries (each was read, not guessed):
   a small message, and its structured-header parser is where the stdlib's
   crash bugs on malformed input have lived.)
 - Address headers go through mail-parser's structural address scanner
-  (`mailparser.utils.get_addresses`): it never promotes an address-looking
+  (`mailparser.utils.get_addresses`, through `service.adapters.mailparser`,
+  since the package does not export it): it never promotes an address-looking
   display name (`"jane@example.test" <evil@evil.test>` is evil's mail) and
   refuses ambiguous items, which matters because `From` decides who may act.
   The rest of `mailparser.parse_from_bytes` is not used: it merges the body of
@@ -47,8 +48,8 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 import html2text
-from mailparser.utils import get_addresses
 
+from service.adapters.mailparser import scan_mailboxes
 from service.domain.mailbox import is_addr_spec
 
 __all__ = ["Headers", "InboundAttachment", "InboundMail", "parse_mail"]
@@ -367,17 +368,16 @@ def _mailboxes(values: list[str], defects: list[str], header: str) -> list[tuple
             defects.append(f"{header} header over {_MAX_ADDRESS_TEXT:,} characters; its start read")
             value = value[:_MAX_ADDRESS_TEXT].rpartition(",")[0]
         simple = _SIMPLE_MAILBOX.fullmatch(value)
-        if simple is not None:  # what get_addresses returns for it, without defects
+        if simple is not None:  # what the scanner returns for it, without problems
             found.append(((simple["address"] or simple["bare"]).lower(), simple["name"] or ""))
             continue
-        problems: list[dict[str, object]] = []
         try:
-            pairs = get_addresses(value, defects=problems, decode_names=True)
+            pairs, problems = scan_mailboxes(value)
         except Exception as exc:
             defects.append(f"{header} header could not be parsed ({type(exc).__name__})")
             continue
         for problem in problems:
-            defects.append(f"{header} header: {problem.get('reason', 'unreadable mailbox')}")
+            defects.append(f"{header} header: {problem}")
         for name, address in pairs:
             address = str(address).strip().lower()
             if is_addr_spec(address):

@@ -14,7 +14,9 @@ like a sentence ("Thanks, but the key still fails") stays, and a sign-off is
 never cut when nothing would be left above it.
 
 mail-parser-reply supplies the knowledge: its per-language attribution and
-header-block patterns and its sign-off and "sent from" phrases. Its
+header-block patterns and its sign-off and "sent from" phrases, read through
+`service.adapters.mailparser_reply` (they live in a module the package does
+not export). Its
 `EmailReplyParser.parse_reply` is not used, because its source shows that it
 returns the reply *with* its signature (`latest_reply` is a fragment's
 `content`, not its `body`), returns the quoted history when nothing precedes
@@ -33,8 +35,11 @@ from __future__ import annotations
 
 import re
 
-from mailparser_reply.constants import GENERIC_MAIL_SEPARATOR, MAIL_LANGUAGES
-
+from service.adapters.mailparser_reply import (
+    ORIGINAL_MESSAGE_SEPARATOR,
+    PatternKind,
+    language_patterns,
+)
 from service.domain.actions import COMMAND_WORDS, Action
 
 __all__ = ["new_text", "parse_commands"]
@@ -45,12 +50,8 @@ __all__ = ["new_text", "parse_commands"]
 _LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 
 
-def _patterns(key: str) -> list[str]:
-    found: list[str] = []
-    for language in _LANGUAGES:
-        value = MAIL_LANGUAGES[language].get(key) or []
-        found.extend([value] if isinstance(value, str) else value)
-    return [pattern for pattern in found if pattern]
+def _patterns(kind: PatternKind) -> list[str]:
+    return language_patterns(kind, _LANGUAGES)
 
 
 def _any_of(patterns: list[str]) -> str:
@@ -60,7 +61,7 @@ def _any_of(patterns: list[str]) -> str:
 # History: "On … wrote:" attributions, and Outlook header blocks or separators.
 _ATTRIBUTION = re.compile(_any_of(_patterns("wrote_header")), re.MULTILINE | re.IGNORECASE)
 _HEADER_BLOCK = re.compile(
-    _any_of([*_patterns("from_header"), GENERIC_MAIL_SEPARATOR]), re.MULTILINE | re.IGNORECASE
+    _any_of([*_patterns("from_header"), ORIGINAL_MESSAGE_SEPARATOR]), re.MULTILINE | re.IGNORECASE
 )
 # The cheap test a line passes before the attribution patterns run on it.
 _ATTRIBUTION_END = re.compile(

@@ -1,10 +1,10 @@
 """The relay transport: what a real SMTP server receives is the message, byte for byte.
 
 `SmtpRelayTransport` sends `DATA` itself for messages that already have CRLF
-line ends only (`_RelayClient.data_as_is`), and lets aiosmtplib's `data()`
-send anything else. Both are checked here against aiosmtpd's own `SMTP`
-protocol and against maildesk's catcher (which reads DATA its own way), so
-neither reader can hide a mistake of the other.
+line ends only (`RelayClient.data_as_is`, `service.adapters.aiosmtplib`), and
+lets aiosmtplib's `data()` send anything else. Both are checked here against
+aiosmtpd's own `SMTP` protocol and against maildesk's catcher (which reads
+DATA its own way), so neither reader can hide a mistake of the other.
 """
 
 from __future__ import annotations

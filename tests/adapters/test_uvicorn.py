@@ -1,4 +1,4 @@
-"""Differential test of `service.uvicorn_adapter` against the uvicorn installed.
+"""Differential test of `service.adapters.uvicorn` against the uvicorn installed.
 
 The adapter subclasses uvicorn's h11 protocol, which is not public API. If a
 uvicorn release renames, re-types or stops calling what it overrides, these
@@ -13,10 +13,8 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import re
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import anyio
 import h11
@@ -26,11 +24,11 @@ from anyio.abc import SocketStream
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from service.adapters.uvicorn import GuardedH11Protocol, ServerWithoutSignals, guarded_protocol
 from service.catcher import CatcherAddresses, run_catcher
 from service.config import HttpLimits
-from service.uvicorn_adapter import GuardedH11Protocol, ServerWithoutSignals, guarded_protocol
-
-ROOT = Path(__file__).resolve().parents[1]
+from service.http_server import listening_socket
+from tests.adapters.pins import assert_installed_in_pinned_series
 
 OVERRIDDEN = {
     "__init__": ["self", "config", "server_state", "app_state", "_loop"],
@@ -62,12 +60,7 @@ ADDED = {
 
 
 def test_uvicorn_is_the_series_the_adapter_was_written_for() -> None:
-    pinned = re.search(r'"uvicorn~=(\d+\.\d+)\.\d+"', (ROOT / "pyproject.toml").read_text())
-    assert pinned, "pyproject.toml must pin uvicorn to one series (uvicorn~=X.Y.Z)"
-    assert uvicorn.__version__.startswith(pinned.group(1) + "."), (
-        f"uvicorn {uvicorn.__version__} is installed, the adapter was checked against "
-        f"{pinned.group(1)}.x: re-check service/uvicorn_adapter.py, then move the pin"
-    )
+    assert_installed_in_pinned_series("uvicorn", "service/adapters/uvicorn.py")
 
 
 @pytest.mark.parametrize("name", sorted(OVERRIDDEN))
@@ -83,6 +76,18 @@ def test_uvicorn_still_lets_a_server_skip_its_signal_handlers() -> None:
     server = ServerWithoutSignals(uvicorn.Config(app=_app))
     with server.capture_signals():  # must not touch signal handlers
         pass
+
+
+@pytest.mark.anyio
+async def test_should_exit_still_makes_a_serving_server_return() -> None:
+    server = ServerWithoutSignals(uvicorn.Config(app=_app, lifespan="off", log_config=None))
+    assert vars(server).get("should_exit") is False, "uvicorn.Server no longer sets should_exit"
+    with listening_socket("127.0.0.1", 0) as listening, anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(functools.partial(server.serve, sockets=[listening]))
+            while not server.started:  # noqa: ASYNC110 (uvicorn sets a flag, no event)
+                await anyio.sleep(0.01)
+            server.begin_shutdown()  # serve() returns, and the task group with it
 
 
 @pytest.mark.anyio

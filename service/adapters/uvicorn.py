@@ -3,20 +3,26 @@
 uvicorn's public surface is `Config` and `Server.serve`. What maildesk needs
 beyond it lives here, so that a uvicorn release that changes it breaks one
 file, loudly: pyproject.toml pins the series this was written against
-(`uvicorn~=0.55.0`), and `tests/test_uvicorn_adapter.py` checks every name
+(`uvicorn~=0.55.0`), and `tests/adapters/test_uvicorn.py` checks every name
 and signature listed below, and the behaviour built on them over real sockets.
 
-Private names used:
+Private names used (undocumented, or in a module uvicorn does not export):
 
 - `uvicorn.Server.capture_signals()`, overridden to leave signals alone;
+- `uvicorn.Server.should_exit`, set to begin uvicorn's graceful shutdown
+  (what its own signal handler does; `ServerWithoutSignals.begin_shutdown`);
 - `uvicorn.protocols.http.h11_impl.H11Protocol`, subclassed: its
   `__init__(config, server_state, app_state, _loop)`, `connection_made`,
   `data_received`, `connection_lost` and `on_response_complete` are
   overridden and always call uvicorn's own; its attributes `conn` (the
   `h11.Connection`), `transport`, `loop`, `scope` (a new dict for each request
-  head parsed) and `timeout_keep_alive` are read or set. (`transport` is
-  asyncio's, and paused by uvicorn while the app falls behind the body:
-  `is_reading()` says so.)
+  head parsed), `client` (the peer, for a log line) and `timeout_keep_alive`
+  are read or set. (`transport` is asyncio's, and paused by uvicorn while the
+  app falls behind the body: `is_reading()` says so.)
+
+Public, and so used where they are needed: `uvicorn.Config` (its `http`
+parameter is typed to take a protocol class, which is how the subclass is
+given to it) and `Server.serve(sockets=...)`.
 
 What the subclass adds, for slow clients and floods of connections (uvicorn
 0.55 has a keep-alive timeout, but no deadline for a request's head, and its
@@ -99,6 +105,10 @@ class ServerWithoutSignals(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    def begin_shutdown(self) -> None:
+        """Stop as a signal would: no new connections, requests in progress finish."""
+        self.should_exit = True
 
 
 def guarded_protocol(limits: HttpLimits) -> type[GuardedH11Protocol]:
