@@ -10,6 +10,9 @@ with replacement characters. It never touches the network, the database or
 the file system, and it never authorises anything: it reports what the message
 says, and the sender's identity it returns is only as good as the headers.
 
+The header reading is here; the MIME parts are `mail_body`'s, and decoding
+text (encoded-words, charsets, HTML) is `mail_text`'s.
+
 How the work is split between libraries (each was read, not guessed):
 
 - The MIME tree comes from the stdlib parser with the `compat32` policy, parsed
@@ -36,47 +39,26 @@ How the work is split between libraries (each was read, not guessed):
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
-import email.policy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
-import html2text
-
 from service.adapters.mailparser import scan_mailboxes
 from service.domain.mailbox import is_addr_spec
+from service.inbound.mail_body import MAX_PARTS, InboundAttachment, MimeBody
+from service.inbound.mail_text import clean_text, decode_words, html_to_text
 
 __all__ = ["Headers", "InboundAttachment", "InboundMail", "parse_mail"]
 
-# Deeper MIME nesting than this is an attack, not mail; parts below it are dropped.
-_MAX_DEPTH = 40
 # Limits on what is read of a message, each far beyond real mail and each there because
 # the unlimited reading took seconds to minutes on one 10 MB message. What is not read
 # is still in the raw message, which the intake keeps.
-_MAX_PARTS = 1000  # leaf parts read as text or attachments
 _MAX_PARAMETERS = 40  # of a Content-Type or Content-Disposition (RFC 2231 pieces included)
 _MAX_PARAMETER_BYTES = 8192  # of the same headers, unfolded
 _MAX_THREAD_IDS = 50  # message ids read from In-Reply-To and from References
 _MAX_ADDRESS_TEXT = 32_768  # characters of a To header read; a longer From names nobody
-
-
-@dataclass(frozen=True)
-class InboundAttachment:
-    """A MIME part that is not body text: a file, a forwarded message, a report part."""
-
-    filename: str
-    content_type: str
-    payload: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.payload)
 
 
 @dataclass(frozen=True)
@@ -165,7 +147,7 @@ def _raw_fallback(raw: object, defects: list[str]) -> InboundMail:
         from_name="",
         to_addresses=(),
         subject="",
-        text=_clean_text(text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")),
+        text=clean_text(text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")),
         html="",
         attachments=(),
         headers=Headers(),
@@ -182,19 +164,19 @@ def _parse(raw: bytes, defects: list[str]) -> InboundMail:
     readable: list[tuple[str, str]] = []
     guessed_from = False  # a From header whose 8-bit bytes were not UTF-8
     for name, value in message.raw_items():
-        name_text = _clean_text(_text_from_8bit(str(name), defects, "header name")[0].strip())
+        name_text = clean_text(_text_from_8bit(str(name), defects, "header name")[0].strip())
         value_text, guessed = _text_from_8bit(_unfold(str(value)), defects, f"{name_text} header")
-        value_text = _clean_text(value_text)
+        value_text = clean_text(value_text)
         guessed_from = guessed_from or (guessed and name_text.lower() == "from")
         structural.append((name_text, value_text))
         readable.append((name_text, decode_words(value_text, defects)))
     headers = Headers(tuple(readable))
 
     from_address, from_name = _sender(structural, defects, ascii_only=guessed_from)
-    body = _Body(defects)
+    body = MimeBody(defects)
     body.visit(message, 0)
-    if body.leaves > _MAX_PARTS:
-        defects.append(f"{body.leaves:,} parts; those after the first {_MAX_PARTS} were not read")
+    if body.leaves > MAX_PARTS:
+        defects.append(f"{body.leaves:,} parts; those after the first {MAX_PARTS} were not read")
 
     text = "\n".join(body.plain).strip("\n")
     html = "\n".join(body.html)
@@ -382,7 +364,7 @@ def _mailboxes(values: list[str], defects: list[str], header: str) -> list[tuple
             address = str(address).strip().lower()
             if is_addr_spec(address):
                 # A display name is one line: an encoded line break must not become one.
-                name = " ".join(_clean_text(decode_words(str(name), defects)).split())
+                name = " ".join(clean_text(decode_words(str(name), defects)).split())
                 found.append((address, name))
     return found
 
@@ -413,303 +395,3 @@ def _sender(
             defects.append("From has no readable address")
         return "", ""
     return mailboxes[0]
-
-
-# --- RFC 2047 encoded-words ------------------------------------------------------
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
-_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
-
-
-def decode_words(value: str, defects: list[str] | None = None) -> str:
-    """Decode the RFC 2047 encoded-words in a header value. Never raises.
-
-    Tolerates what real senders produce: adjacent words of one charset are
-    decoded together (a character split across two words comes back whole, so
-    does a base64 text split mid-group), unknown or absent charsets are read
-    as UTF-8 or windows-1252, bad base64 is decoded as far as it goes, a
-    `charset*language` suffix is ignored, and words glued to text are decoded.
-    """
-    if "=?" not in value:
-        return value
-    sink = defects if defects is not None else []
-    out: list[str] = []
-    run: list[tuple[str, str]] = []  # (encoding, encoded text) of one charset
-    run_charset = ""
-    position = 0
-
-    def flush() -> None:
-        if run:
-            out.append(_decode_bytes(_decode_run(run), run_charset, sink, "encoded-word"))
-            run.clear()
-
-    for match in _ENCODED_WORD.finditer(value):
-        between = value[position : match.start()]
-        charset = match.group(1).split("*", 1)[0].lower()
-        adjacent = bool(run) and not between.strip(" \t")  # the space between is dropped
-        if not (adjacent and charset == run_charset):
-            flush()
-            if not adjacent:
-                out.append(between)
-            run_charset = charset
-        run.append((match.group(2).lower(), match.group(3)))
-        position = match.end()
-    flush()
-    out.append(value[position:])
-    return "".join(out)
-
-
-def _decode_run(words: list[tuple[str, str]]) -> bytes:
-    data = bytearray()
-    pending_b64 = ""
-    for encoding, text in words:
-        if encoding == "b":
-            pending_b64 += re.sub(r"[^A-Za-z0-9+/]", "", text)
-            if text.rstrip().endswith("=") or len(pending_b64) % 4 == 0:
-                data += _b64(pending_b64)
-                pending_b64 = ""
-        else:
-            data += _b64(pending_b64)
-            pending_b64 = ""
-            raw = text.replace("_", " ").encode("utf-8", errors="surrogateescape")
-            data += _QP_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
-    return bytes(data + _b64(pending_b64))
-
-
-def _b64(text: str) -> bytes:
-    if len(text) % 4 == 1:  # one stray character cannot carry a byte
-        text = text[:-1]
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return b""
-
-
-# --- charsets ---------------------------------------------------------------------
-
-# Python codecs no mail client means, some of which can yield lone surrogates.
-_REFUSED_CODECS = frozenset(
-    {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined", "mbcs", "oem"}
-)
-
-
-def _decode_bytes(data: bytes, charset: str | None, defects: list[str], where: str) -> str:
-    """Text from `data` in `charset`; never raises.
-
-    No charset, US-ASCII and unknown or unusable charsets are read as UTF-8 when
-    the bytes are valid UTF-8, else as windows-1252. A known charset is decoded
-    with replacement characters where the bytes do not fit.
-    """
-    name = (charset or "").strip().strip('"').lower()
-    codec = None
-    if name:
-        try:
-            codec = codecs.lookup(name).name
-        except LookupError:
-            defects.append(f"unknown charset {name!r} in {where}; read as UTF-8")
-    if codec in _REFUSED_CODECS:
-        defects.append(f"charset {name!r} refused in {where}; read as UTF-8")
-        codec = None
-    if codec is None or codec == "ascii":
-        try:
-            return _clean_text(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            if name and codec != "ascii":
-                defects.append(f"{where} is not UTF-8 either; read as windows-1252")
-            return _clean_text(data.decode("cp1252", errors="replace"))
-    try:
-        return _clean_text(data.decode(codec, errors="replace"))
-    except Exception:
-        defects.append(f"charset {name!r} failed in {where}; read as UTF-8")
-        return _clean_text(data.decode("utf-8", errors="replace"))
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _clean_text(text: str) -> str:
-    """Text that every store accepts: no NUL (PostgreSQL refuses it), no lone surrogates.
-
-    ASCII text (known at once: CPython records it) holds no surrogate, and a NUL
-    is a C-speed `in`; only the rest pays for the regex, which is called for
-    every header and body part of every message.
-    """
-    if text.isascii() and "\x00" not in text:
-        return text
-    return _UNSTORABLE.sub("\ufffd", text)
-
-
-# --- body and attachments -----------------------------------------------------------
-
-_EXTENSIONS = {
-    "application/ms-tnef": ".dat",
-    "application/pdf": ".pdf",
-    "image/gif": ".gif",
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "message/delivery-status": ".txt",
-    "message/global-delivery-status": ".txt",
-    "message/global": ".eml",
-    "message/rfc822": ".eml",
-    "text/calendar": ".ics",
-    "text/html": ".html",
-    "text/plain": ".txt",
-    "text/rfc822-headers": ".txt",
-}
-
-
-class _Body:
-    """Walks the MIME tree once, sorting leaf parts into body text and attachments."""
-
-    def __init__(self, defects: list[str]) -> None:
-        self.defects = defects
-        self.plain: list[str] = []
-        self.html: list[str] = []
-        self.attachments: list[InboundAttachment] = []
-        self.leaves = 0  # leaf parts met, read or not
-
-    def visit(self, part: Message, depth: int) -> None:
-        content_type = part.get_content_type()
-        for defect in part.defects:
-            self.defects.append(f"{type(defect).__name__} in {content_type}")
-        if depth > _MAX_DEPTH:
-            self.defects.append(f"MIME nested deeper than {_MAX_DEPTH}; inner parts dropped")
-            return
-        is_message = part.get_content_maintype() == "message"
-        if is_message or not part.is_multipart():
-            self.leaves += 1
-            if self.leaves > _MAX_PARTS:
-                return
-        if is_message:
-            self._attach(content_type, self._message_bytes(part), part)
-            return
-        if part.is_multipart():
-            for child in part.get_payload():
-                if isinstance(child, Message):
-                    self.visit(child, depth + 1)
-            return
-        try:
-            self._leaf(part, content_type)
-        except Exception as exc:
-            self.defects.append(f"{content_type} part dropped ({type(exc).__name__})")
-
-    def _leaf(self, part: Message, content_type: str) -> None:
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        is_attachment = part.get_content_disposition() == "attachment" or bool(filename)
-        if content_type.startswith("multipart/"):
-            content_type = "text/plain"  # a multipart without a usable boundary: read as text
-        if not is_attachment and content_type in ("text/plain", "text/html"):
-            text = _decode_bytes(data, part.get_content_charset(), self.defects, content_type)
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            if content_type == "text/html":
-                self.html.append(text)
-            else:
-                if str(part.get_param("format", "") or "").lower() == "flowed":
-                    text = _unflow(text, str(part.get_param("delsp", "") or "").lower() == "yes")
-                self.plain.append(text)
-            return
-        if content_type.startswith("image/") and not filename:
-            return  # an inline picture (signature logo, pasted image): not a file the sender sent
-        self._attach(content_type, data, part)
-
-    def _attach(self, content_type: str, data: bytes, part: Message) -> None:
-        filename = _safe_filename(decode_words(str(part.get_filename() or ""), self.defects))
-        if not filename:
-            number = len(self.attachments) + 1
-            filename = f"attachment-{number}{_EXTENSIONS.get(content_type, '.bin')}"
-        self.attachments.append(InboundAttachment(filename, content_type, data))
-
-    def _message_bytes(self, part: Message) -> bytes:
-        """The bytes of a `message/*` part, which compat32 has parsed into messages."""
-        payload = part.get_payload()
-        if not isinstance(payload, list):
-            raw = part.get_payload(decode=True)
-            return raw if isinstance(raw, bytes) else b""
-        if part.get_content_type() == "message/delivery-status":
-            blocks = [
-                "".join(f"{name}: {value}\n" for name, value in block.raw_items())
-                for block in payload
-                if isinstance(block, Message)
-            ]
-            return "\n".join(blocks).encode("utf-8", errors="surrogateescape")
-        chunks: list[bytes] = []
-        for inner in payload:
-            if isinstance(inner, Message):
-                try:
-                    chunks.append(_message_source(inner))
-                except Exception as exc:  # flattening can meet any broken charset
-                    self.defects.append(f"attached message not kept ({type(exc).__name__})")
-        return b"".join(chunks)
-
-
-# Writes headers back as they arrived (no refolding, 8-bit bytes restored).
-_AS_RECEIVED = email.policy.default.clone(refold_source="none")
-
-
-def _message_source(message: Message) -> bytes:
-    """The bytes of a parsed message, as close to what arrived as the parser allows."""
-    payload = message.get_payload()
-    if isinstance(payload, str):  # the common case, written directly: five times faster
-        head = "".join(f"{name}: {value}\n" for name, value in message.raw_items())
-        return (head + "\n" + payload).encode("utf-8", errors="surrogateescape")
-    return message.as_bytes(policy=_AS_RECEIVED)
-
-
-def _safe_filename(name: str) -> str:
-    """The base name only: no directories, control characters or leading dots."""
-    name = re.split(r"[/\\]", name)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
-    return _clean_text(name)[:255]
-
-
-def _unflow(text: str, delsp: bool) -> str:
-    """Join the soft line breaks (a trailing space) of RFC 3676 `format=flowed` text."""
-    lines: list[tuple[str, int]] = []
-    joining = False
-    for line in text.split("\n"):
-        depth = len(line) - len(line.lstrip(">"))
-        content = line[depth:]
-        if content.startswith(" "):
-            content = content[1:]  # space-stuffing
-        if joining and lines[-1][1] == depth:
-            previous = lines[-1][0]
-            lines[-1] = ((previous[:-1] if delsp else previous) + content, depth)
-        else:
-            lines.append(((">" * depth + " " if depth else "") + content, depth))
-        joining = content.endswith(" ") and content != "-- "
-    return "\n".join(line for line, _ in lines)
-
-
-# --- HTML -------------------------------------------------------------------------
-
-_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!])")
-_TABLE_RULE = re.compile(r"^[\s|:-]*---[\s|:-]*$")
-
-
-def html_to_text(html: str, defects: list[str] | None = None) -> str:
-    """Readable text from an HTML body: links kept as `[text](url)`, no images.
-
-    html2text writes Markdown; its backslash escapes (`1\\.`, `\\-`), hard-break
-    spaces and table rules are noise in a ticket comment, so they are removed.
-    """
-    converter = html2text.HTML2Text(bodywidth=0)
-    converter.unicode_snob = True  # keep "é", not "e"
-    converter.ignore_images = True
-    converter.ignore_emphasis = True
-    converter.single_line_break = True  # Gmail and Outlook put every line in a block
-    converter.ul_item_mark = "-"
-    try:
-        markdown = str(converter.handle(html))
-    except Exception as exc:
-        if defects is not None:
-            defects.append(f"HTML could not be converted ({type(exc).__name__}); tags stripped")
-        markdown = re.sub(r"<[^>]*>", " ", html)
-    lines = []
-    for line in _MARKDOWN_ESCAPE.sub(r"\1", markdown).split("\n"):
-        line = line.rstrip().replace("\xa0", " ")
-        if not _TABLE_RULE.match(line) or "|" not in line:
-            lines.append(line if line.strip() else "")
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return _clean_text(text.strip("\n"))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.inbound.parse import InboundMail, decode_words, html_to_text, parse_mail
+from service.inbound.mail_text import decode_words, html_to_text
+from service.inbound.parse import InboundMail, parse_mail
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 

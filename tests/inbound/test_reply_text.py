@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from service.domain.actions import Action, command_words
-from service.inbound.parse import html_to_text, parse_mail
+from service.inbound.mail_text import html_to_text
+from service.inbound.parse import parse_mail
 from service.inbound.reply_text import new_text, parse_commands
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
