@@ -360,12 +360,13 @@ class Maildesk:
         counts to that file on `trace_phase()`.
         """
         log = _open_log(log_path)
-        runner = ["service.bench.trace", str(trace), "--"] if trace else ["service.cli"]
+        # `maildesk serve`, or with `trace` the same serve under the trace hooks (not through
+        # service.cli: the bench command lives there, and bench must not import it back).
+        runner = ["service.bench.trace", str(trace), "--"] if trace else ["service.cli", "serve"]
         command = [
             sys.executable,
             "-m",
             *runner,
-            "serve",
             "--db",
             str(db),
             "--smtp-host",

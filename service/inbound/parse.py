@@ -50,6 +50,7 @@ import html2text
 from mailparser.utils import get_addresses
 
 from service.domain.mailbox import is_addr_spec
+from service.tracing import traced
 
 __all__ = ["Headers", "InboundAttachment", "InboundMail", "parse_mail"]
 
@@ -127,6 +128,7 @@ class InboundMail:
     defects: tuple[str, ...]
 
 
+@traced("parse_mail (in a worker thread)")
 def parse_mail(raw: bytes) -> InboundMail:
     """Parse one raw RFC 5322 message. Never raises.
 

@@ -74,6 +74,7 @@ from markupsafe import Markup, escape
 
 import service
 from service.domain.actions import Action, command_words
+from service.tracing import traced
 
 TICKET_TYPE_LABELS: Mapping[str, str] = {
     "refund": "refund request",
@@ -136,6 +137,7 @@ class Renderer:
         for kind in kinds:
             self._templates(kind)
 
+    @traced("Renderer.render (Jinja, text + HTML)")
     def render(
         self, kind: str, context: Mapping[str, Any], sections: SharedSections | None = None
     ) -> RenderedEmail:
