@@ -1,15 +1,22 @@
-"""What the benchmark may depend on: the stock stack shares nothing with maildesk.
+"""What the benchmark may depend on.
 
-The stock server (`service/bench/stock.py`) is the yardstick maildesk's
-changes must not move, so it may import the standard library, aiosmtpd and
-mailparser, nothing else; and run the way `maildesk bench` runs it, it loads
-no module of maildesk's and serves with aiosmtpd's own `SMTP` class.
+- The stock server (`service/bench/stock.py`) is the yardstick maildesk's
+  changes must not move, so it may import the standard library, aiosmtpd and
+  mailparser, nothing else; and run the way `maildesk bench` runs it, it
+  loads no module of maildesk's and serves with aiosmtpd's own `SMTP` class.
+- `service.cli` imports `service.bench.cli` (the `bench` subcommand), so no
+  module of `service.bench` may import `service.cli`, at the top or inside a
+  function, directly or through another module: the benchmark starts
+  maildesk as `python -m service.cli …` subprocesses, or through
+  `service.runner`.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 import smtplib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,3 +81,40 @@ async def test_the_stock_server_runs_aiosmtpd_alone_and_loads_nothing_of_maildes
     assert "stock aiosmtpd + mail-parser" in greeting
     assert stats["count"] == 1
     assert stats["service_modules"] == []
+
+
+def bench_modules() -> list[str]:
+    """Every module of `service.bench` but `__main__` (importing it runs the benchmark)."""
+    return sorted(
+        f"service.bench.{path.stem}"
+        for path in BENCH.glob("*.py")
+        if path.stem not in ("__init__", "__main__")
+    )
+
+
+def test_no_bench_module_imports_the_cli_anywhere_in_its_source() -> None:
+    offenders = [
+        (path.name, line, module)
+        for path in sorted(BENCH.glob("*.py"))
+        for line, module in imported_modules(path)
+        if module == "service.cli" or module.startswith("service.cli.")
+    ]
+    assert not offenders, f"service.bench imports service.cli (a cycle): {offenders}"
+
+
+def test_importing_every_bench_module_loads_no_cli() -> None:
+    modules = bench_modules()
+    assert "service.bench.trace" in modules and "service.bench.suite" in modules
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[:2] == ['service', 'cli']))"
+    )
+    root = str(BENCH.parents[1])
+    environment = {**os.environ, "PYTHONPATH": root}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, cwd=root
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]", f"service.cli was imported: {done.stdout}"
