@@ -5,6 +5,12 @@ parser, so every `maildesk` command (`serve` included, whose memory the
 benchmark measures) would pay for what is imported here. The benchmark
 itself (`service.bench.suite`) is imported only when `bench` runs.
 
+The dependency runs one way, cli → bench: nothing in `service.bench`
+imports `service.cli`. The benchmark starts maildesk as `python -m
+service.cli …` subprocesses, and `--trace` runs `serve` through
+`service.runner` (`service.bench.trace`);
+`tests/benchmarks/test_bench_boundaries.py` fails on an import back.
+
     maildesk bench            the full run (several minutes)
     maildesk bench --quick    everything reduced, under a minute
     maildesk bench --smoke    tiny counts, ~15 s: checks that it works (CI)

@@ -13,8 +13,18 @@ The JSON object is always the last line of output. Keys the issue asks for:
                             (measured with `timers_due`; scaled to 10,000 when fewer)
     idle_tick_ms            one scheduler tick with nothing due (median)
     peak_rss_mb             maildesk serve's VmHWM over the inbound phases
+    stock_parse_msgs_per_s  S. the stock stack: aiosmtpd's own SMTP class and DATA
+                            reading + mail-parser, closed loop (`service.bench.stock`)
+    ratio_to_stock_parse    inbound / stock (3/S): the ratio maildesk's own SMTP
+                            code cannot move, since S shares none of it
+    reply_ratio_to_stock_parse  replies / stock (3r/S)
+
+1, 2 and 2b run on maildesk's own SMTP session and DATA reader, so their
+ceilings rise when it gets faster; S does not. Every older key stays, so
+old figures remain comparable.
 
 and more, for context: `ratio_to_noop` (3/1), `parse_maildesk_msgs_per_s`,
+`stock_parse_cpu_ms_per_msg`,
 closed-loop latencies, the offered and achieved rate of the latency run and
 its latency counted from when each message was due, CPU shares of server
 and client, `rss_100k_tickets_mb`, the machine and the mode.

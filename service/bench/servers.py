@@ -10,6 +10,11 @@ event loop) and one of these handlers:
     parse-maildesk  runs maildesk's own `service.inbound.parse.parse_mail`, then 250
     catcher         keeps each message in a `service.catcher` Mailbox (the outbound sink)
 
+The stock stack (`stock-parse`, aiosmtpd's own `SMTP` class with its own DATA
+reading, then mail-parser) is not served from here: `stock.py` runs by file
+path, so that no package of maildesk's is imported before it, and speaks the
+same command channel.
+
 It prints `{"port": …, "pid": …}` on one line, then answers commands on
 stdin, one JSON line each: `stats` (messages received, first and last
 arrival on the system-wide monotonic clock, CPU seconds, VmHWM), `reset`,
@@ -44,6 +49,8 @@ from service.catcher.mailbox import Mailbox
 from service.catcher.smtp import CatcherHandler
 
 KINDS = ("noop", "parse", "parse-maildesk", "catcher")
+STOCK = "stock-parse"
+"""The stock stack's kind: `stock.py` run by file path, not one of `KINDS`."""
 HOST = "127.0.0.1"
 SECRET = "bench-secret-0123456789abcdefghij"
 ADMIN_TOKEN = "bench-admin-token"
@@ -272,11 +279,15 @@ class ServerProcess:
 
     @classmethod
     async def start(cls, kind: str) -> ServerProcess:
-        process = await anyio.open_process(
-            [sys.executable, "-m", "service.bench.servers", kind],
-            env=_child_env(),
-            stderr=None,
-        )
+        """Start a `KINDS` server, or `STOCK` (the stock stack, by file path: see `stock.py`)."""
+        if kind == STOCK:
+            # By path, not `-m service.bench.…`: importing it as a module would import maildesk's
+            # packages first. -I keeps the script's folder (service/bench) and PYTHONPATH off
+            # sys.path; its `stats` list any maildesk module that got loaded all the same.
+            command = [sys.executable, "-I", str(Path(__file__).with_name("stock.py"))]
+        else:
+            command = [sys.executable, "-m", "service.bench.servers", kind]
+        process = await anyio.open_process(command, env=_child_env(), stderr=None)
         assert process.stdout is not None
         lines = BufferedByteReceiveStream(process.stdout)
         with anyio.fail_after(60):
@@ -349,12 +360,13 @@ class Maildesk:
         counts to that file on `trace_phase()`.
         """
         log = _open_log(log_path)
-        runner = ["service.bench.trace", str(trace), "--"] if trace else ["service.cli"]
+        # `maildesk serve`, or with `trace` the same serve under the trace hooks (not through
+        # service.cli: the bench command lives there, and bench must not import it back).
+        runner = ["service.bench.trace", str(trace), "--"] if trace else ["service.cli", "serve"]
         command = [
             sys.executable,
             "-m",
             *runner,
-            "serve",
             "--db",
             str(db),
             "--smtp-host",

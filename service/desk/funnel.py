@@ -38,6 +38,7 @@ from service.domain.facts import Facts
 from service.domain.mailbox import is_addr_spec
 from service.domain.records import RecordKind, RecordRef, Ticket, Vendor
 from service.store import InboundReceipt, Queries, Store
+from service.tracing import traced
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Desk:
         """Call `listener` after every commit that queued deliveries or changed a timer."""
         self._listeners.append(listener)
 
+    @traced("Desk.apply (funnel transaction, commit included)")
     async def apply(
         self,
         request: Request,
@@ -122,6 +124,7 @@ class Desk:
 
     # --- writes that belong to no record ---------------------------------------------
 
+    @traced("Desk.keep (funnel transaction, commit included)")
     async def keep(self, receipt: InboundReceipt) -> None:
         """Store a received email that acted on nothing (automatic mail, a refusal)."""
         async with self._transaction() as (q, _):
@@ -143,6 +146,7 @@ class Desk:
                 return None
             return await q.vendors.get(vendor_id)
 
+    @traced("Desk.notify_address (funnel transaction, commit included)")
     async def notify_address(
         self,
         to_address: str,

@@ -52,6 +52,7 @@ from service.inbound.route import (
 )
 from service.private_files import owner_only_folder, write_owner_only
 from service.store import InboundReceipt, StorageError, Store
+from service.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class Intake:
             ),
         )
 
+    @traced("Intake.receive (one message: parse, checks, funnel, all recipients)")
     async def receive(self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str]) -> SmtpReply:
         """Act on one message for each of its recipients; return the SMTP reply."""
         try:

@@ -49,6 +49,7 @@ from service.adapters.mailparser import scan_mailboxes
 from service.domain.mailbox import is_addr_spec
 from service.inbound.mail_body import MAX_PARTS, InboundAttachment, MimeBody
 from service.inbound.mail_text import clean_text, decode_words, html_to_text
+from service.tracing import traced
 
 __all__ = ["Headers", "InboundAttachment", "InboundMail", "parse_mail"]
 
@@ -110,6 +111,7 @@ class InboundMail:
     defects: tuple[str, ...]
 
 
+@traced("parse_mail (in a worker thread)")
 def parse_mail(raw: bytes) -> InboundMail:
     """Parse one raw RFC 5322 message. Never raises.
 

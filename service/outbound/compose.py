@@ -22,6 +22,7 @@ from service.outbound.message import build_message
 from service.outbound.render import Renderer
 from service.representations import order_json, ticket_json
 from service.store import EmailItem, Queries, Store
+from service.tracing import traced
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Composer:
         self.renderer = renderer
         self.settings = settings
 
+    @traced("Composer.compose (reads, render, MIME)")
     async def compose(self, item: EmailItem, snapshots: Snapshots | None = None) -> bytes:
         """The message for `item`; `snapshots` shares the reads of one event between parties."""
         shared = snapshots.get(item) if snapshots is not None else None

@@ -68,6 +68,7 @@ import service
 from service.domain.actions import Action, command_words
 from service.outbound.email_environment import SECTIONS, SharedSections, email_environment
 from service.outbound.filters import when
+from service.tracing import traced
 
 TICKET_TYPE_LABELS: Mapping[str, str] = {
     "refund": "refund request",
@@ -126,6 +127,7 @@ class Renderer:
         for kind in kinds:
             self._templates(kind)
 
+    @traced("Renderer.render (Jinja, text + HTML)")
     def render(
         self, kind: str, context: Mapping[str, Any], sections: SharedSections | None = None
     ) -> RenderedEmail:

@@ -19,6 +19,7 @@ import aiosmtplib
 
 from service.adapters.aiosmtplib import RelayClient
 from service.catcher.mailbox import Mailbox
+from service.tracing import traced
 
 
 class DeliveryError(Exception):
@@ -69,6 +70,7 @@ class SmtpRelayTransport:
         self.pool_size = pool_size
         self._idle: list[RelayClient] = []
 
+    @traced("SmtpRelayTransport.send (one message to the relay)")
     async def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
         client, reused = await self._checkout()
         try:

@@ -20,6 +20,7 @@ from typing import Any, cast
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from service import tracing
 from service.store.base import Row, StorageError
 from service.store.migrations import scripts
 from service.store.queries import Queries
@@ -112,7 +113,7 @@ class PostgresStore:
     async def transaction(self) -> AsyncIterator[Queries]:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                yield Queries(PostgresConnection(conn))
+                yield Queries(tracing.sql(PostgresConnection(conn)))
         except _FAILURES as error:
             raise StorageError(f"PostgreSQL transaction failed: {error}") from error
 
@@ -120,7 +121,7 @@ class PostgresStore:
     async def reading(self) -> AsyncIterator[Queries]:
         try:
             async with self._pool.acquire() as conn:
-                yield Queries(PostgresConnection(conn))
+                yield Queries(tracing.sql(PostgresConnection(conn)))
         except _FAILURES as error:
             raise StorageError(f"PostgreSQL read failed: {error}") from error
 

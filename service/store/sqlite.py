@@ -40,6 +40,7 @@ from typing import Any, cast
 
 import anyio
 
+from service import tracing
 from service.private_files import OWNER_ONLY_FILE, create_owner_only, tighten_if_present
 from service.store.base import Row, StorageError
 from service.store.migrations import scripts
@@ -276,7 +277,7 @@ class SqliteStore:
                 await self._end_batch(batch, failure=error)
                 raise StorageError(f"cannot start a transaction: {error}") from error
             try:
-                yield Queries(SqliteConnection(self._writer))
+                yield Queries(tracing.sql(SqliteConnection(self._writer)))
                 self._writer.execute("RELEASE unit")
             except BaseException as error:
                 with anyio.CancelScope(shield=True):
@@ -306,6 +307,7 @@ class SqliteStore:
             self._batch = _Batch()
         return self._batch
 
+    @tracing.traced("SQLite write turn + BEGIN IMMEDIATE (waits for other processes)")
     def _begin(self) -> None:
         self._turn.take()
         try:
@@ -336,6 +338,7 @@ class SqliteStore:
             return
         await self._end_batch(batch)
 
+    @tracing.traced("SQLite COMMIT (the fsync)")
     def _commit(self) -> None:
         started = time.perf_counter()
         self._writer.execute("COMMIT")
@@ -356,7 +359,7 @@ class SqliteStore:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Queries]:
         try:
-            yield Queries(SqliteConnection(self._reader))
+            yield Queries(tracing.sql(SqliteConnection(self._reader)))
         except sqlite3.Error as error:
             raise StorageError(f"SQLite read failed: {error}") from error
 

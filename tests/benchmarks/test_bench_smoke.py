@@ -2,8 +2,9 @@
 
 Not a timed test: the figures of a smoke run mean nothing (tiny counts, a
 shared CI machine). It checks that the harness runs end to end in about 15
-seconds, that every key the issue asks for is there, that every figure is a
-positive number, and that maildesk acted on every message it was sent.
+seconds, that every key the issue asks for is there (the stock stack and the
+ratios against it included), that every figure is a positive number, and that
+maildesk acted on every message it was sent.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ REQUIRED = (
     "timers_10k_s",
     "idle_tick_ms",
     "peak_rss_mb",
+    "stock_parse_msgs_per_s",
+    "stock_parse_cpu_ms_per_msg",
+    "ratio_to_stock_parse",
+    "reply_ratio_to_stock_parse",
 )
 
 
@@ -57,4 +62,11 @@ def test_bench_smoke_runs_every_phase_and_ends_with_the_json_line(tmp_path: Path
     assert result["timers_fired"] == result["timers_due"]
     assert result["timers_emails_queued"] == 2 * result["timers_fired"]
     assert "maildesk serve: new tickets" in done.stdout
+    assert "stock aiosmtpd SMTP + mail-parser" in done.stdout
+    for ratio, numerator in (
+        ("ratio_to_stock_parse", "inbound_msgs_per_s"),
+        ("reply_ratio_to_stock_parse", "reply_msgs_per_s"),
+    ):  # against the stock stack, as the old ratios are against the parse-only server
+        expected = result[numerator] / result["stock_parse_msgs_per_s"]
+        assert abs(result[ratio] - expected) < 0.01, (ratio, result[ratio], expected)
     assert not any(tmp_path.glob("maildesk-bench-*")), "the work directory was not removed"
