@@ -18,13 +18,13 @@ reports threads blocked in `epoll`, a queue or a lock as running), so the
 summary decides for itself: a sample whose innermost frame is a line that
 waits (`.poll(`, `.select(`, `.get(`, `.wait(`, `.acquire(`, `sleep(`) is
 idle and left out. Everything else counts, including SQLite's own work and
-its fsync (the line in aiosqlite's thread that calls into sqlite3).
+its fsync (the line in the SQLite worker thread that calls into sqlite3).
 
 `python -m service.bench.profile FILE…` prints the summary of recordings:
 
 - per thread: samples, and the share of them that were busy (the event loop
-  thread, aiosqlite's two database threads, anyio's worker threads that run
-  `parse_mail`);
+  thread, the thread `BEGIN IMMEDIATE` and a slow `COMMIT` run in, anyio's
+  worker threads that run `parse_mail`);
 - where the busy time goes, exclusively: each busy sample is charged to the
   nearest maildesk module (or library) found walking up from its innermost
   frame, so stdlib `email` under `parse_mail` counts as inbound parsing;
@@ -60,11 +60,20 @@ INCLUSIVE: tuple[tuple[str, str], ...] = (
     ("Intake.receive (one inbound message)", r"\breceive \([^;]*inbound/intake\.py"),
     ("  parse_mail", r"\bparse_mail \("),
     ("  new_text (reply and quote stripping)", r"\bnew_text \("),
-    ("  Desk.apply (the funnel transaction)", r"\bapply \([^;]*service/desk\.py"),
-    ("  Desk.keep / notify_address", r"\b(keep|notify_address) \([^;]*service/desk\.py"),
+    ("  Desk.apply (the funnel transaction)", r"\bapply \([^;]*service/desk/funnel\.py"),
+    (
+        "  Desk.keep / notify_address",
+        r"\b(keep|notify_address) \([^;]*service/desk/funnel\.py",
+    ),
     ("  state machine (service/domain)", r"service/domain/"),
-    ("Queries (all SQL, on the loop thread)", r"service/store/queries\.py"),
-    ("aiosmtpd protocol (smtp.py)", r"aiosmtpd/smtp\.py"),
+    (
+        "repositories (all SQL, on the loop thread)",
+        r"service/store/(vendors|orders|tickets|timers|outbox|inbound|settings)\.py",
+    ),
+    (
+        "aiosmtpd protocol (smtp.py, our adapter)",
+        r"aiosmtpd/smtp\.py|service/adapters/aiosmtpd\.py",
+    ),
     ("OutboxWorker.run_once", r"\brun_once \([^;]*outbound/outbox\.py"),
     ("  Composer.compose", r"\bcompose \([^;]*outbound/compose\.py"),
     ("  Renderer.render (Jinja)", r"\brender \([^;]*outbound/render\.py"),
@@ -77,25 +86,30 @@ INCLUSIVE: tuple[tuple[str, str], ...] = (
 
 BUCKETS: tuple[tuple[str, str], ...] = (
     ("reply stripping (inbound/reply_text.py)", "service/inbound/reply_text.py"),
-    ("inbound parsing (inbound/parse.py, stdlib email, html2text)", "service/inbound/parse.py"),
+    ("inbound headers (inbound/parse.py, mail-parser's scanner)", "service/inbound/parse.py"),
+    ("inbound MIME parts (inbound/mail_body.py, stdlib email)", "service/inbound/mail_body.py"),
+    ("inbound text decoding (inbound/mail_text.py, html2text)", "service/inbound/mail_text.py"),
     ("automatic-mail/DMARC guard (inbound/guard.py)", "service/inbound/guard.py"),
     ("rendering (outbound/render.py, Jinja)", "service/outbound/render.py"),
     ("MIME building (outbound/message.py)", "service/outbound/message.py"),
     ("compose context (outbound/compose.py)", "service/outbound/compose.py"),
     ("representations (ticket/order JSON)", "service/representations.py"),
-    ("relay transport (outbound/transport.py, aiosmtplib)", "service/outbound/transport.py"),
+    ("relay transport (outbound/transport.py, adapters/aiosmtplib.py)", "outbound/transport.py"),
+    ("relay client's DATA (adapters/aiosmtplib.py)", "service/adapters/aiosmtplib.py"),
     ("outbox worker (outbound/outbox.py)", "service/outbound/outbox.py"),
     ("reply addresses/HMAC (outbound/addresses.py)", "service/outbound/addresses.py"),
     ("state machine (domain/)", "service/domain/"),
-    ("SQL calls and row decoding (store/queries.py)", "service/store/queries.py"),
     ("store wrapper (store/sqlite.py)", "service/store/sqlite.py"),
-    ("funnel (desk.py)", "service/desk.py"),
+    ("SQL calls and row decoding (store/ repositories)", "service/store/"),
+    ("funnel (desk/)", "service/desk/"),
+    ("use cases (usecases/)", "service/usecases/"),
+    ("email door (inbound/acting.py)", "service/inbound/acting.py"),
     ("intake (inbound/intake.py)", "service/inbound/intake.py"),
     ("routing (inbound/route.py)", "service/inbound/route.py"),
     ("listener handler (inbound/smtp.py)", "service/inbound/smtp.py"),
+    ("SMTP session (adapters/aiosmtpd.py: deadlines, DATA in chunks)", "adapters/aiosmtpd.py"),
     ("scheduler (scheduler.py)", "service/scheduler.py"),
     ("web (service/web, uvicorn, starlette)", "service/web/"),
-    ("aiosqlite (SQL in its threads incl. COMMIT's fsync; hand-offs on the loop)", "aiosqlite/"),
     ("aiosmtpd SMTP protocol (reading lines, replies)", "aiosmtpd/"),
     ("aiosmtplib (SMTP client)", "aiosmtplib/"),
     ("uvicorn/starlette", "uvicorn/"),
