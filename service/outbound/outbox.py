@@ -26,6 +26,7 @@ from service.outbound.render import RenderError, UnknownNotificationKind
 from service.outbound.transport import (
     MailTransport,
     MaybeDelivered,
+    MessageDeferred,
     PermanentFailure,
     TransientFailure,
 )
@@ -198,6 +199,11 @@ class OutboxWorker:
                 email.message_id,
             )
             return "retry", f"maybe delivered: {error}"
+        except MessageDeferred as error:
+            # This message's trouble alone (a busy mailbox, greylisting): it waits on its
+            # own backoff, the relay is fine, and every other message keeps flowing.
+            log.info("outbox #%s deferred by the relay: %s", outbox_id, error)
+            return "retry", str(error)
         except TransientFailure as error:
             self._relay_failures += 1
             self.relay_down_until = now + backoff(self._relay_failures)

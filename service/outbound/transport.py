@@ -4,10 +4,15 @@ A transport is one method, `send`. Whatever goes wrong below it is translated
 here, once, into one of three answers the outbox knows how to act on:
 
     DeliveryError
-     ├── TransientFailure   try again later (4xx, refused connection, timeout before DATA)
-     ├── PermanentFailure   give up and show the operator (5xx)
-     └── MaybeDelivered     the relay may have it (timeout after DATA): retry with the
-                            same Message-ID, so a duplicate can be recognised
+     ├── TransientFailure   the relay itself is in trouble (refused or dropped
+     │    │                 connection, 421, a timeout before the envelope): pause
+     │    │                 every delivery and try again later
+     │    ├── MessageDeferred   a 4xx to this message's MAIL, RCPT or DATA (a busy or
+     │    │                     greylisting mailbox, a throttled message): retry this
+     │    │                     message alone, later; the others keep flowing
+     │    └── MaybeDelivered    the relay may have it (timeout after DATA): retry with
+     │                          the same Message-ID, so a duplicate can be recognised
+     └── PermanentFailure   give up and show the operator (5xx)
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ class PermanentFailure(DeliveryError):
 
 class MaybeDelivered(TransientFailure):
     pass
+
+
+class MessageDeferred(TransientFailure):
+    """This message was answered 4xx; the relay itself is fine."""
 
 
 class MailTransport(Protocol):
@@ -88,9 +97,22 @@ class SmtpRelayTransport:
             except DeliveryError:
                 client.close()
                 raise
+        except MessageDeferred:
+            await self._give_back(client, reset=True)
+            raise
         except DeliveryError:
             client.close()
             raise
+        await self._give_back(client)
+
+    async def _give_back(self, client: RelayClient, *, reset: bool = False) -> None:
+        """Keep a healthy connection for the next message (after RSET when one was refused)."""
+        if reset and client.is_connected:
+            try:
+                await client.rset()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+                return
         if len(self._idle) < self.pool_size and client.is_connected:
             self._idle.append(client)
         else:
@@ -132,7 +154,7 @@ class SmtpRelayTransport:
         except aiosmtplib.SMTPResponseException as error:
             if error.code == 421 and not data_sent:  # the relay is closing this session
                 raise _StaleConnection from error
-            raise _classify(error) from error
+            raise _classify(error, this_message=True) from error
         except aiosmtplib.SMTPTimeoutError as error:
             if data_sent:
                 raise MaybeDelivered(f"timed out after DATA: {error}") from error
@@ -152,10 +174,20 @@ class _StaleConnection(Exception):
     """A kept connection turned out closed before anything was sent on it."""
 
 
-def _classify(error: aiosmtplib.SMTPResponseException) -> DeliveryError:
+def _classify(
+    error: aiosmtplib.SMTPResponseException, *, this_message: bool = False
+) -> DeliveryError:
+    """A relay's answer as the outbox's kind of failure.
+
+    A 4xx to the greeting or EHLO is the relay's trouble; to one message's
+    MAIL, RCPT or DATA (`this_message`) it is that message's alone, except
+    421, which closes the session for everyone.
+    """
     text = f"{error.code} {error.message}"
     if 400 <= error.code < 500:
-        return TransientFailure(text)
+        return (
+            MessageDeferred(text) if this_message and error.code != 421 else TransientFailure(text)
+        )
     return PermanentFailure(text)
 
 

@@ -214,13 +214,13 @@ async def test_a_worker_stopped_mid_batch_records_what_it_sent_and_releases_the_
     desk: Desk, store: Store, catalog: dict[str, Any], clock: FakeClock
 ) -> None:
     await open_support_ticket_with_reply(desk)  # four notifications
-    async with serve_smtp(SlowRelay(0.4), hostname="relay.test", ident="relay", grace=0) as (
+    async with serve_smtp(SlowRelay(1.0), hostname="relay.test", ident="relay", grace=0) as (
         _,
         port,
     ):
         outbox = worker(store, clock, port)
         outbox.concurrency = 1
-        with anyio.move_on_after(0.6):  # a stop while the second message is at the relay
+        with anyio.move_on_after(1.5):  # a stop while the second message is at the relay
             await outbox.run_once()
         async with store.reading() as q:
             assert await q.outbox.counts() == {"sent": 1, "pending": 3}
@@ -261,3 +261,51 @@ async def test_relay_connections_are_reused_and_one_the_relay_closed_is_replaced
         assert await outbox.run_once() == 2
     assert relay.messages == 6
     assert outbox.relay_down_until is None  # a stale connection is not a relay failure
+
+
+class GreylistingRelay:
+    """Answers `451` to RCPT for one mailbox (busy, greylisting) and takes everything else."""
+
+    def __init__(self, busy: str) -> None:
+        self.busy = busy
+        self.delivered: list[str] = []
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address == self.busy:
+            return "451 4.2.1 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.delivered.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+async def test_a_4xx_for_one_recipient_defers_that_message_alone_while_the_rest_flow(
+    desk: Desk, store: Store, catalog: dict[str, Any], clock: FakeClock
+) -> None:
+    for reference in ("BOOK0001", "MUG00001", "GLX00001"):
+        await desk.apply(OpenRequest(reference, Open(TicketType.SUPPORT, Party.CUSTOMER, "Hi")))
+    relay = GreylistingRelay(busy="help@acme.test")
+    async with serve_smtp(relay, hostname="relay.test", ident="relay") as (_, port):
+        outbox = worker(store, clock, port)
+        assert await outbox.run_once() == 4  # everyone but Acme's busy mailbox
+        assert outbox.relay_down_until is None  # the relay is fine: nothing pauses
+        assert sorted(relay.delivered) == sorted(
+            ["jane@example.test", "bob@example.test", "jane@example.test", "owner@globex.test"]
+        )
+        async with store.reading() as q:
+            waiting = [m for m in await q.outbox.find() if m.status != "sent"]
+        assert [(m.status, m.item.to_address, m.attempts) for m in waiting] == [
+            ("retrying", "help@acme.test", 1),
+            ("retrying", "help@acme.test", 1),
+        ]
+        assert all("451 4.2.1" in (m.last_error or "") for m in waiting)
+        # Its own backoff: nothing is retried before it is due.
+        assert await outbox.run_once() == 0
+        relay.busy = ""
+        clock.advance(timedelta(seconds=31))
+        assert await outbox.run_once() == 2
+    assert sorted(relay.delivered).count("help@acme.test") == 2
