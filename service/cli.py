@@ -1,136 +1,91 @@
-"""The `maildesk` command: thin subcommands, each calling one function.
+"""The `maildesk` command: every subcommand's parser, and `main`.
 
 Parsing uses the standard library's argparse: subcommands, help and
-environment defaults are all it needs to do, and it adds no dependency.
+environment defaults are all it needs, and it adds no dependency. Each
+subcommand is one function elsewhere; this module only says which, with a
+one-line description and a help text (and its default) for every option.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import anyio
 
-from service.catalog import ImportError_, import_catalog
-from service.clock import SystemClock
-from service.config import DEFAULT_DB, DEFAULT_DOMAIN, ConfigError, env
-from service.desk import Desk, MailIdentity
-from service.outbound.webhook_target import AllowList
-from service.runner import WEBHOOK_ALLOW_HOSTS_HELP, add_run_commands
-from service.store import EmailItem, StorageError, Store, open_store
-from service.store.migrate import copy_sqlite_to_postgres
-from service.store.postgres import PostgresStore
-from service.store.sqlite import SqliteStore
+from service.bench import cli as bench
+from service.catalog import ImportError_
+from service.catcher.app import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT
+from service.config import DEFAULT_DB, ConfigError, env
+from service.demo import cmd_demo
+from service.mail_tools import cmd_send
+from service.operator_commands import (
+    cmd_escalations,
+    cmd_import,
+    cmd_migrate_db,
+    cmd_outbox,
+)
+from service.runner import (
+    DEMO_DB,
+    WEBHOOK_ALLOW_HOSTS_HELP,
+    add_serve_options,
+    cmd_catcher,
+    cmd_serve,
+)
+from service.store import StorageError
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (from MAILDESK_* when that is set)."""
+
+
+def _version() -> str:
+    try:
+        return version("maildesk")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default=env("db", DEFAULT_DB),
-        help="SQLite file or postgresql://… URL (MAILDESK_DB; default maildesk.db)",
+        help="the database: a SQLite file or a postgresql://… URL (MAILDESK_DB)",
     )
-
-
-async def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[int]]) -> int:
-    store = await open_store(args.db)
-    try:
-        return await work(store)
-    finally:
-        await store.close()
-
-
-async def cmd_import(args: argparse.Namespace) -> int:
-    allow = AllowList.parse(args.webhook_allow_hosts)
-    try:
-        data = json.loads(await anyio.Path(args.file).read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{args.file}: no such file") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{args.file}: not valid JSON ({error})") from None
-
-    async def work(store: Store) -> int:
-        counts = await import_catalog(store, data, webhook_allow=allow)
-        print(json.dumps(counts))
-        return 0
-
-    return await _with_store(args, work)
-
-
-async def cmd_escalations(args: argparse.Namespace) -> int:
-    async def work(store: Store) -> int:
-        for vendor_id, abusing in ((args.abusing, True), (args.clear, False)):
-            if vendor_id is None:
-                continue
-            desk = Desk(store, SystemClock(), MailIdentity(env("domain", DEFAULT_DOMAIN) or ""))
-            if await desk.set_vendor_abusing(vendor_id, abusing) is None:
-                raise ConfigError(f"there is no vendor {vendor_id!r}")
-            state = "now marked as abusing" if abusing else "no longer marked as abusing"
-            print(f"vendor {vendor_id} is {state} the save-the-sale window")
-        async with store.reading() as q:
-            escalations = await q.tickets.escalations(args.vendor)
-        if not escalations:
-            print("no escalations")
-        for e in escalations:
-            flag = "  [vendor marked abusing]" if e.vendor_abusing else ""
-            reason = f"  {e.reason}" if e.reason else ""
-            print(f"{e.at:%Y-%m-%d %H:%M}Z  ticket #{e.ticket_number}  {e.vendor_id}{flag}{reason}")
-        return 0
-
-    return await _with_store(args, work)
-
-
-async def cmd_outbox(args: argparse.Namespace) -> int:
-    async def work(store: Store) -> int:
-        async with store.reading() as q:
-            counts = await q.outbox.counts()
-            rows = await q.outbox.find(args.status, args.limit)
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        print(f"outbox: {summary or 'empty'}")
-        for row in rows:
-            error = f"  last error: {row.last_error}" if row.last_error else ""
-            item = row.item
-            what, where = (
-                (item.kind, item.to_address)
-                if isinstance(item, EmailItem)
-                else (f"webhook {item.event}", item.url)
-            )
-            print(
-                f"#{row.id:<6} {row.status:<9} {what:<22} to {where}"
-                f"  {item.record or '-'}  attempts {row.attempts}"
-                f"  next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z{error}"
-            )
-        return 0
-
-    return await _with_store(args, work)
-
-
-async def cmd_migrate_db(args: argparse.Namespace) -> int:
-    if not args.to.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(f"--to {args.to!r}: expected a postgresql://… URL")
-    source, target = await open_store(args.db), await open_store(args.to)
-    try:
-        if not isinstance(source, SqliteStore) or not isinstance(target, PostgresStore):
-            raise ConfigError("migrate-db copies a SQLite --db into a PostgreSQL --to")
-        counts = await copy_sqlite_to_postgres(source, target)
-    finally:
-        await source.close()
-        await target.close()
-    print(json.dumps(counts))
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="maildesk", description="An email helpdesk for refunds, cancelations and support."
+        prog="maildesk",
+        description="An email helpdesk for refunds, cancelations and support: "
+        "customers and vendors settle tickets by email.",
+        formatter_class=_Help,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"maildesk {_version()}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", title="commands"
+    )
 
-    p = commands.add_parser("import", help="import vendors, products and orders from JSON")
-    p.add_argument("file", help="a JSON file in the import format (see fixtures/demo.json)")
+    def command(name: str, summary: str, run: Command) -> argparse.ArgumentParser:
+        p = commands.add_parser(name, help=summary, description=summary, formatter_class=_Help)
+        p.set_defaults(run=run)
+        return p
+
+    p = command(
+        "serve", "run the SMTP listener, web server and API, scheduler and outbox", cmd_serve
+    )
+    add_serve_options(p)
+
+    p = command("demo", "serve the demo data on a fake clock, on a database of its own", cmd_demo)
+    add_serve_options(p, db_default=DEMO_DB)
+
+    p = command("import", "import vendors, products and orders from a JSON file", cmd_import)
+    p.add_argument("file", help="a JSON file in the import format (docs/import-format.md)")
     _db_option(p)
     p.add_argument(
         "--webhook-allow-hosts",
@@ -138,37 +93,61 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOSTS",
         help=f"{WEBHOOK_ALLOW_HOSTS_HELP} (MAILDESK_WEBHOOK_ALLOW_HOSTS)",
     )
-    p.set_defaults(run=cmd_import)
 
-    p = commands.add_parser(
-        "escalations", help="list escalations; mark a vendor as abusing the window, or clear it"
+    p = command(
+        "escalations",
+        "list escalations; mark a vendor as abusing the save-the-sale window, or clear it",
+        cmd_escalations,
     )
     _db_option(p)
-    p.add_argument("--vendor", help="only this vendor's escalations")
+    p.add_argument("--vendor", help="list only this vendor's escalations")
     p.add_argument("--abusing", metavar="VENDOR", help="mark VENDOR as abusing the window")
     p.add_argument("--clear", metavar="VENDOR", help="clear VENDOR's abuse mark")
-    p.set_defaults(run=cmd_escalations)
 
-    p = commands.add_parser("outbox", help="show queued, retrying and failed notifications")
+    p = command("outbox", "show queued, retrying and failed notifications", cmd_outbox)
     _db_option(p)
-    p.add_argument("--status", choices=["pending", "retrying", "sent", "failed"])
-    p.add_argument("--limit", type=int, default=50)
-    p.set_defaults(run=cmd_outbox)
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--sent", action="store_true", help="show sent notifications instead")
+    shown.add_argument("--all", action="store_true", help="show every notification")
+    p.add_argument("--limit", type=int, default=50, help="show at most this many, newest first")
 
-    p = commands.add_parser(
-        "migrate-db", help="copy a SQLite database into an empty PostgreSQL database"
+    p = command(
+        "migrate-db", "copy a SQLite database into an empty PostgreSQL database", cmd_migrate_db
     )
     _db_option(p)
     p.add_argument("--to", required=True, metavar="postgresql://…", help="the target database")
-    p.set_defaults(run=cmd_migrate_db)
 
-    add_run_commands(commands)
+    p = command(
+        "catcher", "a stand-alone mail catcher: SMTP in, a web page and JSON out", cmd_catcher
+    )
+    p.add_argument("--smtp-host", default="127.0.0.1", help="SMTP listen address")
+    p.add_argument("--smtp-port", default=str(DEFAULT_SMTP_PORT), help="SMTP listen port")
+    p.add_argument("--http-host", default="127.0.0.1", help="web listen address")
+    p.add_argument("--http-port", default=str(DEFAULT_HTTP_PORT), help="web listen port")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --http-host be an address other machines reach; the catcher has no password, "
+        "so anyone who can reach it reads and deletes every caught message",
+    )
 
-    p = commands.add_parser("bench", help="measure throughput, latency and memory (see README)")
-    from service.bench import cli as bench
+    p = command("send", "send an .eml file to maildesk's SMTP listener", cmd_send)
+    p.add_argument("file", help="the message, as a mail server would relay it")
+    p.add_argument(
+        "--smtp-host",
+        default=env("smtp_host", "127.0.0.1"),
+        help="listener address (MAILDESK_SMTP_HOST)",
+    )
+    p.add_argument(
+        "--smtp-port", default=env("smtp_port", "2525"), help="listener port (MAILDESK_SMTP_PORT)"
+    )
+    p.add_argument("--from", dest="sender", help="envelope sender; none: the From header")
+    p.add_argument(
+        "--to", action="append", help="envelope recipient, repeatable; none: the To header"
+    )
 
+    p = command("bench", "measure throughput, latency and memory beside the bare stack", bench.run)
     bench.add_options(p)
-    p.set_defaults(run=bench.run)
     return parser
 
 
@@ -182,6 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`maildesk outbox | head`): nothing left to say to it. Point
+        # stdout at /dev/null so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

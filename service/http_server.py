@@ -12,6 +12,7 @@ Used by `maildesk serve` and by the stand-alone catcher.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 from collections.abc import Generator
 
@@ -20,7 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from service.adapters.uvicorn import ServerWithoutSignals, guarded_protocol
-from service.config import HttpLimits
+from service.config import ConfigError, HttpLimits
 
 GRACEFUL_SHUTDOWN_SECONDS = 5.0
 LISTEN_BACKLOG = 1024
@@ -60,24 +61,49 @@ async def serve_http(
 
 @contextlib.contextmanager
 def listening_socket(
-    host: str, port: int, *, reuse_port: bool = False
+    host: str, port: int, *, reuse_port: bool = False, setting: str = ""
 ) -> Generator[socket.socket, None, None]:
     """A TCP socket bound and listening on `host`:`port` (the first address `host` resolves to).
 
     With `reuse_port`, other sockets of this user may listen on the same port
     too (SO_REUSEPORT), and the kernel spreads new connections across them.
+    A port that cannot be had is a `ConfigError` of one line naming `setting`
+    (the flag and variable that choose another), not a traceback.
     """
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise ConfigError(f"cannot listen on {host!r}: {error.strerror}{_use(setting)}") from None
     listening = socket.socket(family, kind, proto)
     try:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
             listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        listening.bind(address)
+        try:
+            listening.bind(address)
+        except OSError as error:
+            raise unavailable_port(error, host, port, setting) from None
         listening.listen(LISTEN_BACKLOG)
         listening.setblocking(False)
         yield listening
     finally:
         listening.close()
+
+
+def unavailable_port(error: OSError, host: str, port: int, setting: str) -> ConfigError:
+    """Why `host`:`port` cannot be listened on, in one line that names the fix."""
+    if error.errno == errno.EADDRINUSE:
+        why = "is already in use by another program"
+    elif error.errno == errno.EACCES:
+        why = "needs privileges this user does not have (ports below 1024 usually do)"
+    elif error.errno == errno.EADDRNOTAVAIL:
+        why = "is not an address of this machine"
+    else:
+        why = f"cannot be listened on ({error.strerror})"
+    return ConfigError(f"{host}:{port} {why}{_use(setting)}")
+
+
+def _use(setting: str) -> str:
+    return f"; choose another with {setting}" if setting else ""

@@ -10,7 +10,6 @@ messages already in DATA finish and commit; then the database closes.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import secrets
 import signal
@@ -20,13 +19,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import aiosmtplib
 import anyio
 from anyio.abc import TaskStatus
 
 import service
-from service.catalog import import_catalog
-from service.catcher.app import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT, run_catcher
+from service.banner import banner
+from service.catcher.app import run_catcher
 from service.clock import SharedTime
 from service.config import (
     DEFAULT_DB,
@@ -34,7 +32,6 @@ from service.config import (
     DEFAULT_MAX_API_BODY,
     DEFAULT_MAX_IMPORT_BODY,
     DEFAULT_SMTP_PROCESSES,
-    ConfigError,
     Settings,
     env,
     http_limits_from_env,
@@ -45,7 +42,6 @@ from service.config import (
     parse_time,
     resolve_secret,
 )
-from service.http_hosts import LOOPBACK_NAMES, allowed_hosts, is_loopback_host
 from service.http_server import listening_socket, serve_http
 from service.listeners import helper_listeners, serve_listener
 from service.outbound.webhook_target import AllowList
@@ -85,8 +81,11 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
     option("--smtp-port", "SMTP listen port", "2525")
     option("--http-host", "web/API listen address", "127.0.0.1")
     option("--http-port", "web/API listen port", "8025")
-    option("--relay", "HOST:PORT of the SMTP relay for outgoing mail; default: built-in catcher")
-    option("--base-url", "public URL of the web server, used in links in emails")
+    option("--relay", "HOST:PORT of the SMTP relay for outgoing mail; none: the built-in catcher")
+    option(
+        "--base-url",
+        "public URL of the web server, used in links in emails; none: http://HTTP-HOST:HTTP-PORT",
+    )
     option("--templates", "a folder of templates that overrides the built-in ones")
     option("--webhook-allow-hosts", WEBHOOK_ALLOW_HOSTS_HELP)
     option(
@@ -101,8 +100,8 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
         const="resume",
         default=env("fake_clock"),
         metavar="ISO-8601",
-        help="run on a fake clock that only the admin API moves; optional start time "
-        "(MAILDESK_FAKE_CLOCK)",
+        help="run on a fake clock that only the admin API moves, from ISO-8601 or, with no "
+        "value, from where it stood (MAILDESK_FAKE_CLOCK)",
     )
 
 
@@ -176,9 +175,16 @@ async def serve(
     try:
         with (
             listening_socket(
-                settings.smtp_host, settings.smtp_port, reuse_port=settings.smtp_processes > 1
+                settings.smtp_host,
+                settings.smtp_port,
+                reuse_port=settings.smtp_processes > 1,
+                setting="--smtp-port (MAILDESK_SMTP_PORT)",
             ) as smtp_socket,
-            listening_socket(settings.http_host, settings.http_port) as http_socket,
+            listening_socket(
+                settings.http_host,
+                settings.http_port,
+                setting="--http-port (MAILDESK_HTTP_PORT)",
+            ) as http_socket,
             _shared_fake_clock(runtime) as shared_time,
         ):
             runtime.settings = settings = replace(
@@ -237,47 +243,6 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
         await anyio.sleep_forever()
 
 
-def _banner(runtime: Runtime) -> None:
-    s = runtime.settings
-    web = f"http://{s.http_host}:{s.http_port}"
-    mail = f"relay {s.relay.host}:{s.relay.port}" if s.relay else f"{web}/mail (built-in catcher)"
-    clock = f"fake, now {runtime.clock.now().isoformat()}" if runtime.fake_clock else "system"
-    lines = [
-        f"maildesk serving {s.domain} on {s.db}",
-        f"  SMTP     {s.smtp_host}:{s.smtp_port}  (refund@, cancel@, support@, lookup@{s.domain})"
-        + (f", {s.smtp_processes} processes" if s.smtp_processes > 1 else ""),
-        f"  web/API  {web}   health {web}/healthz",
-        f"  mail     {mail}",
-        f"  clock    {clock}",
-    ]
-    if s.relay is None:
-        lines.append(f"  admin    Authorization: Bearer {s.admin_token}")
-    lines += _exposure_warnings(s)
-    print("\n".join(lines), flush=True)
-
-
-def _exposure_warnings(s: Settings) -> list[str]:
-    """What a web server listening beyond this machine shows, and to whom: said, never silent."""
-    if is_loopback_host(s.http_host):
-        return []
-    warnings = []
-    if s.relay is None:
-        warnings.append(
-            f"  note     --http-host {s.http_host} reaches other machines: the built-in "
-            "catcher's pages (/mail, /api/messages) show them nothing without the admin "
-            "token; in a browser sign in with any user name and the admin token as password, "
-            "from scripts send the Authorization line above"
-        )
-    names = allowed_hosts(s.public_base_url, s.http_host)
-    if names == LOOPBACK_NAMES:  # bound to every address, and no --base-url names one
-        warnings.append(
-            f"  note     without --base-url the web server answers only to "
-            f"{', '.join(sorted(names))}; set --base-url (MAILDESK_BASE_URL) to the address "
-            "other machines use, which also goes into the links in emails"
-        )
-    return warnings
-
-
 async def cmd_serve(args: argparse.Namespace) -> int:
     store = await open_store(args.db)
     try:
@@ -285,45 +250,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     except BaseException:
         await store.close()
         raise
-    await serve(settings, store=store, on_ready=_banner)
-    return 0
-
-
-async def cmd_demo(args: argparse.Namespace) -> int:
-    if not args.fake_clock:
-        args.fake_clock = DEMO_START
-    store = await open_store(args.db)
-    try:
-        settings = await settings_from(args, store, mode="demo")
-        data = json.loads((bundled("fixtures") / "demo.json").read_text("utf-8"))
-        counts = await import_catalog(
-            store, data, webhook_allow=AllowList.parse(settings.webhook_allow_hosts)
-        )
-    except BaseException:
-        await store.close()
-        raise
-
-    def ready(runtime: Runtime) -> None:
-        _banner(runtime)
-        s = runtime.settings
-        web = f"http://{s.http_host}:{s.http_port}"
-        token = s.admin_token
-        sample = bundled("fixtures") / "mail" / "refund-request.eml"
-        print(
-            f"\nImported {counts['vendors']} vendors, {counts['products']} products and "
-            f"{counts['orders']} orders from fixtures/demo.json. Try:\n"
-            f"  maildesk send {sample} --smtp-port {s.smtp_port}\n"
-            f"      Jane asks for a refund of order Q7K2M9XA; both emails appear at {web}/mail\n"
-            f"  curl -s -H 'Authorization: Bearer {token}' {web}/api/v1/tickets\n"
-            f"  curl -s -H 'Authorization: Bearer {token}' -d '{{\"advance\": \"P1D\"}}' "
-            f"{web}/api/v1/admin/clock\n"
-            f"      a weekday later the refund is processed and confirmed to both parties\n"
-            f"  curl -s -H 'Authorization: Bearer {token}' {web}/api/v1/vendors/acme\n"
-            f"      the vendor's API key and command address\n",
-            flush=True,
-        )
-
-    await serve(settings, store=store, on_ready=ready)
+    await serve(settings, store=store, on_ready=lambda runtime: print(banner(runtime), flush=True))
     return 0
 
 
@@ -337,64 +264,3 @@ async def cmd_catcher(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
     )
     return 0
-
-
-async def cmd_send(args: argparse.Namespace) -> int:
-    """Send an .eml file to a listener, as a mail server would."""
-    path = anyio.Path(args.file)
-    if not await path.exists():
-        raise ConfigError(f"{path}: no such file")
-    raw = await path.read_bytes()
-    from email.parser import BytesParser
-    from email.utils import getaddresses
-
-    headers = BytesParser().parsebytes(raw, headersonly=True)
-    sender = args.sender or (getaddresses([headers.get("From", "")])[0][1])
-    recipients = args.to or [a for _, a in getaddresses(headers.get_all("To", []))]
-    if not sender or not recipients:
-        raise ConfigError(f"{path}: give --from and --to; the file's headers name none")
-    try:
-        _, reply = await aiosmtplib.send(
-            raw,
-            sender=sender,
-            recipients=recipients,
-            hostname=args.smtp_host,
-            port=parse_port("smtp-port", args.smtp_port),
-            start_tls=False,
-        )
-    except aiosmtplib.SMTPException as error:
-        print(f"maildesk send: {error}", file=sys.stderr)
-        return 1
-    print(f"sent {path.name} from {sender} to {', '.join(recipients)}: {reply}")
-    return 0
-
-
-def add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = commands.add_parser("serve", help="run the listener, web server, scheduler and outbox")
-    add_serve_options(p)
-    p.set_defaults(run=cmd_serve)
-
-    p = commands.add_parser("demo", help="import the demo data and serve it on a fake clock")
-    add_serve_options(p, db_default=DEMO_DB)
-    p.set_defaults(run=cmd_demo)
-
-    p = commands.add_parser("catcher", help="a stand-alone mail catcher: SMTP + web page + API")
-    p.add_argument("--smtp-host", default="127.0.0.1")
-    p.add_argument("--smtp-port", default=str(DEFAULT_SMTP_PORT))
-    p.add_argument("--http-host", default="127.0.0.1")
-    p.add_argument("--http-port", default=str(DEFAULT_HTTP_PORT))
-    p.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="let --http-host be an address other machines reach; the catcher has no password, "
-        "so anyone who can reach it reads and deletes every caught message",
-    )
-    p.set_defaults(run=cmd_catcher)
-
-    p = commands.add_parser("send", help="send an .eml file to maildesk's SMTP listener")
-    p.add_argument("file")
-    p.add_argument("--smtp-host", default=env("smtp_host", "127.0.0.1"))
-    p.add_argument("--smtp-port", default=env("smtp_port", "2525"))
-    p.add_argument("--from", dest="sender", help="envelope sender (default: the From header)")
-    p.add_argument("--to", action="append", help="envelope recipient (default: the To header)")
-    p.set_defaults(run=cmd_send)

@@ -37,15 +37,20 @@ class OutboxRepository(Repository):
             [_columns(item) for item in items],
         )
 
-    async def find(self, status: str | None = None, limit: int = 200) -> list[QueuedDelivery]:
-        """The newest deliveries first, all of them or those with one status."""
-        rows = await self.sql.fetch(
-            """SELECT * FROM outbox WHERE CAST(? AS TEXT) IS NULL OR status = ?
-               ORDER BY id DESC LIMIT ?""",
-            status,
-            status,
-            limit,
-        )
+    async def find(
+        self, status: str | Sequence[str] | None = None, limit: int = 200
+    ) -> list[QueuedDelivery]:
+        """The newest deliveries first: all of them, or those with one of the statuses."""
+        if status is None:
+            rows = await self.sql.fetch("SELECT * FROM outbox ORDER BY id DESC LIMIT ?", limit)
+        else:
+            statuses = [status] if isinstance(status, str) else list(status)
+            marks = ", ".join("?" for _ in statuses)
+            rows = await self.sql.fetch(
+                f"SELECT * FROM outbox WHERE status IN ({marks}) ORDER BY id DESC LIMIT ?",
+                *statuses,
+                limit,
+            )
         return [_queued(r) for r in rows]
 
     async def counts(self) -> dict[str, int]:

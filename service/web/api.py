@@ -17,6 +17,7 @@ from starlette.routing import Route
 from service.http_body import NO_BODY
 from service.web.api_admin import admin_abuse, admin_clock, admin_escalations, admin_import
 from service.web.api_core import IMPORT_BODY, JSON_BODY, Handler, endpoint
+from service.web.api_docs import api_docs
 from service.web.api_tickets import (
     ACTIONS,
     get_order,
@@ -27,6 +28,7 @@ from service.web.api_tickets import (
     ticket_action,
 )
 from service.web.openapi import openapi
+from service.web.rendering import PageRenderer
 
 _ADMIN = True
 _ANYONE = False
@@ -52,6 +54,7 @@ ENDPOINTS: tuple[tuple[str, str, Handler, Sequence[Middleware], bool], ...] = (
 def api_routes() -> list[Route]:
     return [
         Route("/api/v1/openapi.json", openapi, methods=["GET"], middleware=NO_BODY),
+        Route("/api/v1/docs", api_docs(PageRenderer()), methods=["GET"], middleware=NO_BODY),
         *(
             Route(path, endpoint(handler, admin_only=admin), methods=[method], middleware=limit)
             for method, path, handler, limit, admin in ENDPOINTS

@@ -30,12 +30,16 @@ async def admin_clock(request: Request, runtime: Runtime, caller: Caller) -> Res
     data = await json_body(request, allowed=frozenset({"now", "advance"}))
     try:
         to = parse_time("now", text_field(data, "now")) if "now" in data else None
-        by = isodate.parse_duration(text_field(data, "advance")) if "advance" in data else None
-    except (ConfigError, isodate.ISO8601Error) as error:
+    except ConfigError as error:
         raise ApiError(400, str(error)) from None
-    except (ValueError, ArithmeticError):  # isodate's own limits: a year 99999, say
+    advance = text_field(data, "advance") if "advance" in data else None
+    try:
+        by = isodate.parse_duration(advance) if advance is not None else None
+    except (ValueError, ArithmeticError):  # isodate's ISO8601Error is a ValueError
         raise ApiError(
-            400, 'send {"advance": "PT24H"}: an ISO-8601 duration, days or less'
+            400,
+            "advance is an ISO-8601 duration like P1D (a day), PT2H (two hours) or P1DT12H "
+            f"(a day and a half); got {advance!r}",
         ) from None
     if to is None and by is None:
         raise ApiError(400, 'send {"now": "<ISO-8601>"} or {"advance": "PT24H"}')

@@ -11,6 +11,7 @@ import pytest
 
 import service.catcher
 from service.catcher import CatcherAddresses, Mailbox, build_catcher_app, run_catcher
+from service.config import ConfigError
 from tests.catcher import mail
 
 pytestmark = pytest.mark.anyio
@@ -90,10 +91,10 @@ async def test_run_catcher_stops_within_the_graceful_shutdown_time_with_a_client
                 task_group.cancel_scope.cancel()
 
 
-async def test_a_busy_http_port_is_an_os_error_not_an_exit() -> None:
+async def test_a_busy_http_port_is_a_config_error_not_an_exit() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(OSError):
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port} is already in use"):
             await run_catcher("127.0.0.1", 0, "127.0.0.1", port)

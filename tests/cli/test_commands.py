@@ -81,13 +81,24 @@ def test_escalations_lists_them_and_marks_and_clears_an_abusing_vendor(tmp_path:
     number = anyio.run(escalate)
     listed = maildesk("escalations", "--db", str(db))
     assert listed.returncode == 0
-    assert f"ticket #{number}  acme" in listed.stdout and "Never agreed" in listed.stdout
+    heading, rule, row = listed.stdout.splitlines()
+    assert heading.split() == [
+        "escalated",
+        "ticket",
+        "vendor",
+        "marked",
+        "abusing",
+        "customer's",
+        "words",
+    ]
+    assert set(rule.replace(" ", "")) == {"-"}
+    assert row.split()[3:] == [f"#{number}", "acme", "no", "Never", "agreed"]
     marked = maildesk("escalations", "--db", str(db), "--abusing", "acme")
     assert "acme is now marked as abusing" in marked.stdout
-    assert "[vendor marked abusing]" in marked.stdout
+    assert marked.stdout.splitlines()[-1].split()[3:6] == [f"#{number}", "acme", "yes"]
     cleared = maildesk("escalations", "--db", str(db), "--clear", "acme")
     assert "no longer marked" in cleared.stdout
-    assert "[vendor marked abusing]" not in cleared.stdout
+    assert cleared.stdout.splitlines()[-1].split()[3:6] == [f"#{number}", "acme", "no"]
     unknown = maildesk("escalations", "--db", str(db), "--abusing", "nobody")
     assert unknown.returncode == 2 and "no vendor 'nobody'" in unknown.stderr
 

@@ -26,7 +26,7 @@ async def open_by_api(
 
 async def test_every_endpoint_needs_a_token_and_rejects_an_unknown_one(served: Served) -> None:
     for route in api_routes():
-        if route.path.endswith("openapi.json"):
+        if route.path.endswith(("openapi.json", "/docs")):
             continue
         path = route.path.format(vendor_id="acme", number="1", reference="Q7K2M9XA")
         for method in sorted(route.methods or ()):
@@ -169,6 +169,7 @@ async def test_the_openapi_document_describes_every_api_route(served: Served) ->
         if m != "HEAD"
     }
     served_routes.discard(("/api/v1/openapi.json", "GET"))
+    served_routes.discard(("/api/v1/docs", "GET"))
     assert served_routes == described
 
 
@@ -189,3 +190,23 @@ async def test_the_operator_opens_a_request_on_the_customers_behalf_under_the_cu
     assert refused.json()["code"] == "refund_window_passed"
     missing = await open_by_api(served, "NOSUCH01", "refund", key=ADMIN)
     assert missing.status_code == 404
+
+
+async def test_a_clock_advance_that_is_not_iso_8601_shows_the_form_it_wants(
+    served: Served,
+) -> None:
+    response = await served.api("POST", "/api/v1/admin/clock", {"advance": "1 day"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "P1D" in error and "'1 day'" in error
+
+
+async def test_the_api_reference_page_lists_every_endpoint_of_the_openapi_document(
+    served: Served,
+) -> None:
+    page = await served.http.get("/api/v1/docs")  # no token: the reference is public
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for path, operations in DOCUMENT["paths"].items():
+        for method in operations:
+            assert f"<code>{method.upper()} {path}</code>" in page.text, (method, path)
+    assert "<script" not in page.text and "https://" not in page.text.split("</head>")[0]
