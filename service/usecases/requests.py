@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from service.desk import Desk, OpenRequest, OrderNotFound
 from service.domain.events import Open
 from service.domain.notifications import REQUEST_REFUSED
-from service.domain.records import Attachment, Party, TicketType
+from service.domain.records import Attachment, Party, Sender, TicketType
 from service.store import InboundReceipt
 from service.usecases.outcomes import Door, NoPurchaseFound, Opened, OpenOutcome, Refused
 
@@ -64,16 +64,17 @@ async def open_request(
     attachments: tuple[Attachment, ...] = (),
     blobs: Mapping[str, bytes] | None = None,
     receipt: InboundReceipt | None = None,
+    sender: Sender | None = None,
 ) -> OpenOutcome:
     """Open a `kind` ticket on the first of `words` that is one of the requester's orders.
 
     A `receipt` (the email that asked) is kept in the same transaction as
-    whatever came of it.
+    whatever came of it; `sender` is who wrote that email, if one did.
     """
     reference = await find_order(desk, requester, words)
     if reference is None:
         return await _no_purchase(desk, requester, words, door, receipt)
-    event = Open(kind, _PARTIES[type(requester)], text, attachments)
+    event = Open(kind, _PARTIES[type(requester)], text, attachments, sender)
     try:
         outcome = await desk.apply(
             OpenRequest(reference, event, blobs or {}),
