@@ -157,16 +157,27 @@ def address_email(
     order_reference: str | None,
     now: datetime,
     domain: str,
+    *,
+    party: Party = Party.CUSTOMER,
+    utc_offset: int | None = None,
 ) -> EmailItem:
-    """Mail that belongs to no record: a lookup result, "no purchase found"."""
+    """Mail that belongs to no record: a lookup result, "no purchase found".
+
+    The reader's zone is the offset of the email that asked, when it named
+    one; otherwise the outbox falls back to the vendor's zone (or UTC).
+    """
+    payload: dict[str, object] = {"facts": dict(facts), "order": order_reference}
+    offset = zones.usable_utc_offset(utc_offset)
+    if offset is not None:
+        payload["zone"] = zones.offset_zone_name(offset)
     return EmailItem(
         kind=kind,
-        party=Party.CUSTOMER.value,
+        party=party.value,
         to_address=to_address,
         to_name="",
         message_id=new_message_id(domain),
         thread_root=None,
-        payload={"facts": dict(facts), "order": order_reference},
+        payload=payload,
         record=None,
         created_at=now,
     )
