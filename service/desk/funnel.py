@@ -151,14 +151,15 @@ class Desk:
         order_reference: str | None = None,
         receipt: InboundReceipt | None = None,
         *,
+        orders: Sequence[str] = (),
         party: Party = Party.CUSTOMER,
         utc_offset: int | None = None,
     ) -> None:
         """Queue mail that belongs to no record (a lookup result, "no purchase found").
 
         `party` is who reads it (a vendor's refused command is the vendor's);
-        `utc_offset` is the zone of the email that asked, which the reader's
-        times are shown in.
+        `orders` are the purchases a lookup lists; `utc_offset` is the zone
+        of the email that asked, which the reader's times are shown in.
         """
         if not is_addr_spec(to_address):
             raise UndeliverableAddress(
@@ -171,6 +172,7 @@ class Desk:
             order_reference,
             self.clock.now(),
             self.identity.domain,
+            orders=orders,
             party=party,
             utc_offset=utc_offset,
         )

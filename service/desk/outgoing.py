@@ -158,6 +158,7 @@ def address_email(
     now: datetime,
     domain: str,
     *,
+    orders: Sequence[str] = (),
     party: Party = Party.CUSTOMER,
     utc_offset: int | None = None,
 ) -> EmailItem:
@@ -167,6 +168,8 @@ def address_email(
     one; otherwise the outbox falls back to the vendor's zone (or UTC).
     """
     payload: dict[str, object] = {"facts": dict(facts), "order": order_reference}
+    if orders:
+        payload["orders"] = list(orders)
     offset = zones.usable_utc_offset(utc_offset)
     if offset is not None:
         payload["zone"] = zones.offset_zone_name(offset)

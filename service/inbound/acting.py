@@ -93,6 +93,8 @@ class MailActions:
             self.desk,
             email=mail.from_address,
             words=_reference_words(mail),
+            door=Door.EMAIL,
+            utc_offset=sender_of(mail).utc_offset,
             receipt=replace(receipt, new_request=True),
         )
         return codes.ACCEPTED

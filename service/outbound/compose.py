@@ -51,6 +51,8 @@ class _Shared:
     ticket: dict[str, Any] | None
     order: dict[str, Any] | None
     vendor: dict[str, Any]
+    purchases: list[dict[str, Any]] = field(default_factory=list)
+    """A lookup's list of purchases, each order with its `vendor_name`."""
     sections: SharedSections = field(default_factory=dict)
     """The event's `{% shared %}` template sections, filled by the first party's render."""
 
@@ -151,7 +153,16 @@ class Composer:
     async def _shared(self, q: Queries, item: EmailItem) -> _Shared:
         payload: Mapping[str, Any] = item.payload
         order = await q.orders.get(payload["order"]) if payload.get("order") else None
+        purchases, vendor_ids = [], set()
+        for reference in payload.get("orders") or []:
+            bought = await q.orders.get(str(reference))
+            seller = await q.vendors.get(bought.vendor_id) if bought else None
+            if bought is not None and seller is not None:
+                purchases.append(order_json(bought) | {"vendor_name": seller.name})
+                vendor_ids.add(seller.id)
         vendor_id = payload.get("vendor") or (order.vendor_id if order else None)
+        if vendor_id is None and len(vendor_ids) == 1:
+            vendor_id = vendor_ids.pop()  # one seller's purchases: its name and zone
         vendor = await q.vendors.get(vendor_id) if vendor_id else None
         ticket_data: dict[str, Any] | None = None
         number = item.ticket_number
@@ -172,6 +183,7 @@ class Composer:
                 if vendor
                 else {"id": "", "name": "", "timezone": "UTC"}
             ),
+            purchases=purchases,
         )
 
     def _context(self, item: EmailItem, shared: _Shared) -> dict[str, Any]:
@@ -195,6 +207,7 @@ class Composer:
             "actions": list(item.payload.get("actions") or []),
             "zone": str(item.payload.get("zone") or shared.vendor["timezone"] or "UTC"),
             "processing": item.payload.get("processing"),
+            "purchases": shared.purchases,
         }
 
     def _from_name(self, context: Mapping[str, Any]) -> str:
