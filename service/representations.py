@@ -45,6 +45,8 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "comments": [
             {
                 "author": comment.author.value,
+                "author_email": comment.author_email or None,
+                "author_name": comment.author_name or None,
                 "text": comment.text,
                 "at": iso(comment.at),
                 "attachments": [

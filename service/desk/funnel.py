@@ -36,7 +36,7 @@ from service.desk.requests import (
 from service.desk.tickets import TicketChanges, load_ticket
 from service.domain.facts import Facts
 from service.domain.mailbox import is_addr_spec
-from service.domain.records import RecordKind, RecordRef, Ticket, Vendor
+from service.domain.records import Party, RecordKind, RecordRef, Ticket, Vendor
 from service.store import InboundReceipt, Queries, Store
 from service.tracing import traced
 
@@ -154,14 +154,31 @@ class Desk:
         facts: Mapping[str, str],
         order_reference: str | None = None,
         receipt: InboundReceipt | None = None,
+        *,
+        orders: Sequence[str] = (),
+        party: Party = Party.CUSTOMER,
+        utc_offset: int | None = None,
     ) -> None:
-        """Queue mail that belongs to no record (a lookup result, "no purchase found")."""
+        """Queue mail that belongs to no record (a lookup result, "no purchase found").
+
+        `party` is who reads it (a vendor's refused command is the vendor's);
+        `orders` are the purchases a lookup lists; `utc_offset` is the zone
+        of the email that asked, which the reader's times are shown in.
+        """
         if not is_addr_spec(to_address):
             raise UndeliverableAddress(
                 f"{to_address!r} is not an address mail can be sent to; nothing was queued"
             )
         item = address_email(
-            to_address, kind, facts, order_reference, self.clock.now(), self.identity.domain
+            to_address,
+            kind,
+            facts,
+            order_reference,
+            self.clock.now(),
+            self.identity.domain,
+            orders=orders,
+            party=party,
+            utc_offset=utc_offset,
         )
         async with self._transaction() as (q, committed):
             await q.outbox.enqueue([item])

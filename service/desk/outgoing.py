@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from service.domain import policy, zones
 from service.domain.actions import allowed_actions
 from service.domain.effects import Notify
 from service.domain.facts import Facts
-from service.domain.records import Party, RecordRef, Ticket
+from service.domain.records import Comment, Party, RecordRef, Ticket
 from service.representations import iso, ticket_state_json
 from service.store import EmailItem, ThreadRoots, WebhookItem
 
@@ -60,18 +61,40 @@ def ticket_email(
     threads: ThreadRoots,
     now: datetime,
     domain: str,
+    *,
+    new_comments: Sequence[Comment] = (),
+    customer_utc_offset: int | None = None,
 ) -> EmailItem:
-    """One party's email about one event on a ticket (or about a refused open)."""
+    """One party's email about one event on a ticket (or about a refused open).
+
+    Besides the snapshot, the payload keeps the facts each reader's copy is
+    written from: the zone its times are shown in (`zone`), why a pending
+    processing time is what it is (`processing`), and the files of the
+    comments this event added that the other party wrote (`files`: this
+    reader gets them attached). `customer_utc_offset` is the customer's zone
+    when there is no ticket to keep it (a refused opening).
+    """
     order, vendor = facts.order, facts.vendor
     if notify.party is Party.VENDOR:
         to_address, to_name = vendor.notification_email, vendor.name
     else:
         to_address, to_name = order.customer_email, order.customer_name
+    offset = ticket.customer_utc_offset if ticket is not None else customer_utc_offset
     payload: dict[str, object] = {
         "facts": dict(notify.facts),
         "order": order.reference,
         "vendor": vendor.id,
+        "zone": zones.reader_zone(notify.party, vendor.timezone, offset),
     }
+    files = [
+        a.blob_id
+        for comment in new_comments
+        if comment.author is not notify.party
+        for a in comment.attachments
+        if a.blob_id
+    ]
+    if files:
+        payload["files"] = files
     root: str | None = None
     message_id = new_message_id(domain)
     if ticket is not None:
@@ -81,6 +104,9 @@ def ticket_email(
         payload["history"] = len(ticket.history)
         payload["state"] = ticket_state_json(ticket)
         payload["actions"] = [a.value for a in allowed_actions(ticket, notify.party, facts, now)]
+        reason = policy.pending_processing_reason(ticket)
+        if reason is not None:
+            payload["processing"] = {"rule": reason.rule.value, "weekend": reason.weekend}
         root = thread_root(threads, ticket.number, notify.party, domain)
         if notify.kind == "ticket_opened":
             message_id = root
@@ -131,16 +157,30 @@ def address_email(
     order_reference: str | None,
     now: datetime,
     domain: str,
+    *,
+    orders: Sequence[str] = (),
+    party: Party = Party.CUSTOMER,
+    utc_offset: int | None = None,
 ) -> EmailItem:
-    """Mail that belongs to no record: a lookup result, "no purchase found"."""
+    """Mail that belongs to no record: a lookup result, "no purchase found".
+
+    The reader's zone is the offset of the email that asked, when it named
+    one; otherwise the outbox falls back to the vendor's zone (or UTC).
+    """
+    payload: dict[str, object] = {"facts": dict(facts), "order": order_reference}
+    if orders:
+        payload["orders"] = list(orders)
+    offset = zones.usable_utc_offset(utc_offset)
+    if offset is not None:
+        payload["zone"] = zones.offset_zone_name(offset)
     return EmailItem(
         kind=kind,
-        party=Party.CUSTOMER.value,
+        party=party.value,
         to_address=to_address,
         to_name="",
         message_id=new_message_id(domain),
         thread_root=None,
-        payload={"facts": dict(facts), "order": order_reference},
+        payload=payload,
         record=None,
         created_at=now,
     )

@@ -8,6 +8,7 @@ or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -31,7 +32,7 @@ from service.domain.events import Fire, TicketEvent
 from service.domain.facts import Facts
 from service.domain.machine import Transition
 from service.domain.notifications import notifications_for
-from service.domain.records import Order, RecordRef, Ticket, TimerEvent, Vendor
+from service.domain.records import Comment, Order, RecordRef, Ticket, TimerEvent, Vendor
 from service.store import OutboxItem, Queries, ThreadRoots
 
 
@@ -55,7 +56,17 @@ class TicketChanges:
         if ticket is not None:
             await q.tickets.insert(ticket, threads, request.blobs)
             await _store_timer(q, ticket)
-        queued, _ = await self._carry_out(q, transition, facts, threads, now, answered_directly)
+        sender = request.event.sender
+        queued, _ = await self._carry_out(
+            q,
+            transition,
+            facts,
+            threads,
+            now,
+            answered_directly,
+            new_comments=ticket.comments if ticket is not None else (),
+            customer_utc_offset=sender.utc_offset if sender is not None else None,
+        )
         outcome = Outcome(
             ticket,
             (transition.refusal,) if transition.refusal else (),
@@ -98,9 +109,10 @@ class TicketChanges:
                 refusals.append(transition.refusal)
             assert transition.ticket is not None
             changed = changed or transition.ticket != ticket
+            new_comments = transition.ticket.comments[len(ticket.comments) :]
             ticket = transition.ticket
             sent, facts = await self._carry_out(
-                q, transition, facts, threads, now, answered_directly
+                q, transition, facts, threads, now, answered_directly, new_comments=new_comments
             )
             queued, order = queued + sent, facts.order
         timer_changed = ticket.due != original.due
@@ -118,12 +130,16 @@ class TicketChanges:
         threads: ThreadRoots,
         now: datetime,
         answered_directly: bool,
+        *,
+        new_comments: Sequence[Comment] = (),
+        customer_utc_offset: int | None = None,
     ) -> tuple[int, Facts]:
         """Apply the effects that touch other records and queue what the rules send.
 
         Returns how many deliveries were queued, and the facts as they are now
         (a processed refund changed the order), which each email's list of what
-        its reader may do next is worked out from.
+        its reader may do next is worked out from. `new_comments` are the
+        comments this transition added (their files go to the other party).
         """
         vendor = facts.vendor
         for effect in transition.effects:
@@ -138,7 +154,16 @@ class TicketChanges:
         if any(isinstance(e, RefundBill | CancelSubscription) for e in transition.effects):
             facts = replace(facts, order=await order_of(q, facts.order.reference))
         items: list[OutboxItem] = [
-            ticket_email(n, transition.ticket, facts, threads, now, self.domain)
+            ticket_email(
+                n,
+                transition.ticket,
+                facts,
+                threads,
+                now,
+                self.domain,
+                new_comments=new_comments,
+                customer_utc_offset=customer_utc_offset,
+            )
             if n.channel is Channel.EMAIL
             else ticket_webhook(n, transition.ticket, facts, now, self.domain)
             for n in notifications_for(

@@ -24,7 +24,7 @@ from service.domain import policy
 from service.domain.events import ActorEvent, Approve, ChangeType, Close, Escalate, Reply
 from service.domain.facts import Facts
 from service.domain.policy import Refusal
-from service.domain.records import Attachment, Party, Ticket, TicketType
+from service.domain.records import Attachment, Party, Sender, Ticket, TicketType
 
 
 class Action(StrEnum):
@@ -76,20 +76,24 @@ def change_to(ticket_type: TicketType) -> Action:
 
 
 def event_for(
-    action: Action, by: Party, text: str = "", attachments: tuple[Attachment, ...] = ()
+    action: Action,
+    by: Party,
+    text: str = "",
+    attachments: tuple[Attachment, ...] = (),
+    sender: Sender | None = None,
 ) -> ActorEvent:
     """The event that carries out `action`, with the text and files sent beside it."""
     if action is Action.REPLY:
-        return Reply(by, text, attachments)
+        return Reply(by, text, attachments, sender)
     if action is Action.CLOSE:
-        return Close(by, text, attachments)
+        return Close(by, text, attachments, sender)
     if action is Action.APPROVE:
-        return Approve(by, text, attachments)
+        return Approve(by, text, attachments, sender)
     if action is Action.ESCALATE:
-        return Escalate(by, text, attachments)
+        return Escalate(by, text, attachments, sender)
     target = action.target
     assert target is not None  # every remaining action is a change
-    return ChangeType(by, target, text, attachments)
+    return ChangeType(by, target, text, attachments, sender)
 
 
 def action_of(event: ActorEvent) -> Action:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.domain.records import Attachment, Party, TicketType, TimerEvent
+from service.domain.records import Attachment, Party, Sender, TicketType, TimerEvent
 
 
 @dataclass(frozen=True)
@@ -18,15 +18,17 @@ class Open:
     by: Party
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    sender: Sender | None = None
 
 
 @dataclass(frozen=True)
 class _Said:
-    """An event a party causes by writing: who, the words sent with it, and any files."""
+    """An event a party causes by writing: who, the words sent with it, any files, and the email."""
 
     by: Party
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    sender: Sender | None = None
 
 
 class Reply(_Said):
@@ -39,6 +41,7 @@ class ChangeType:
     type: TicketType
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    sender: Sender | None = None
 
 
 class Close(_Said):

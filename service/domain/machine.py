@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from service.domain import actions, policy
+from service.domain import actions, policy, zones
 from service.domain.actions import Action
 from service.domain.calendar import BusinessCalendar
 from service.domain.effects import (
@@ -46,6 +46,7 @@ from service.domain.records import (
     Comment,
     HistoryEntry,
     Party,
+    Sender,
     SubscriptionStatus,
     Ticket,
     TicketStatus,
@@ -87,9 +88,18 @@ class _Refused(Exception):
 
 
 def _refused(
-    ticket: Ticket | None, refusal: Refusal, requester: Party, now: datetime
+    ticket: Ticket | None,
+    refusal: Refusal,
+    requester: Party,
+    now: datetime,
+    asked: TicketType | None = None,
 ) -> Transition:
-    entry = HistoryEntry(REFUSED, requester, now, {"reason": refusal.reason, "code": refusal.code})
+    """A refusal: nothing changes; one `refused` entry tells the requester why (and what
+    type of ticket was `asked` for, when it was an opening)."""
+    detail = {"reason": refusal.reason, "code": refusal.code}
+    if asked is not None:
+        detail["type"] = asked.value
+    entry = HistoryEntry(REFUSED, requester, now, detail)
     return Transition(ticket, (), refusal, (entry,), requester)
 
 
@@ -100,7 +110,7 @@ def open_ticket(number: int, event: Open, now: datetime, facts: Facts) -> Transi
     """Open ticket `number` on `facts.order`, or refuse and say why."""
     refusal = actions.request_refusal(event.type, event.by, facts, now)
     if refusal is not None:
-        return _refused(None, refusal, event.by, now)
+        return _refused(None, refusal, event.by, now, event.type)
     spoke = event.by
     ticket = Ticket(
         number=number,
@@ -114,14 +124,15 @@ def open_ticket(number: int, event: Open, now: datetime, facts: Facts) -> Transi
         last_activity_at=now,
         waiting_on=Party.CUSTOMER if spoke is Party.VENDOR else Party.VENDOR,
     )
-    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
-    step = _Step(
-        ticket, [], [HistoryEntry("opened", event.by, now, {"type": event.type.value})], event.by
-    )
+    ticket = _heard_from(ticket, event.by, event.sender)
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
+    step = _Step(ticket, [], [], event.by)
+    detail = {"type": event.type.value}
     if event.type.is_request:
-        _schedule_request(step, event.by, now, facts)
+        detail |= _schedule_request(step, event.by, now, facts)
     else:
         step.set_due(_ladder_timer(step.ticket, facts.calendar))
+    step.history.append(HistoryEntry("opened", event.by, now, detail))
     return step.finish(now, facts)
 
 
@@ -143,6 +154,7 @@ def _act(ticket: Ticket, event: ActorEvent, now: datetime, facts: Facts) -> Tran
     refusal = actions.refusal(ticket, actions.action_of(event), event.by, facts, now)
     if refusal is not None:
         raise _Refused(refusal)
+    ticket = _heard_from(ticket, event.by, event.sender)
     if isinstance(event, Reply):
         return _reply(ticket, event, now, facts)
     if isinstance(event, ChangeType):
@@ -161,7 +173,7 @@ def _reply(ticket: Ticket, event: Reply, now: datetime, facts: Facts) -> Transit
         raise _Refused(
             Refusal("empty_reply", "Your reply had no text; nothing was added to the ticket.")
         )
-    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
     step = _Step(
         _touched(ticket, event.by, now), [], [HistoryEntry("replied", event.by, now)], event.by
     )
@@ -176,18 +188,14 @@ def _change(ticket: Ticket, event: ChangeType, now: datetime, facts: Facts) -> T
     ticket = replace(ticket, type=new, awaiting_approval=False)
     if saved_by_vendor:
         ticket = replace(ticket, vendor_saved_at=now)
-    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
     detail = {"from": old.value, "to": new.value}
-    step = _Step(
-        _touched(ticket, event.by, now),
-        [],
-        [HistoryEntry("changed", event.by, now, detail)],
-        event.by,
-    )
+    step = _Step(_touched(ticket, event.by, now), [], [], event.by)
     if new.is_request:
-        _schedule_request(step, event.by, now, facts)
+        detail |= _schedule_request(step, event.by, now, facts)
     else:
         step.set_due(_ladder_timer(step.ticket, facts.calendar))
+    step.history.append(HistoryEntry("changed", event.by, now, detail))
     return step.finish(now, facts)
 
 
@@ -198,7 +206,7 @@ def _close(ticket: Ticket, event: Close, now: datetime, facts: Facts) -> Transit
             ticket = replace(ticket, vendor_saved_at=now)
     else:
         reason = CloseReason.CLOSED_BY_CUSTOMER
-    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
     ticket = _closed(ticket, reason, now)
     step = _Step(
         ticket, [], [HistoryEntry("closed", event.by, now, {"reason": reason.value})], event.by
@@ -208,7 +216,7 @@ def _close(ticket: Ticket, event: Close, now: datetime, facts: Facts) -> Transit
 
 
 def _approve(ticket: Ticket, event: Approve, now: datetime, facts: Facts) -> Transition:
-    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
     ticket = replace(ticket, awaiting_approval=False)
     step = _Step(ticket, [], [HistoryEntry("approved", event.by, now)], event.by)
     # An approval is a person's decision: processed at once, weekend or not.
@@ -217,7 +225,7 @@ def _approve(ticket: Ticket, event: Approve, now: datetime, facts: Facts) -> Tra
 
 
 def _escalate(ticket: Ticket, event: Escalate, now: datetime, facts: Facts) -> Transition:
-    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now)
+    ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
     ticket = replace(ticket, escalated_at=now)
     step = _Step(
         ticket, [RecordEscalation(event.text)], [HistoryEntry("escalated", event.by, now)], event.by
@@ -303,7 +311,12 @@ class _Step:
         return Transition(ticket, tuple(self.effects), None, entries, self.requester)
 
 
-def _schedule_request(step: _Step, by: Party, now: datetime, facts: Facts) -> None:
+def _schedule_request(step: _Step, by: Party, now: datetime, facts: Facts) -> dict[str, str]:
+    """Set the request's processing timer (or park it for approval).
+
+    Returns why the time is what it is, for the detail of the history entry
+    that scheduled it: the notifications and pages explain the date from it.
+    """
     ticket = step.ticket
     # An abusing vendor's requests are processed at once: not even an approval can hold them.
     if (
@@ -313,9 +326,10 @@ def _schedule_request(step: _Step, by: Party, now: datetime, facts: Facts) -> No
     ):
         step.ticket = replace(ticket, awaiting_approval=True)
         step.set_due(None)
-        return
-    at = policy.processing_time(ticket.type, facts.order, facts.vendor, by, now, facts.calendar)
-    step.set_due(Timer(TimerEvent.PROCESS, at))
+        return {}
+    planned = policy.processing(ticket.type, facts.order, facts.vendor, by, now, facts.calendar)
+    step.set_due(Timer(TimerEvent.PROCESS, planned.at))
+    return planned.reason.as_detail()
 
 
 def _ladder_timer(ticket: Ticket, calendar: BusinessCalendar) -> Timer | None:
@@ -350,12 +364,29 @@ def _touched(ticket: Ticket, by: Party, now: datetime) -> Ticket:
 
 
 def _with_comment(
-    ticket: Ticket, by: Party, text: str, attachments: Sequence[Attachment], now: datetime
+    ticket: Ticket,
+    by: Party,
+    text: str,
+    attachments: Sequence[Attachment],
+    now: datetime,
+    sender: Sender | None,
 ) -> Ticket:
+    """The ticket with what `by` wrote, and who wrote it when an email says so."""
     if not text.strip() and not attachments:
         return ticket
-    comment = Comment(by, text.strip(), now, tuple(attachments))
+    writer = sender or Sender()
+    comment = Comment(by, text.strip(), now, tuple(attachments), writer.email, writer.name)
     return replace(ticket, comments=(*ticket.comments, comment))
+
+
+def _heard_from(ticket: Ticket, by: Party, sender: Sender | None) -> Ticket:
+    """A customer's email tells the zone the customer reads times in: its `Date` offset."""
+    if by is not Party.CUSTOMER or sender is None:
+        return ticket
+    offset = zones.usable_utc_offset(sender.utc_offset)
+    if offset is None or offset == ticket.customer_utc_offset:
+        return ticket
+    return replace(ticket, customer_utc_offset=offset)
 
 
 def _closed(ticket: Ticket, reason: CloseReason, now: datetime) -> Ticket:

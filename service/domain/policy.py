@@ -7,8 +7,10 @@ Pure: every function takes the facts and the moment it is asked about.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from service.domain.calendar import BusinessCalendar
 from service.domain.records import (
@@ -16,7 +18,9 @@ from service.domain.records import (
     Party,
     RefundCategory,
     SubscriptionStatus,
+    Ticket,
     TicketType,
+    TimerEvent,
     Vendor,
 )
 
@@ -98,6 +102,83 @@ def needs_approval(order: Order, vendor: Vendor, requester: Party) -> bool:
     return order.payment_method not in AUTOMATIC_REFUND_PAYMENT_METHODS
 
 
+class ProcessingRule(StrEnum):
+    """Which rule set a refund's or cancelation's processing time: the "why" of its date."""
+
+    SAVE_THE_SALE = "weekday_hours"
+    """24 hours of weekday time, so the vendor can answer first."""
+    PHYSICAL_GOODS = "physical_goods"
+    """19 days, for a refund of shipped goods."""
+    VENDOR_REQUEST = "vendor_request"
+    """5 minutes: the vendor asked for it itself."""
+    AT_ONCE = "at_once"
+    """At once: the vendor was marked as abusing the save-the-sale window."""
+
+
+@dataclass(frozen=True)
+class ProcessingReason:
+    """Why a request is processed when it is: the rule, and whether a weekend moved the date.
+
+    `weekend` is true when Saturday and Sunday in the vendor's zone pushed the
+    time later: the 24 weekday hours ran over a weekend, or the 19 days ended
+    on one and the weekend rule moved the time to Monday 00:00.
+    """
+
+    rule: ProcessingRule
+    weekend: bool = False
+
+    def as_detail(self) -> dict[str, str]:
+        """The reason as a history entry's detail (plain strings, kept with the ticket)."""
+        detail = {"processing": self.rule.value}
+        if self.weekend:
+            detail["processing_weekend"] = "true"
+        return detail
+
+    @classmethod
+    def from_detail(cls, detail: Mapping[str, str]) -> ProcessingReason | None:
+        try:
+            rule = ProcessingRule(detail.get("processing", ""))
+        except ValueError:
+            return None
+        return cls(rule, detail.get("processing_weekend") == "true")
+
+
+@dataclass(frozen=True)
+class Processing:
+    at: datetime
+    reason: ProcessingReason
+
+
+def processing(
+    ticket_type: TicketType,
+    order: Order,
+    vendor: Vendor,
+    requester: Party,
+    since: datetime,
+    calendar: BusinessCalendar,
+) -> Processing:
+    """When a refund or cancelation opened (or changed to) at `since` is processed, and why.
+
+    The vendor asked: 5 minutes, weekends and all. An abusing vendor: at once.
+    A physical refund: 19 days, then the weekend rule. Otherwise 24 hours of
+    weekday time, which never ends on a weekend.
+    """
+    if requester is Party.VENDOR:
+        return Processing(
+            since + VENDOR_REQUEST_DELAY, ProcessingReason(ProcessingRule.VENDOR_REQUEST)
+        )
+    if vendor.abusing:
+        return Processing(since, ProcessingReason(ProcessingRule.AT_ONCE))
+    if ticket_type is TicketType.REFUND and order.is_physical:
+        due = since + PHYSICAL_REFUND_DELAY
+        at = calendar.defer_off_weekend(due)
+        return Processing(at, ProcessingReason(ProcessingRule.PHYSICAL_GOODS, at != due))
+    at = calendar.add_weekday_time(since, SAVE_THE_SALE_WINDOW)
+    return Processing(
+        at, ProcessingReason(ProcessingRule.SAVE_THE_SALE, at - since > SAVE_THE_SALE_WINDOW)
+    )
+
+
 def processing_time(
     ticket_type: TicketType,
     order: Order,
@@ -106,19 +187,35 @@ def processing_time(
     since: datetime,
     calendar: BusinessCalendar,
 ) -> datetime:
-    """When a refund or cancelation opened (or changed to) at `since` is processed.
+    """When a refund or cancelation opened (or changed to) at `since` is processed."""
+    return processing(ticket_type, order, vendor, requester, since, calendar).at
 
-    The vendor asked: 5 minutes, weekends and all. An abusing vendor: at once.
-    A physical refund: 19 days, then the weekend rule. Otherwise 24 hours of
-    weekday time, which never ends on a weekend.
+
+def processing_reason(
+    ticket_type: TicketType,
+    order: Order,
+    vendor: Vendor,
+    requester: Party,
+    since: datetime,
+    calendar: BusinessCalendar,
+) -> ProcessingReason:
+    """Why `processing_time` answers what it answers, for the sentence that explains the date."""
+    return processing(ticket_type, order, vendor, requester, since, calendar).reason
+
+
+def pending_processing_reason(ticket: Ticket) -> ProcessingReason | None:
+    """Why the ticket's pending processing time is what it is, as recorded when it was set.
+
+    The machine keeps the reason in the detail of the history entry that
+    scheduled the processing (the opening or the change); None when nothing
+    is pending.
     """
-    if requester is Party.VENDOR:
-        return since + VENDOR_REQUEST_DELAY
-    if vendor.abusing:
-        return since
-    if ticket_type is TicketType.REFUND and order.is_physical:
-        return calendar.defer_off_weekend(since + PHYSICAL_REFUND_DELAY)
-    return calendar.add_weekday_time(since, SAVE_THE_SALE_WINDOW)
+    if ticket.due is None or ticket.due.event is not TimerEvent.PROCESS:
+        return None
+    for entry in reversed(ticket.history):
+        if entry.kind in ("opened", "changed"):
+            return ProcessingReason.from_detail(entry.detail)
+    return None
 
 
 def may_escalate(vendor_saved_at: datetime | None, now: datetime) -> bool:

@@ -192,11 +192,34 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Sender:
+    """Who wrote the email that caused an event, as its headers say.
+
+    `email` and `name` are the `From` mailbox (the address the door already
+    checked may act for the party); `utc_offset` is the offset of its `Date`
+    header in minutes east of UTC, None when the header names no zone. Web
+    forms and the API have no sender: their events carry None.
+    """
+
+    email: str = ""
+    name: str = ""
+    utc_offset: int | None = None
+
+
+@dataclass(frozen=True)
 class Comment:
+    """What a party wrote. `author_email`/`author_name` say which person wrote it, when known.
+
+    For the vendor that is one of its addresses (an agent); the customer's
+    copies never show it, the vendor's do.
+    """
+
     author: Party
     text: str
     at: datetime
     attachments: tuple[Attachment, ...] = ()
+    author_email: str = ""
+    author_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,6 +238,8 @@ class Ticket:
     always counts from the last activity; `vendor_saved_at` records a vendor's
     close or change of a refund/cancelation (the save the customer may
     escalate); `awaiting_approval` marks a refund parked for the vendor.
+    `customer_utc_offset` is the zone of the customer's last email (minutes
+    east of UTC, from its `Date` header): the customer reads times in it.
     """
 
     number: int
@@ -234,6 +259,7 @@ class Ticket:
     closed_at: datetime | None = None
     close_reason: CloseReason | None = None
     due: Timer | None = None
+    customer_utc_offset: int | None = None
     comments: tuple[Comment, ...] = ()
     history: tuple[HistoryEntry, ...] = ()
 

@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 from service.desk import LEGACY_THREAD_ROOT, Desk
 from service.domain.actions import Action, event_for
 from service.domain.events import Reply, TicketEvent
-from service.domain.records import Attachment, Party, TicketType
+from service.domain.records import Attachment, Party, Sender, TicketType
 from service.inbound import codes
 from service.inbound.codes import SmtpReply
 from service.inbound.guard import sender_authenticated
@@ -69,7 +70,7 @@ class MailActions:
         """Mail to refund@, cancel@ or support@: a customer's request on one of its orders."""
         if await self._over_request_limit(receipt):
             return codes.rate_limited(receipt.sender)
-        text, attachments, blobs = _comment(mail, strip_quotes=False)
+        text, attachments, blobs = _comment(mail, opening=True)
         await open_request(
             self.desk,
             requester=CustomerAt(mail.from_address),
@@ -80,6 +81,7 @@ class MailActions:
             attachments=attachments,
             blobs=blobs,
             receipt=replace(receipt, new_request=True),
+            sender=sender_of(mail),
         )
         return codes.ACCEPTED
 
@@ -91,6 +93,8 @@ class MailActions:
             self.desk,
             email=mail.from_address,
             words=_reference_words(mail),
+            door=Door.EMAIL,
+            utc_offset=sender_of(mail).utc_offset,
             receipt=replace(receipt, new_request=True),
         )
         return codes.ACCEPTED
@@ -105,7 +109,7 @@ class MailActions:
             raise NotAuthorised("Only the vendor's own addresses may use this command address")
         words = mail.subject.split()
         kind = _COMMAND_TYPES.get(words[0].lower()) if words else None
-        text, attachments, blobs = _comment(mail, strip_quotes=False)
+        text, attachments, blobs = _comment(mail, opening=True)
         await open_request(
             self.desk,
             requester=VendorNamed(vendor_id, mail.from_address),
@@ -116,6 +120,7 @@ class MailActions:
             attachments=attachments,
             blobs=blobs,
             receipt=receipt,
+            sender=sender_of(mail),
         )
         return codes.ACCEPTED
 
@@ -160,7 +165,7 @@ class MailActions:
                 )
             )
             return codes.IGNORED_LOOP
-        text, attachments, blobs = _comment(mail, strip_quotes=True)
+        text, attachments, blobs = _comment(mail, opening=False)
         text, commands = parse_commands(text)
         if commands and intent.matched_by_thread and not self._authenticated(mail):
             # A Message-ID travels further than a reply address (every later message
@@ -174,7 +179,7 @@ class MailActions:
         outcome = await act_on_ticket(
             self.desk,
             number=intent.number,
-            events=reply_events(intent.party, text, attachments, commands),
+            events=reply_events(intent.party, text, attachments, commands, sender_of(mail)),
             door=Door.EMAIL,
             blobs=blobs,
             receipt=receipt,
@@ -217,13 +222,37 @@ def speaks_for(party: Party, parties: TicketParties, sender: str) -> bool:
 
 
 def reply_events(
-    party: Party, text: str, attachments: tuple[Attachment, ...], commands: Sequence[Action]
+    party: Party,
+    text: str,
+    attachments: tuple[Attachment, ...],
+    commands: Sequence[Action],
+    sender: Sender | None = None,
 ) -> tuple[TicketEvent, ...]:
     """A reply's commands as events; the first carries the reply's text and attachments."""
     if not commands:
-        return (Reply(party, text, attachments),)
+        return (Reply(party, text, attachments, sender),)
     first, *rest = commands
-    return (event_for(first, party, text, attachments), *(event_for(c, party) for c in rest))
+    return (
+        event_for(first, party, text, attachments, sender),
+        *(event_for(c, party, sender=sender) for c in rest),
+    )
+
+
+def sender_of(mail: InboundMail) -> Sender:
+    """Who wrote `mail` (its `From`) and the UTC offset of its `Date`, for the ticket.
+
+    A `Date` of `-0000` says the zone is unknown (RFC 5322 §3.3), as does a
+    missing or unreadable one: None.
+    """
+    offset: int | None = None
+    try:
+        written = parsedate_to_datetime(mail.headers.header("Date") or "")
+    except (TypeError, ValueError, IndexError, OverflowError):
+        written = None
+    zone = written.utcoffset() if written is not None else None
+    if zone is not None:
+        offset = int(zone.total_seconds()) // 60
+    return Sender(mail.from_address, mail.from_name, offset)
 
 
 def _reference_words(mail: InboundMail) -> list[str]:
@@ -232,9 +261,17 @@ def _reference_words(mail: InboundMail) -> list[str]:
 
 
 def _comment(
-    mail: InboundMail, *, strip_quotes: bool
+    mail: InboundMail, *, opening: bool
 ) -> tuple[str, tuple[Attachment, ...], dict[str, bytes]]:
-    text = new_text(mail.text) if strip_quotes else mail.text.strip()
+    """The comment an email makes: its new text and its files.
+
+    Every email's text loses its quoted history and signature alike (SPEC §3),
+    the opening message of a ticket too. Only an opening message that is all
+    history (a forwarded receipt, say) keeps its whole text: it is the request.
+    """
+    text = new_text(mail.text)
+    if opening and not text:
+        text = mail.text.strip()
     attachments, blobs = [], {}
     for part in mail.attachments:
         blob_id = uuid.uuid4().hex

@@ -3,8 +3,11 @@
 The funnel queued the row with a snapshot marker (how many comments and
 history entries the ticket had, and its state at that moment); here the
 ticket, order and vendor are read back, cut to that snapshot, and handed to
-the templates with this recipient's own reply address and ticket link. This
-module reads the database; it never changes it.
+the templates with this recipient's own reply address and ticket link, the
+zone its times are shown in, and the files it carries: the other party's
+files of the comment it reports, up to `ATTACHMENT_LIMIT` in all (the rest
+are linked to the recipient's own ticket page). This module reads the
+database; it never changes it.
 """
 
 from __future__ import annotations
@@ -12,17 +15,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from service.outbound.addresses import reply_address, ticket_url
 from service.outbound.email_environment import SharedSections
-from service.outbound.message import build_message
+from service.outbound.message import MailFile, build_message
 from service.outbound.render import Renderer
 from service.representations import order_json, ticket_json
 from service.store import EmailItem, Queries, Store
 from service.tracing import traced
+
+ATTACHMENT_LIMIT = 7 * 1024 * 1024
+"""Bytes of files one notification carries, in all. Base64 makes 7 MB about 9.5 MB, so
+the email stays under the 10 MB that many mail servers accept; files beyond it are linked."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class MailSettings:
     domain: str
     base_url: str
     from_name: str = "maildesk support"
+    attachment_limit: int = ATTACHMENT_LIMIT
 
     @property
     def from_address(self) -> str:
@@ -46,6 +52,8 @@ class _Shared:
     ticket: dict[str, Any] | None
     order: dict[str, Any] | None
     vendor: dict[str, Any]
+    purchases: list[dict[str, Any]] = field(default_factory=list)
+    """A lookup's list of purchases, each order with its `vendor_name`."""
     sections: SharedSections = field(default_factory=dict)
     """The event's `{% shared %}` template sections, filled by the first party's render."""
 
@@ -91,6 +99,8 @@ class Composer:
             if snapshots is not None:
                 snapshots.put(item, shared)
         context = self._context(item, shared)
+        files = await self._files(item, shared)
+        context["attached"] = [file.id for file in files]
         rendered = self.renderer.render(item.kind, context, shared.sections)
         root = item.thread_root
         return build_message(
@@ -104,7 +114,39 @@ class Composer:
             in_reply_to=root if root and root != item.message_id else None,
             references=[root] if root and root != item.message_id else [],
             date=item.created_at,
+            files=files,
         )
+
+    async def _files(self, item: EmailItem, shared: _Shared) -> list[MailFile]:
+        """The files this email carries: those the funnel named, in order, while they fit.
+
+        The funnel names the files of the comment the email reports that the
+        other party wrote (`payload["files"]`); here they are taken in order
+        while their total stays within the limit, the others only linked.
+        """
+        wanted = list(item.payload.get("files") or [])
+        if not wanted or shared.ticket is None:
+            return []
+        sizes = {
+            str(file.get("id")): int(file.get("size") or 0)
+            for comment in shared.ticket.get("comments") or []
+            for file in comment.get("attachments") or []
+        }
+        chosen, total = [], 0
+        for blob_id in wanted:
+            size = sizes.get(blob_id)
+            if size is not None and total + size <= self.settings.attachment_limit:
+                chosen.append(blob_id)
+                total += size
+        files: list[MailFile] = []
+        async with self.store.reading() as q:
+            for blob_id in chosen:
+                found = await q.tickets.attachment(blob_id)
+                if found is None or found[2] != item.ticket_number:
+                    continue
+                meta, data, _ = found
+                files.append(MailFile(blob_id, meta.filename, meta.content_type, data))
+        return files
 
     async def context(self, q: Queries, item: EmailItem) -> dict[str, Any]:
         """The render context of `item` (see `service.outbound.render`), read through `q`."""
@@ -113,7 +155,16 @@ class Composer:
     async def _shared(self, q: Queries, item: EmailItem) -> _Shared:
         payload: Mapping[str, Any] = item.payload
         order = await q.orders.get(payload["order"]) if payload.get("order") else None
+        purchases, vendor_ids = [], set()
+        for reference in payload.get("orders") or []:
+            bought = await q.orders.get(str(reference))
+            seller = await q.vendors.get(bought.vendor_id) if bought else None
+            if bought is not None and seller is not None:
+                purchases.append(order_json(bought) | {"vendor_name": seller.name})
+                vendor_ids.add(seller.id)
         vendor_id = payload.get("vendor") or (order.vendor_id if order else None)
+        if vendor_id is None and len(vendor_ids) == 1:
+            vendor_id = vendor_ids.pop()  # one seller's purchases: its name and zone
         vendor = await q.vendors.get(vendor_id) if vendor_id else None
         ticket_data: dict[str, Any] | None = None
         number = item.ticket_number
@@ -126,8 +177,6 @@ class Composer:
                     history=ticket.history[: payload["history"]],
                 )
                 ticket_data = ticket_json(ticket) | dict(payload.get("state") or {})
-                if vendor is not None and ticket_data.get("due"):
-                    ticket_data["due_local"] = _local(ticket_data["due"]["at"], vendor.timezone)
         return _Shared(
             ticket=ticket_data,
             order=order_json(order) if order else None,
@@ -136,6 +185,7 @@ class Composer:
                 if vendor
                 else {"id": "", "name": "", "timezone": "UTC"}
             ),
+            purchases=purchases,
         )
 
     def _context(self, item: EmailItem, shared: _Shared) -> dict[str, Any]:
@@ -157,13 +207,11 @@ class Composer:
             "ticket_url": link,
             "reply_address": address,
             "actions": list(item.payload.get("actions") or []),
+            "zone": str(item.payload.get("zone") or shared.vendor["timezone"] or "UTC"),
+            "processing": item.payload.get("processing"),
+            "purchases": shared.purchases,
         }
 
     def _from_name(self, context: Mapping[str, Any]) -> str:
         vendor_name = context["vendor"]["name"]
         return f"{vendor_name} via maildesk" if vendor_name else self.settings.from_name
-
-
-def _local(at: str, timezone: str) -> str:
-    moment = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(ZoneInfo(timezone))
-    return moment.strftime("%a %d %b %Y %H:%M ") + (moment.tzname() or timezone)

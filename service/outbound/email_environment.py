@@ -1,8 +1,10 @@
-"""The Jinja environment of the notifications, and `{% shared %}` sections rendered once per event.
+"""The Jinja environment of the notifications, and `{% shared %}` sections rendered once per view.
 
-The order details and the comment history are half of a render and read the
-same in both parties' copies of one event's notification; a shared section
-is rendered once and reused for the other party (see `_SharedSection`).
+The order details and the comment history are half of a render, and often
+read the same in both parties' copies of one event's notification; a shared
+section is rendered once and reused for the other party when that party
+sees it alike: the same zone and the same names of the comments' writers
+(see `_SharedSection`).
 """
 
 from __future__ import annotations
@@ -31,17 +33,20 @@ SHARED_NAMES = (
     "product_name",
     "type_label",
     "type_labels",
-    "newest_comment",
     "names",
     "actor",
     "awaiting_approval",
     "physical",
     "currency",
+    "zone",
+    "comments",
 )
-"""What a `{% shared %}` section sees: the names that are the same for both parties."""
+"""What a `{% shared %}` section sees: the names that are the same for both parties, and
+the two that may not be (`zone`, and `comments` with their writers named for the reader),
+which the render sums up in `shared_view`."""
 
-SharedSections = dict[tuple[str, str], str]
-"""Rendered `{% shared %}` sections of one event, by (template name, kind)."""
+SharedSections = dict[tuple[str, str, str], str]
+"""Rendered `{% shared %}` sections of one event, by (template name, kind, shared view)."""
 
 SECTIONS: contextvars.ContextVar[SharedSections | None] = contextvars.ContextVar(
     "maildesk_shared_sections", default=None
@@ -55,8 +60,10 @@ class _SharedSection(jinja2.ext.Extension):
     same in every recipient's copy. A shared section is an ordinary template
     rendered with only `SHARED_NAMES` (anything else, like `party`, is
     undefined there and fails loudly), and its text is kept in the render's
-    `SharedSections`, so the other party's copy of the same event reuses it.
-    Without `SharedSections` it is simply rendered each time.
+    `SharedSections` under the render's `shared_view` (the reader's zone and
+    how the comments' writers are named to it), so the other party's copy of
+    the same event reuses it when it sees the same. Without `SharedSections`
+    it is simply rendered each time.
     """
 
     tags = {"shared"}  # noqa: RUF012 (Extension declares tags as a set attribute)
@@ -71,7 +78,7 @@ class _SharedSection(jinja2.ext.Extension):
 
     def _render(self, name: str, context: jinja2.runtime.Context) -> str:
         sections = SECTIONS.get()
-        key = (name, str(context.get("kind")))
+        key = (name, str(context.get("kind")), str(context.get("shared_view")))
         if sections is not None and key in sections:
             return sections[key]
         variables = {key: context[key] for key in SHARED_NAMES if key in context}

@@ -1,7 +1,8 @@
 """The Jinja filters of every notification and page: dates, money, sizes, prose.
 
 Small pure functions, also used by the pages; `when` is cached because a
-ticket's few timestamps recur in every email about it.
+ticket's few timestamps recur in every email about it. `when` is the one
+place a time becomes words: always in the reader's zone, always naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
+from service.domain.zones import zone_info
+
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -20,8 +23,14 @@ _TEXT_WIDTH = 76
 
 
 @functools.lru_cache(maxsize=4096)
-def when(value: str | None) -> str:
-    """`2026-11-02T10:00:00Z` -> `Mon 2 Nov 2026 10:00 UTC`; unparseable text as given.
+def when(value: str | None, zone: str = "UTC") -> str:
+    """An ISO-8601 time in `zone` (a name from `service.domain.zones.reader_zone`), zone named.
+
+    `2026-11-02T10:00:00Z` -> `Mon 2 Nov 2026 10:00 UTC`; in "UTC+01:00" ->
+    `Mon 2 Nov 2026 11:00 UTC+01:00`; in "America/New_York" -> `Mon 2 Nov
+    2026 05:00 EST (America/New_York)`: the abbreviation people know, and
+    the zone's name, which no two zones share. A time without an offset is
+    read as UTC, as maildesk stores times; unparseable text as given.
 
     Cached: a ticket's few timestamps recur in every email about it (both
     parties, text and HTML, history and details), and parsing was a tenth
@@ -33,12 +42,25 @@ def when(value: str | None) -> str:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(zone_info(zone))
     return (
         f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} "
-        f"{moment.year} {moment:%H:%M} UTC"
+        f"{moment.year} {moment:%H:%M} {_zone_label(zone, moment)}"
     )
+
+
+def _zone_label(zone: str, moment: datetime) -> str:
+    """ "UTC", "UTC+01:00", or "EST (America/New_York)": never an abbreviation alone."""
+    if moment.tzinfo is UTC:  # "UTC", or a name no zone has
+        return "UTC"
+    if zone.startswith(("UTC+", "UTC-")):
+        return zone
+    abbreviation = moment.tzname() or ""
+    if abbreviation.isalpha() and abbreviation != zone:
+        return f"{abbreviation} ({zone})"
+    return zone
 
 
 def money(amount: object, currency: str | None = None) -> str:

@@ -1,7 +1,8 @@
 """Assemble one rendered notification into the bytes of a MIME message (SPEC §4).
 
 `build_message` makes a multipart/alternative message (a UTF-8 text part and
-an HTML part, both quoted-printable) with the headers that keep robots and
+an HTML part), inside a multipart/mixed one with a base64 part per file when
+it carries files (`MailFile`), with the headers that keep robots and
 mail clients in line: `Auto-Submitted: auto-generated` and
 `X-Auto-Response-Suppress: All` so auto-responders stay quiet, and the
 given `Message-ID`, `In-Reply-To` and `References` so a ticket's mails thread
@@ -18,7 +19,8 @@ line-ending and dot-stuffing passes and the receiver's DATA loop pay for by
 the line; notifications are ASCII HTML with lines of at most a few hundred
 characters, so most go `7bit` whole.
 
-Assembled as text: the structure is fixed (two parts under one boundary), so
+Assembled as text: the structure is fixed (two parts under one boundary, and
+the files beside them under another), so
 the generic generators buy nothing and cost most of the time: `email.policy`
 re-parses every header, and compat32 re-folds each one through `Header`
 (about 1 ms a message together). Non-ASCII names go through
@@ -36,8 +38,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import urllib.parse
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.charset import BASE64, Charset
 from email.header import Header
@@ -54,6 +58,24 @@ _MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _ADDRESS = re.compile(r"[^<>\s@\"(),;:]+@[^<>\s@\"(),;:\[\]]+")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _LINE_BREAKS = re.compile(r"[\r\n\x00]+")
+_MEDIA_TYPE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_ASCII_NAME_CHARS = 200
+_OTHER_NAME_CHARS = 60
+"""A file name's length in a header: RFC 2231 writes a non-ASCII character as up to 12
+characters, and no header line may pass 998."""
+
+
+@dataclass(frozen=True)
+class MailFile:
+    """A file a notification carries: the attachment's id, its name, its type and its bytes."""
+
+    id: str
+    filename: str
+    content_type: str
+    data: bytes
 
 
 def new_message_id(domain: str) -> str:
@@ -75,11 +97,13 @@ def build_message(
     in_reply_to: str | None,
     references: Sequence[str],
     date: datetime,
+    files: Sequence[MailFile] = (),
 ) -> bytes:
-    """The whole message, headers and both parts, ready for SMTP `DATA` (CRLF lines)."""
+    """The whole message, headers, both parts and any files, ready for SMTP `DATA` (CRLF lines)."""
     if date.tzinfo is None:
         raise ValueError("the Date of a message must be timezone-aware")
     boundary = f"=_{uuid.uuid4().hex}"
+    mixed = f"=_{uuid.uuid4().hex}" if files else None
     headers = [
         f"From: {_mailbox('From', from_name, _address(from_address))}",
         f"To: {_mailbox('To', to_name, _address(to_address))}",
@@ -99,21 +123,52 @@ def build_message(
         "Auto-Submitted: auto-generated",
         "X-Auto-Response-Suppress: All",
         "MIME-Version: 1.0",
-        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
     ]
+    alternative = f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"'
+    if mixed is None:
+        headers.append(alternative)
+    else:
+        headers.append(f'Content-Type: multipart/mixed;\r\n boundary="{mixed}"')
     head = "\r\n".join(_fold(header) for header in headers).encode("ascii")
     delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
-    return b"".join(
-        [
-            head,
-            b"\r\n",
-            delimiter,
-            _text_part("plain", rendered.text),
-            delimiter,
-            _text_part("html", rendered.html),
-            f"\r\n--{boundary}--\r\n".encode("ascii"),
-        ]
-    )
+    body = [
+        delimiter,
+        _text_part("plain", rendered.text),
+        delimiter,
+        _text_part("html", rendered.html),
+        f"\r\n--{boundary}--\r\n".encode("ascii"),
+    ]
+    if mixed is None:
+        return b"".join([head, b"\r\n", *body])
+    outer = f"\r\n--{mixed}\r\n".encode("ascii")
+    parts = [head, b"\r\n", outer, alternative.encode("ascii"), b"\r\n", *body]
+    for file in files:
+        parts += [outer, _file_part(file)]
+    parts.append(f"\r\n--{mixed}--\r\n".encode("ascii"))
+    return b"".join(parts)
+
+
+def _file_part(file: MailFile) -> bytes:
+    """One attached file: its type (octet-stream unless plain), its name, base64 lines."""
+    media_type = file.content_type.split(";")[0].strip().lower()
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        media_type = "application/octet-stream"
+    name = _file_name(file.filename)
+    encoded = base64.encodebytes(file.data).replace(b"\n", b"\r\n")
+    return (
+        f"Content-Type: {media_type};\r\n {name.replace('filename', 'name', 1)}\r\n"
+        f"Content-Disposition: attachment;\r\n {name}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode("ascii") + encoded.rstrip(b"\r\n")
+
+
+def _file_name(filename: str) -> str:
+    """`filename="…"` for a plain ASCII name, RFC 2231's `filename*=utf-8''…` for any other."""
+    name = " ".join(_CONTROL.sub(" ", filename).split()) or "attachment"
+    if name.isascii() and '"' not in name and "\\" not in name:
+        return f'filename="{name[:_ASCII_NAME_CHARS]}"'
+    quoted = urllib.parse.quote(name[:_OTHER_NAME_CHARS], safe="")
+    return f"filename*=utf-8''{quoted}"
 
 
 def _fold(line: str, width: int = 78) -> str:

@@ -14,16 +14,19 @@ The context contract (built from the database by the outbox; given here):
     ticket         SPEC §8 Ticket JSON, or None for request_refused and
                    lookup_result: number, vendor, order, customer, type,
                    status, opened_by, opened_at, closed_at, close_reason,
-                   due ({"event", "at"} or None), comments [{author, text,
-                   at, attachments: [{filename, content_type, size}]}],
-                   events [{kind, by, at}]
+                   due ({"event", "at"} or None), comments [{author,
+                   author_email, author_name, text, at, attachments: [{id,
+                   filename, content_type, size}]}], events [{kind, by, at}]
     order          SPEC §8 Order JSON, every item with a "name", plus
                    "license_key" and "download_url"; None when no order
                    was found (a refusal, a failed lookup)
     vendor         {"id", "name", "timezone"}
-    facts          extra strings: "reason" (request_refused, ticket_closed),
-                   "amount"/"currency" (refund_processed), "from"/"to"
-                   (ticket_changed), "waiting_on" (inactivity_warning)
+    facts          extra strings: "reason" (request_refused, ticket_closed,
+                   a lookup that found nothing), "amount"/"currency"
+                   (refund_processed), "from"/"to" (ticket_changed),
+                   "waiting_on" (inactivity_warning), "reference" (what a
+                   refused request named), "named" (what a lookup listing
+                   every purchase named)
     ticket_url     this party's signed ticket link, or None
     reply_address  this party's reply address, or None
     actions        what this party may do now (`allowed_actions` values,
@@ -33,22 +36,29 @@ The context contract (built from the database by the outbox; given here):
 `party`, `recipient`, `ticket`, `order`, `vendor` and `facts` must be
 present (None where allowed): a missing one is an error, not a blank in
 someone's mailbox. Times are ISO-8601 strings in UTC. Used when present,
-never required: ticket["due_local"] (the due time as a string in the
-vendor's zone, shown to the vendor), ticket["awaiting_approval"],
-ticket["escalated_at"], an event's "detail" ({"from", "to"} of a change),
-order["currency"], an item's "kind" and "currency", a bill's "refunded_at",
-facts["by"] (who acted), facts["type"] and facts["reference"] (what a
-refused request asked for).
+never required: `zone` (the reader's zone, a name from
+`service.domain.zones.reader_zone`; else the vendor's), `processing`
+({"rule", "weekend"}: why a pending processing time is what it is, from
+`service.domain.policy.ProcessingReason`), `attached` (ids of the files
+this email carries), `purchases` (a lookup's orders, each with its
+"vendor_name"), ticket["awaiting_approval"], ticket["escalated_at"], an
+event's "detail" ({"from", "to"} of a change), order["currency"], an item's
+"kind" and "currency", a bill's "refunded_at", facts["by"] (who acted),
+facts["type"] and facts["reference"] (what a refused request asked for).
 
 Templates also see names derived here once per render: `customer_name`,
 `vendor_name`, `product_name`, `type_label` (and the `type_labels` table),
-`newest_comment`, `names` (comment author -> display name), `actor` (the
-party whose action caused this email) and `actor_label` (it, as the start
-of a sentence to this recipient: "You", "Your customer Jane Doe", ...),
-`due_text`, `awaiting_approval`, `physical`, `commands` (the email commands
-for `actions`), `currency`, and, in the bodies, `subject`; and the
-filters `when`, `money`, `filesize`, `humanize`, `payment`, `para` (wrap one
-prose paragraph of the text part) and `nl2br` (HTML).
+`comments` (the ticket's comments as this reader sees them: each with `who`,
+its writer's name for this reader, and `writer`, the vendor's agent as only
+the vendor's copies name it), `newest_comment` (the last of them), `names`
+(comment author -> display name), `actor` (the party whose action caused
+this email) and `actor_label` (it, as the start of a sentence to this
+recipient: "You", "Your customer Jane Doe", ...), `due_text` (in the
+reader's zone), `awaiting_approval`, `physical`, `commands` (the email
+commands for `actions`), `currency`, `zone`, `vendor_zone`, and, in the
+bodies, `subject`; and the filters `when` (give it `zone`), `money`,
+`filesize`, `humanize`, `payment`, `para` (wrap one prose paragraph of the
+text part) and `nl2br` (HTML).
 
 This module must never read the database, send mail or change a ticket; it
 only turns a context into text.
@@ -201,7 +211,6 @@ def _variables(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     customer_name = _customer_name(ticket, order)
     vendor_name = str(vendor.get("name") or vendor.get("id") or "the seller")
     party = str(variables["party"])
-    comments: Sequence[Mapping[str, Any]] = (ticket.get("comments") or []) if ticket else []
     ticket_type = str(ticket["type"]) if ticket else str(facts.get("type") or "")
     names = {
         "customer": customer_name,
@@ -209,6 +218,9 @@ def _variables(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
         "system": "maildesk",
         "operator": "the maildesk operator",
     }
+    vendor_zone = str(vendor.get("timezone") or "UTC")
+    zone = str(variables.get("zone") or vendor_zone)
+    comments = reader_comments(ticket, party, names)
     actor = _actor(kind, ticket, facts)
     variables.update(
         customer_name=customer_name,
@@ -216,11 +228,18 @@ def _variables(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
         product_name=_product_name(order, facts),
         type_label=TICKET_TYPE_LABELS.get(ticket_type, "request"),
         type_labels=TICKET_TYPE_LABELS,
+        comments=comments,
         newest_comment=comments[-1] if comments else None,
         names=names,
         actor=actor,
         actor_label=_actor_label(actor, party, names),
-        due_text=_due_text(ticket, party),
+        zone=zone,
+        vendor_zone=vendor_zone,
+        shared_view="\x00".join([zone, *(c["who"] for c in comments)]),
+        due_text=_due_text(ticket, zone),
+        processing=variables.get("processing"),
+        attached=list(variables.get("attached") or ()),
+        purchases=list(variables.get("purchases") or ()),
         awaiting_approval=_awaiting_approval(ticket),
         physical=_physical(order),
         commands=command_words([Action(a) for a in variables.get("actions") or ()]),
@@ -265,13 +284,45 @@ def _actor_label(actor: str, party: str, names: Mapping[str, str]) -> str:
     return names.get(actor, actor)
 
 
-def _due_text(ticket: Mapping[str, Any] | None, party: str) -> str:
-    """When the pending timer fires; the vendor also sees it in their own zone."""
+def reader_comments(
+    ticket: Mapping[str, Any] | None, party: str, names: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The ticket's comments as `party` reads them, each with `who` wrote it and the `writer`.
+
+    The vendor's copies name the person behind a vendor comment ("Anna
+    (agent@acme.test)"): which agent answered is the vendor's business, so
+    the customer's copies name the vendor alone, and `writer` is "" there.
+    """
+    found: list[dict[str, Any]] = []
+    for comment in (ticket.get("comments") or []) if ticket else []:
+        author = str(comment.get("author") or "system")
+        writer = writer_label(comment) if party == "vendor" and author == "vendor" else ""
+        found.append(
+            {
+                **comment,
+                "author": author,
+                "who": writer or names.get(author, author),
+                "writer": writer,
+            }
+        )
+    return found
+
+
+def writer_label(comment: Mapping[str, Any]) -> str:
+    """ "Anna Agent (agent@acme.test)", the address alone, or "" when no email said who wrote it."""
+    email = str(comment.get("author_email") or "")
+    name = " ".join(str(comment.get("author_name") or "").split())
+    if not email:
+        return ""
+    return f"{name} ({email})" if name and name.lower() != email.lower() else email
+
+
+def _due_text(ticket: Mapping[str, Any] | None, zone: str) -> str:
+    """When the pending timer fires, in the reader's zone."""
     due = ticket.get("due") if ticket else None
     if not ticket or not due:
         return ""
-    local = ticket.get("due_local") if party == "vendor" else None
-    return f"{when(due.get('at'))} ({local})" if local else when(due.get("at"))
+    return when(due.get("at"), zone)
 
 
 def _customer_name(ticket: Mapping[str, Any] | None, order: Mapping[str, Any] | None) -> str:

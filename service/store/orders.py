@@ -169,6 +169,15 @@ class OrderRepository(Repository):
         )
         return [r["reference"] for r in rows]
 
+    async def of_customer(self, customer_email: str, *, limit: int = 50) -> list[str]:
+        """The references of every order bought with this address, with any vendor, newest first."""
+        rows = await self.sql.fetch(
+            f"""SELECT reference FROM orders WHERE customer_email = ?
+                ORDER BY purchased_at DESC, reference LIMIT {int(limit)}""",
+            customer_email,
+        )
+        return [r["reference"] for r in rows]
+
     # --- the catalog an order refers to -------------------------------------------------
 
     async def upsert_customer(self, vendor_id: str, email: str, name: str) -> None:

@@ -150,8 +150,8 @@ class TicketRepository(Repository):
             """INSERT INTO tickets (number, vendor_id, order_reference, customer_email, type,
                    status, opened_by, opened_at, last_activity_at, waiting_on, warnings_sent,
                    awaiting_approval, vendor_saved_at, escalated_at, closed_at, close_reason,
-                   thread_token, customer_thread_root, vendor_thread_root)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   customer_utc_offset, thread_token, customer_thread_root, vendor_thread_root)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             ticket.number,
             ticket.vendor_id,
             ticket.order_reference,
@@ -169,7 +169,7 @@ class TicketRepository(Repository):
             """UPDATE tickets SET type = ?, status = ?, opened_by = ?, opened_at = ?,
                    last_activity_at = ?, waiting_on = ?, warnings_sent = ?,
                    awaiting_approval = ?, vendor_saved_at = ?, escalated_at = ?,
-                   closed_at = ?, close_reason = ?
+                   closed_at = ?, close_reason = ?, customer_utc_offset = ?
                WHERE number = ?""",
             *_ticket_state(new),
             new.number,
@@ -194,13 +194,16 @@ class TicketRepository(Repository):
     ) -> None:
         for offset, comment in enumerate(comments, start=1):
             comment_id = await self.sql.fetchval(
-                """INSERT INTO comments (ticket_number, seq, author, text, at)
-                   VALUES (?, ?, ?, ?, ?) RETURNING id""",
+                """INSERT INTO comments (ticket_number, seq, author, text, at, author_email,
+                       author_name)
+                   VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 number,
                 comment_seq + offset,
                 comment.author.value,
                 comment.text,
                 comment.at,
+                comment.author_email,
+                comment.author_name,
             )
             if comment.attachments:
                 await self.sql.executemany(
@@ -294,6 +297,7 @@ def _ticket_state(ticket: Ticket) -> tuple[object, ...]:
         ticket.escalated_at,
         ticket.closed_at,
         ticket.close_reason.value if ticket.close_reason else None,
+        ticket.customer_utc_offset,
     )
 
 
@@ -322,12 +326,17 @@ def _ticket(row: Row, comments: list[Row], attachments: list[Row], events: list[
         closed_at=as_optional_time(row["closed_at"]),
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
         due=due,
+        customer_utc_offset=(
+            None if row["customer_utc_offset"] is None else int(row["customer_utc_offset"])
+        ),
         comments=tuple(
             Comment(
                 Party(c["author"]),
                 c["text"],
                 as_time(c["at"]),
                 tuple(by_comment.get(int(c["id"]), ())),
+                c["author_email"] or "",
+                c["author_name"] or "",
             )
             for c in comments
         ),

@@ -63,9 +63,10 @@ class TicketMissing:
 
 @dataclass(frozen=True)
 class LookupAnswered:
-    """A lookup result went to the address asked about: its order, or none found."""
+    """A lookup result went to the address asked about: its order, all its purchases, or none."""
 
     reference: str | None
+    purchases: tuple[str, ...] = ()
 
 
 OpenOutcome = Opened | Refused | NoPurchaseFound

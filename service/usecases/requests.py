@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from service.desk import Desk, OpenRequest, OrderNotFound
 from service.domain.events import Open
 from service.domain.notifications import REQUEST_REFUSED
-from service.domain.records import Attachment, Party, TicketType
+from service.domain.records import Attachment, Party, Sender, TicketType
 from service.store import InboundReceipt
 from service.usecases.outcomes import Door, NoPurchaseFound, Opened, OpenOutcome, Refused
 
@@ -64,16 +64,18 @@ async def open_request(
     attachments: tuple[Attachment, ...] = (),
     blobs: Mapping[str, bytes] | None = None,
     receipt: InboundReceipt | None = None,
+    sender: Sender | None = None,
 ) -> OpenOutcome:
     """Open a `kind` ticket on the first of `words` that is one of the requester's orders.
 
     A `receipt` (the email that asked) is kept in the same transaction as
-    whatever came of it.
+    whatever came of it; `sender` is who wrote that email, if one did.
     """
+    offset = sender.utc_offset if sender is not None else None
     reference = await find_order(desk, requester, words)
     if reference is None:
-        return await _no_purchase(desk, requester, words, door, receipt)
-    event = Open(kind, _PARTIES[type(requester)], text, attachments)
+        return await _no_purchase(desk, requester, words, door, receipt, offset)
+    event = Open(kind, _PARTIES[type(requester)], text, attachments, sender)
     try:
         outcome = await desk.apply(
             OpenRequest(reference, event, blobs or {}),
@@ -81,7 +83,7 @@ async def open_request(
             receipt=receipt,
         )
     except OrderNotFound:  # removed since it was found: as if it never was
-        return await _no_purchase(desk, requester, words, door, receipt)
+        return await _no_purchase(desk, requester, words, door, receipt, offset)
     if outcome.refusals:
         return Refused(outcome.refusals)
     assert outcome.ticket is not None
@@ -112,47 +114,88 @@ def _candidates(words: Sequence[str]) -> list[str]:
     return list(seen)
 
 
+def reference_read(words: Sequence[str], door: Door) -> str | None:
+    """The order reference the requester gave, as far as it can be told, to repeat back.
+
+    A form's field holds exactly what was typed. In an email, the first word
+    that mixes letters and digits, as references do ("Q7K2M9XA"), so the
+    answer to "Refund Q7K2M9XA" repeats the reference, not "Refund"; None
+    when no word looks like one. Only the words are looked at, never which
+    orders exist, so the answer tells nobody whether a reference is real.
+    """
+    if door is not Door.EMAIL:
+        return words[0] if words else None
+    for word in words[:MAX_CANDIDATES]:
+        if any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+            return word
+    return None
+
+
 async def _no_purchase(
     desk: Desk,
     requester: Requester,
     words: Sequence[str],
     door: Door,
     receipt: InboundReceipt | None,
+    utc_offset: int | None,
 ) -> NoPurchaseFound:
-    reference = words[0] if words else None
+    reference = reference_read(words, door)
     kept = replace(receipt, status="refused", detail="no purchase found") if receipt else None
     address = getattr(requester, "email", None)
     if door is Door.API or not address:
         if kept is not None:
             await desk.keep(kept)
         return NoPurchaseFound(reference)
+    vendor = isinstance(requester, VendorNamed)
     await desk.notify_address(
         address,
         REQUEST_REFUSED,
         {
-            "reason": no_purchase_reason(requester, address, door),
+            "reason": no_purchase_reason(requester, address, door, reference),
             "code": "no_purchase_found",
+            **({"reference": reference} if reference else {}),
         },
+        party=Party.VENDOR if vendor else Party.CUSTOMER,
+        utc_offset=None if vendor else utc_offset,
         receipt=kept,
     )
     return NoPurchaseFound(reference)
 
 
-def no_purchase_reason(requester: Requester, address: str, door: Door) -> str:
-    """Why nothing was opened, with advice for who asked and the door they came through."""
+def no_purchase_reason(
+    requester: Requester, address: str, door: Door, reference: str | None = None
+) -> str:
+    """Why nothing was opened, repeating the reference read, with advice for the door, once.
+
+    The email door's advice is about the email (the address it came from, the
+    subject); the web form's is about what was typed into the form.
+    """
     if isinstance(requester, VendorNamed):
+        if reference is None:
+            return (
+                "The subject named none of your orders. A command's subject is the type "
+                '("refund", "cancel" or "support") followed by the order reference, e.g. '
+                '"refund Q7K2M9XA".'
+            )
         return (
-            'A command needs the subject "refund", "cancel" or "support" followed by the '
-            'reference of one of your orders, e.g. "refund Q7K2M9XA".'
+            f"None of your orders has the reference {reference}. A command's subject is the "
+            'type ("refund", "cancel" or "support") followed by the order reference, e.g. '
+            '"refund Q7K2M9XA".'
         )
     if door is Door.WEB:
         return (
-            f"We found no purchase for {address} with the order reference entered on the "
-            "form. Use the email address you bought with and the order reference from your "
-            "receipt, then try again."
+            f"We found no purchase for {address} with the order reference {reference}. Check "
+            "the email address and the order reference you typed against your receipt, and "
+            "send the form again."
+        )
+    if reference is None:
+        return (
+            "We found no order reference in your message, so we could not tell which "
+            "purchase you mean. Put the order reference from your receipt (like Q7K2M9XA) in "
+            "the subject, and write from the email address you bought with."
         )
     return (
-        f"We found no purchase for {address} with the reference in your message. Write "
-        "from the address you bought with, and put the order reference from your receipt "
-        "in the subject."
+        f"We found no purchase for {address} with the order reference {reference}. Write "
+        "from the email address you bought with, and put the order reference from your "
+        "receipt in the subject."
     )

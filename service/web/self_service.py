@@ -96,7 +96,7 @@ class SelfServicePages:
             return self.pages.too_many(request, wait)
         words = [values["reference"]]
         if form_name == "lookup":
-            await look_up_purchase(runtime.desk, email=email, words=words)
+            await look_up_purchase(runtime.desk, email=email, words=words, door=Door.WEB)
         else:
             details = storable(values["details"])
             await open_request(

@@ -23,7 +23,9 @@ from starlette.types import Scope
 
 from service.domain.actions import Action, allowed_actions, event_for
 from service.domain.events import Reply, TicketEvent
+from service.domain.policy import pending_processing_reason
 from service.domain.records import Party, Ticket
+from service.domain.zones import reader_zone
 from service.outbound.addresses import parse_ticket_link_token, ticket_link_token
 from service.outbound.filters import filesize
 from service.outbound.render import TICKET_TYPE_LABELS
@@ -78,14 +80,19 @@ class TicketPages:
             "system": "maildesk",
             "operator": "The maildesk operator",
         }
+        zone = reader_zone(link.party, vendor.timezone, ticket.customer_utc_offset)
+        reason = pending_processing_reason(ticket)
         response = self.pages.render(
             request,
             "web/ticket.html",
             ticket=ticket_data,
             party=link.party.value,
             names=names,
+            zone=zone,
+            vendor_zone=vendor.timezone,
+            processing=({"rule": reason.rule.value, "weekend": reason.weekend} if reason else None),
             type_label=TICKET_TYPE_LABELS.get(ticket.type.value, "ticket"),
-            summary=summary(ticket_data, order_data, link.party),
+            summary=summary(ticket_data, order_data, link.party, zone),
             timeline=timeline(ticket_data, names, link.party),
             buttons=buttons(
                 link.party,

@@ -20,7 +20,7 @@ from typing import Any
 from service.domain.actions import Action
 from service.domain.records import Party
 from service.outbound.filters import payment, when
-from service.outbound.render import TICKET_TYPE_LABELS
+from service.outbound.render import TICKET_TYPE_LABELS, writer_label
 
 BUTTON_ACTIONS: frozenset[str] = frozenset(a.value for a in Action if a is not Action.REPLY)
 """The values an action button may post (a reply has its own form)."""
@@ -107,17 +107,22 @@ def _button(action: str, party: Party, ticket: Mapping[str, Any]) -> Button:
 def timeline(
     ticket: Mapping[str, Any], names: Mapping[str, str], viewer: Party
 ) -> list[TimelineItem]:
-    """Comments and events, oldest first; replies appear once, as their comment."""
+    """Comments and events, oldest first; replies appear once, as their comment.
+
+    On the vendor's page a vendor comment names who wrote it when an email
+    said so (one of the vendor's agents); the customer's page never does.
+    """
     items: list[tuple[str, int, TimelineItem]] = []
     for comment in ticket.get("comments") or []:
         author = str(comment.get("author") or "system")
+        writer = writer_label(comment) if viewer is Party.VENDOR and author == "vendor" else ""
         items.append(
             (
                 str(comment.get("at") or ""),
                 1,
                 TimelineItem(
                     at=str(comment.get("at") or ""),
-                    who=_who(author, names, viewer),
+                    who=writer or _who(author, names, viewer),
                     author=author,
                     text=str(comment.get("text") or ""),
                     attachments=tuple(comment.get("attachments") or ()),
@@ -174,23 +179,25 @@ def _event_line(event: Mapping[str, Any], names: Mapping[str, str], viewer: Part
 
 
 def summary(
-    ticket: Mapping[str, Any], order: Mapping[str, Any] | None, viewer: Party
+    ticket: Mapping[str, Any], order: Mapping[str, Any] | None, viewer: Party, zone: str
 ) -> list[tuple[str, str]]:
-    """The ticket and order details as (label, value) rows."""
+    """The ticket and order details as (label, value) rows, times in the viewer's `zone`."""
     rows: list[tuple[str, str]] = [
         ("Type", TICKET_TYPE_LABELS.get(str(ticket.get("type")), "ticket").capitalize()),
-        ("Status", _status(ticket)),
-        ("Opened", when(ticket.get("opened_at"))),
+        ("Status", _status(ticket, zone, viewer)),
+        ("Opened", when(ticket.get("opened_at"), zone)),
     ]
     due = ticket.get("due")
     if ticket.get("status") == "open" and isinstance(due, Mapping):
-        rows.append((_due_label(str(due.get("event"))), when(due.get("at"))))
+        label = _due_label(str(due.get("event")), str(ticket.get("type")))
+        rows.append((label, when(due.get("at"), zone)))
     if ticket.get("awaiting_approval"):
-        rows.append(("Next step", "Waiting for the seller's approval"))
+        mine = viewer is Party.VENDOR
+        rows.append(("Next step", f"Waiting for {'your' if mine else 'the seller’s'} approval"))
     if order is not None:
         rows.append(("Order", str(order.get("reference") or "")))
         rows.append(("Bought", _items(order.get("items") or [])))
-        rows.append(("Purchased", when(order.get("purchased_at"))))
+        rows.append(("Purchased", when(order.get("purchased_at"), zone)))
         rows.append(("Paid with", payment(order.get("payment_method"))))
         if order.get("subscription_status"):
             rows.append(("Subscription", str(order["subscription_status"])))
@@ -202,24 +209,32 @@ def summary(
     return rows
 
 
-def _status(ticket: Mapping[str, Any]) -> str:
+def _status(ticket: Mapping[str, Any], zone: str, viewer: Party) -> str:
     if ticket.get("status") == "open":
         return "Open"
-    reason = {
+    reasons = {
         "closed_by_customer": "closed by the customer",
         "closed_by_vendor": "closed by the seller",
         "refunded": "refunded",
         "canceled": "subscription canceled",
         "inactivity": "closed for inactivity",
-    }.get(str(ticket.get("close_reason")), "closed")
-    return f"Closed ({reason}) {when(ticket.get('closed_at'))}".strip()
+    }
+    reasons["closed_by_vendor" if viewer is Party.VENDOR else "closed_by_customer"] = (
+        "closed by you"
+    )
+    reason = reasons.get(str(ticket.get("close_reason")), "closed")
+    return f"Closed ({reason}) {when(ticket.get('closed_at'), zone)}".strip()
 
 
-def _due_label(event: str) -> str:
+def _due_label(event: str, ticket_type: str) -> str:
+    """What the pending timer will do, as a label for a time still to come."""
+    if event == "process":
+        return (
+            "Cancelation scheduled for" if ticket_type == "cancelation" else "Refund scheduled for"
+        )
     return {
-        "process": "Carried out on",
-        "inactivity_warning": "Reminder on",
-        "inactivity_close": "Closes on",
+        "inactivity_warning": "Reminder scheduled for",
+        "inactivity_close": "Closes for inactivity on",
     }.get(event, "Next step on")
 
 

@@ -14,6 +14,7 @@ from service.domain.events import Close, Open, Reply
 from service.domain.records import (
     Attachment,
     Party,
+    Sender,
     SubscriptionStatus,
     TicketStatus,
     TicketType,
@@ -196,3 +197,29 @@ async def test_ticket_parties_name_the_customer_and_vendor_that_may_act_on_a_tic
     assert parties is not None and missing is None
     assert parties.customer_email == "jane@example.test"
     assert parties.vendor == vendor
+
+
+async def test_who_wrote_each_comment_and_the_customers_zone_are_kept_with_the_ticket(
+    desk: Desk, store: Store, catalog: dict[str, Any]
+) -> None:
+    jane = Sender("jane@example.test", "Jane Doe", 60)
+    outcome = await desk.apply(
+        OpenRequest("BOOK0001", Open(TicketType.SUPPORT, Party.CUSTOMER, "Blank", (), jane))
+    )
+    assert outcome.ticket is not None
+    number = outcome.ticket.number
+    agent = Sender("agent@acme.test", "Anna Agent", -300)
+    await desk.apply(TicketAction(number, (Reply(Party.VENDOR, "Try again", (), agent),)))
+    async with store.reading() as q:
+        ticket = await q.tickets.get(number)
+        queued = await q.outbox.find()
+    assert ticket is not None
+    assert [(c.author_email, c.author_name) for c in ticket.comments] == [
+        ("jane@example.test", "Jane Doe"),
+        ("agent@acme.test", "Anna Agent"),
+    ]
+    assert ticket.customer_utc_offset == 60
+    # Each copy is queued with the zone its reader reads times in.
+    zones = {(m.item.kind, m.item.party): m.item.payload.get("zone") for m in queued}
+    assert zones[("reply", "customer")] == "UTC+01:00"
+    assert zones[("reply", "vendor")] == catalog["vendors"][0]["timezone"]

@@ -125,10 +125,15 @@ def test_template_kinds_are_the_kinds_of_spec_section_4():
     } <= TEMPLATE_KINDS
 
 
-def test_change_notification_says_from_what_to_what():
+def test_change_notification_says_from_what_to_what_and_why_its_processing_time():
     transition = act(support(), ChangeType(CUSTOMER, REFUND), LATER, SUB)
     for mail in transition.notifications:
-        assert mail.facts == {"by": "customer", "from": "support", "to": "refund"}
+        assert mail.facts == {
+            "by": "customer",
+            "from": "support",
+            "to": "refund",
+            "processing": "weekday_hours",
+        }
 
 
 def test_close_notification_says_why():

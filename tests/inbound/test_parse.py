@@ -52,7 +52,7 @@ def test_html_only_mail_becomes_readable_text_with_links_and_without_markdown_es
 
 def test_alternative_mail_takes_the_plain_part_as_text_and_keeps_the_html() -> None:
     mail = fixture("reply-gmail.eml")
-    assert mail.text.startswith("Yes, please go ahead with the refund.\n\n#close")
+    assert mail.text.startswith("Yes, please go ahead with the refund.\n\n#refund")
     assert '<div dir="ltr">' in mail.html
 
 
@@ -293,7 +293,7 @@ def test_crlf_line_endings_are_normalised() -> None:
     raw = (FIXTURES / "reply-outlook.eml").read_bytes().replace(b"\n", b"\r\n")
     mail = parse_mail(raw)
     assert "\r" not in mail.text
-    assert mail.subject == "RE: [Ticket #12] Refund request for Q7K2M9XA"
+    assert mail.subject == "RE: [#1] Reply from Acme Software"
     assert mail.from_address == "jane@example.test"
 
 

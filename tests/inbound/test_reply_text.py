@@ -204,11 +204,11 @@ def test_hostile_text_is_handled_in_bounded_time(body: str) -> None:
 # --- the fixtures, end to end ------------------------------------------------------------
 
 
-def test_gmail_fixture_reply_is_its_sentence_and_a_close_command() -> None:
+def test_gmail_fixture_reply_is_its_sentence_and_a_refund_command() -> None:
     mail = parse_mail((FIXTURES / "reply-gmail.eml").read_bytes())
     assert parse_commands(new_text(mail.text)) == (
         "Yes, please go ahead with the refund.",
-        (Action.CLOSE,),
+        (Action.CHANGE_TO_REFUND,),
     )
 
 

@@ -91,7 +91,6 @@ def sample_ticket(kind: str = "ticket_opened") -> dict[str, Any]:
         "events": events,
     }
     if kind == "ticket_opened":
-        ticket["due_local"] = "Fri 4 Dec 2026 04:00 America/New_York"
         ticket["comments"] = comments[:1]
         ticket["events"] = events[:1]
     elif kind == "ticket_changed":
@@ -172,4 +171,11 @@ def sample_context(kind: str, party: str) -> dict[str, Any]:
         "ticket_url": ticket_url(BASE_URL, SECRET, 1234, party) if has_ticket else None,
         "reply_address": reply_address(SECRET, DOMAIN, 1234, party) if has_ticket else None,
         "actions": sample_actions(ticket, party),
+        # The customer wrote from UTC+01:00 (its Date header); the vendor reads its own zone.
+        "zone": "UTC+01:00" if party == "customer" else "America/New_York",
+        "processing": (
+            {"rule": "weekday_hours", "weekend": False}
+            if ticket and ticket["due"] and ticket["due"]["event"] == "process"
+            else None
+        ),
     }

@@ -173,12 +173,15 @@ def test_layout_order_why_newest_comment_link_details_order_history(
             body.index(link),
             body.index(ticket_heading),
             body.index(order_heading),
-            body.index("History of ticket #1234"),
         ]
+        if len(context["ticket"]["comments"]) > 1:
+            marks.append(body.index("History of ticket #1234"))
+            assert body.rindex(newest) > marks[-1]  # the history repeats every comment
+        else:  # the only comment is the latest one: no history to repeat it
+            assert "History of ticket" not in body and body.count(newest) == 1
         assert marks == sorted(marks), body
         start = max(body.find("<body"), 0)  # past the HTML <title>
         assert "#1234" in body[start : marks[0]]  # why this email was sent comes first
-        assert body.rindex(newest) > marks[-1]  # the history repeats every comment
 
 
 def test_text_part_starts_with_why_it_was_sent(renderer: Renderer) -> None:
@@ -236,11 +239,15 @@ class TestPartyAwareWording:
         context["order"]["items"][0]["kind"] = "physical"
         assert "19 days later" in renderer.render("inactivity_warning", context).text
 
-    def test_the_vendor_sees_the_due_time_in_its_own_zone_the_customer_in_utc(
+    def test_each_party_reads_times_in_its_own_zone_which_is_named(
         self, renderer: Renderer
     ) -> None:
-        assert "America/New_York" in render(renderer, "ticket_opened", "vendor").text
-        assert "America/New_York" not in render(renderer, "ticket_opened", "customer").text
+        vendor = words(render(renderer, "ticket_opened", "vendor").text)
+        customer = words(render(renderer, "ticket_opened", "customer").text)
+        # Due 2026-12-04T09:00:00Z: 04:00 in New York, 10:00 at UTC+01:00.
+        assert "processed on Fri 4 Dec 2026 04:00 EST (America/New_York)" in vendor
+        assert "processed on Fri 4 Dec 2026 10:00 UTC+01:00" in customer
+        assert "04:00" not in customer and "10:00 UTC+01:00" not in vendor
 
     def test_own_reply_is_confirmed_and_the_other_partys_reply_is_announced(
         self, renderer: Renderer
@@ -290,13 +297,14 @@ class TestWithoutTicket:
             assert "The refund period of this order ended on 1 Jan 2027." in body
             assert "History of ticket" not in body
 
-    def test_request_refused_without_an_order_tells_how_to_find_it(
+    def test_request_refused_without_an_order_gives_the_reasons_advice_once(
         self, renderer: Renderer
     ) -> None:
+        reason = "We found no purchase for you. Put the order reference in the subject."
         rendered = render(
-            renderer, "request_refused", "customer", order=None, facts={"reason": "No purchase."}
+            renderer, "request_refused", "customer", order=None, facts={"reason": reason}
         )
-        assert "order reference from your receipt" in words(rendered.text)
+        assert words(rendered.text).count("order reference") == 1
         assert "Q7K2M9XA" not in rendered.text + rendered.html
 
     def test_lookup_result_shows_license_key_and_download_link(self, renderer: Renderer) -> None:
