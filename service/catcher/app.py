@@ -135,17 +135,9 @@ async def run_catcher(
                 )
             task_status.started(addresses)
             async with anyio.create_task_group() as group:
-                group.start_soon(_stop_when_cancelled, live)
+                group.start_soon(live.stop_when_cancelled)
                 await serve_http(app, http_socket, http_limits)
                 group.cancel_scope.cancel()
-
-
-async def _stop_when_cancelled(live: LiveUpdates) -> None:
-    """Answer the pending long polls as soon as the catcher is told to stop."""
-    try:
-        await anyio.sleep_forever()
-    finally:
-        live.stop()
 
 
 def _host_in_url(host: str) -> str:

@@ -12,8 +12,9 @@ between: the request sleeps on the mailbox's waiters, which every arrival,
 deletion and clearing wakes.
 
 A waiting request also ends when its client goes away, and at once when the
-server stops (`LiveUpdates.stop()`), so an open tab never holds up a
-shutdown. After `stop()` every poll is answered `503` straight away.
+server stops (`LiveUpdates.stop()`, or `stop_when_cancelled()` run beside the
+web server), so an open tab never holds up a shutdown. After `stop()` every
+poll is answered `503` straight away.
 
 What this module must never do: busy-poll, or keep a request open longer than
 `WAIT_SECONDS`.
@@ -49,6 +50,17 @@ class LiveUpdates:
         self.stopped = True
         if self._stopping is not None:
             self._stopping.set()
+
+    async def stop_when_cancelled(self) -> None:
+        """A task beside the web server's: when the server is told to stop, so are the polls.
+
+        uvicorn waits up to its graceful-shutdown time for requests in
+        progress; this answers the polls before it starts waiting.
+        """
+        try:
+            await anyio.sleep_forever()
+        finally:
+            self.stop()
 
     async def poll(self, request: Request, render: Render) -> Response:
         """`render(request)` once the mailbox differs from the version the page has; else 204."""

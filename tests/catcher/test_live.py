@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from service.catcher import CatcherAddresses, LiveUpdates, Mailbox, build_catcher_app, run_catcher
+from service.store import Store
+from tests.e2e.conftest import Served, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +155,24 @@ async def test_an_open_list_page_does_not_hold_up_the_catchers_shutdown(
 
     assert polled == [503]
     assert stopped_in < 2.5, f"the catcher took {stopped_in:.1f}s to stop"
+
+
+async def test_an_open_list_page_does_not_hold_up_maildesk_serve_either(store: Store) -> None:
+    polled: list[int] = []
+
+    async def poll(served: Served) -> None:
+        version = str(served.runtime.mailbox.version)
+        async with httpx.AsyncClient(base_url=str(served.http.base_url), timeout=30) as http:
+            polled.append((await http.get("/mail/live", params={"version": version})).status_code)
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as browser:
+            async with serving(store) as served:
+                browser.start_soon(poll, served)
+                await anyio.sleep(0.3)
+                assert not polled
+                started = time.monotonic()
+            stopped_in = time.monotonic() - started
+
+    assert polled == [503]
+    assert stopped_in < 2.5, f"maildesk serve took {stopped_in:.1f}s to stop"
