@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 
 from service.catcher.reading import CaughtAttachment, JSONValue, Reading, read
-from service.catcher.search import SearchText
+from service.catcher.search import SearchText, searchable
 
 
 @dataclass(frozen=True)
@@ -98,18 +98,7 @@ class CaughtMessage:
     @cached_property
     def search_text(self) -> SearchText:
         """What a search query is matched against (`service.catcher.search`); built once."""
-        reading = self._reading
-
-        def header(name: str) -> list[str]:
-            return [value for header_name, value in reading.headers if header_name.lower() == name]
-
-        return SearchText.of(
-            sender=[*header("from"), self.mail_from],
-            recipients=[*header("to"), *header("cc"), *self.rcpt_tos],
-            subject=reading.subject,
-            text=reading.text,
-            html_body=reading.html,
-        )
+        return searchable(self.raw, self.mail_from, self.rcpt_tos)
 
     @cached_property
     def _reading(self) -> Reading:
