@@ -200,7 +200,9 @@ async def serve(
                 group.start_soon(_stop_on_signal, group.cancel_scope)
                 group.start_soon(runtime.scheduler.run_forever)
                 group.start_soon(runtime.outbox.run_forever)
-                group.start_soon(serve_http, build_app(runtime), http_socket, settings.http_limits)
+                app = build_app(runtime)
+                group.start_soon(serve_http, app, http_socket, settings.http_limits)
+                group.start_soon(app.state.catcher_live.stop_when_cancelled)
                 if on_ready:
                     on_ready(runtime)
                 task_status.started(runtime)

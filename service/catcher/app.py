@@ -8,7 +8,8 @@ Signals belong to whoever runs the event loop, not to this module: uvicorn's
 own SIGINT/SIGTERM capture is turned off, so inside `maildesk serve` it cannot
 steal the process's Ctrl-C. Stand-alone, `anyio.run(run_catcher, ...)` stops on
 Ctrl-C because the asyncio runner cancels the main task, and cancellation shuts
-both servers down in order.
+both servers down in order; the list page's pending live updates are answered
+first, so an open browser tab does not hold the shutdown up.
 
 What this module must never do: keep a port open after `run_catcher` returns,
 or exit the process itself (uvicorn's `sys.exit` paths are avoided by binding
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from service.catcher.live import LiveUpdates
 from service.catcher.mailbox import Mailbox
 from service.catcher.smtp import serve_catcher_smtp
 from service.catcher.web import catcher_routes
@@ -54,12 +56,15 @@ class CatcherAddresses:
         return f"http://{_host_in_url(self.http_host)}:{self.http_port}/mail"
 
 
-def build_catcher_app(mailbox: Mailbox, http_host: str = "127.0.0.1") -> Starlette:
+def build_catcher_app(
+    mailbox: Mailbox, http_host: str = "127.0.0.1", *, live: LiveUpdates | None = None
+) -> Starlette:
     """The stand-alone catcher web app over `mailbox`: its pages, its API and `/healthz`.
 
     It answers to the loopback names, and to `http_host` when that is a concrete
     address (see `service.http_hosts`): a web page elsewhere that points its own
-    name at this machine (DNS rebinding) is refused.
+    name at this machine (DNS rebinding) is refused. `live` answers the list
+    page's long polls (`service.catcher.live`).
     """
 
     async def healthz(request: Request) -> Response:
@@ -71,7 +76,7 @@ def build_catcher_app(mailbox: Mailbox, http_host: str = "127.0.0.1") -> Starlet
     routes = [
         Route("/", home, methods=["GET"], middleware=NO_BODY),
         Route("/healthz", healthz, methods=["GET"], name="healthz", middleware=NO_BODY),
-        *catcher_routes(mailbox),
+        *catcher_routes(mailbox, live=live),
     ]
     host_check = Middleware(
         HostCheck,
@@ -110,7 +115,8 @@ async def run_catcher(
             "is what you want"
         )
     mailbox = mailbox if mailbox is not None else Mailbox()
-    app = build_catcher_app(mailbox, http_host)
+    live = LiveUpdates(mailbox)
+    app = build_catcher_app(mailbox, http_host, live=live)
     async with serve_catcher_smtp(mailbox, smtp_host, smtp_port) as (bound_smtp_host, bound_smtp):
         with listening_socket(http_host, http_port) as http_socket:
             bound_http_host, bound_http = http_socket.getsockname()[:2]
@@ -128,7 +134,10 @@ async def run_catcher(
                     flush=True,
                 )
             task_status.started(addresses)
-            await serve_http(app, http_socket, http_limits)
+            async with anyio.create_task_group() as group:
+                group.start_soon(live.stop_when_cancelled)
+                await serve_http(app, http_socket, http_limits)
+                group.cancel_scope.cancel()
 
 
 def _host_in_url(host: str) -> str:

@@ -1,9 +1,11 @@
 """The catcher's memory: every message it caught, in arrival order, readable as JSON.
 
 `Mailbox` keeps the raw bytes of each message exactly as they were received,
-with the SMTP envelope and the time of arrival, and lets tests wait until the
-mail they expect has arrived. `CaughtMessage.to_json()` reads a message the way
-a person or a black-box test wants to see it (SPEC §8, "Catcher API").
+with the SMTP envelope and the time of arrival, finds them by a search
+query (`service.catcher.search`), and lets tests and pages wait until the
+mail they expect has arrived or the mailbox has changed.
+`CaughtMessage.to_json()` (`service.catcher.message`) reads a message the
+way a person or a black-box test wants to see it (SPEC §8, "Catcher API").
 
 What this module must never do:
 
@@ -13,12 +15,16 @@ What this module must never do:
 - grow without bound: at most `max_messages` are kept, the oldest are dropped
   first (default `DEFAULT_MAX_MESSAGES`);
 - reuse an id: ids increase from 1 for the life of the mailbox, across
-  `clear()`, so a stale link never shows a different message;
-- poll: waiters sleep on an event that `add()` sets.
+  `clear()` and `delete()`, so a stale link never shows a different message;
+- poll: waiters sleep on an event that every change (`add()`, `delete()`,
+  `clear()`) sets;
+- read a message twice: its reading and its search text are built once,
+  when first needed, and kept with it.
 
-A mailbox belongs to one process and lives in memory only. `add()` may be
-called from any thread (aiosmtpd's threaded `Controller`, for instance);
-`wait_for()` and `wait_for_count()` run on an asyncio event loop.
+A mailbox belongs to one process and lives in memory only. `add()`,
+`delete()` and `clear()` may be called from any thread (aiosmtpd's threaded
+`Controller`, for instance); `wait_for()`, `wait_for_count()` and
+`wait_for_change()` run on an asyncio event loop.
 """
 
 from __future__ import annotations
@@ -27,96 +33,20 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 
 import anyio
 
-from service.catcher.reading import CaughtAttachment, JSONValue, Reading, read
+from service.catcher.message import CaughtMessage
+from service.catcher.search import parse_query
 from service.clock import SystemClock
+
+__all__ = ["DEFAULT_MAX_MESSAGES", "DEFAULT_WAIT_SECONDS", "CaughtMessage", "Mailbox"]
 
 DEFAULT_MAX_MESSAGES = 10_000
 """How many messages a `Mailbox` keeps unless told otherwise; older ones are dropped."""
 
 DEFAULT_WAIT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class CaughtMessage:
-    """One message as the catcher received it: envelope, raw bytes and time of arrival.
-
-    `raw` is never altered. Everything else about the message (subject, bodies,
-    attachments) is read from it on demand, once, and never raises.
-    """
-
-    id: int
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    raw: bytes
-    received_at: datetime
-
-    @property
-    def subject(self) -> str | None:
-        """The decoded `Subject` header, or None when there is none."""
-        return self._reading.subject
-
-    @property
-    def text(self) -> str | None:
-        """The text/plain body, or None when the message has none."""
-        return self._reading.text
-
-    @property
-    def html(self) -> str | None:
-        """The text/html body, or None when the message has none."""
-        return self._reading.html
-
-    @property
-    def attachments(self) -> tuple[CaughtAttachment, ...]:
-        return self._reading.attachments
-
-    def to_json(self) -> dict[str, JSONValue]:
-        """The message in the shape of SPEC §8's Catcher API.
-
-        - `id`: int, increasing from 1.
-        - `from`: the bare address of the `From` header (the envelope sender
-          when the header is missing or unreadable).
-        - `to`: the envelope recipients (RCPT TO), bare addresses: everyone the
-          message was delivered to, Bcc included. The `To` header is in `headers`.
-        - `subject`: the decoded subject (RFC 2047 words decoded), or null.
-        - `date`: the `Date` header as ISO-8601, or null when missing or unparseable.
-        - `message_id`: the `Message-ID` header as sent, or null.
-        - `headers`: a list of `[name, value]` pairs in message order, values
-          decoded and unfolded. A list, not a dict, because names repeat
-          (`Received`) and order matters.
-        - `text`, `html`: the bodies with LF line ends, or null. Mail whose
-          structure cannot be read has its raw body in `text`.
-        - `attachments`: every other part, as `{"filename", "content_type", "size"}`
-          (`size` in decoded bytes; `filename` may be null for inline parts).
-
-        Extensions beyond SPEC §8: `envelope_from` (MAIL FROM, "" for bounces),
-        `received_at` (ISO-8601, UTC) and `size` (raw bytes).
-        """
-        reading = self._reading
-        return {
-            "id": self.id,
-            "from": reading.header_from or self.mail_from,
-            "to": list(self.rcpt_tos),
-            "subject": reading.subject,
-            "date": reading.date,
-            "message_id": reading.message_id,
-            "headers": [[name, value] for name, value in reading.headers],
-            "text": reading.text,
-            "html": reading.html,
-            "attachments": [attachment.to_json() for attachment in reading.attachments],
-            "envelope_from": self.mail_from,
-            "received_at": self.received_at.isoformat(),
-            "size": len(self.raw),
-        }
-
-    @cached_property
-    def _reading(self) -> Reading:
-        return read(self.raw)
 
 
 _SYSTEM_CLOCK = SystemClock()
@@ -127,7 +57,8 @@ class Mailbox:
 
     `clock` stamps `received_at`; it defaults to the real time in UTC (the
     catcher records when mail really arrived, whatever clock the rest of
-    maildesk runs on).
+    maildesk runs on). `version` counts the changes to what is kept, so a
+    page can tell whether what it shows is still current.
     """
 
     def __init__(
@@ -143,6 +74,7 @@ class Mailbox:
         self._lock = threading.Lock()
         self._messages: OrderedDict[int, CaughtMessage] = OrderedDict()
         self._last_id = 0
+        self._version = 0
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     def __len__(self) -> int:
@@ -156,6 +88,11 @@ class Mailbox:
     def received(self) -> int:
         """How many messages ever arrived here, dropped and cleared ones included."""
         return self._last_id
+
+    @property
+    def version(self) -> int:
+        """Increases with every message added, deleted or cleared; never decreases."""
+        return self._version
 
     def add(self, raw: bytes, mail_from: str, rcpt_tos: Iterable[str]) -> CaughtMessage:
         """Keep one message and wake everyone waiting for mail; drops the oldest when full."""
@@ -171,9 +108,8 @@ class Mailbox:
             self._messages[message.id] = message
             while len(self._messages) > self.max_messages:
                 self._messages.popitem(last=False)
-            waiters, self._waiters = self._waiters, []
-        for loop, event in waiters:
-            _set_on_loop(loop, event)
+            waiters = self._changed()
+        _wake(waiters)
         return message
 
     def messages(self) -> list[CaughtMessage]:
@@ -181,16 +117,61 @@ class Mailbox:
         with self._lock:
             return list(self._messages.values())
 
+    def search(self, query: str) -> list[CaughtMessage]:
+        """The kept messages that match `query`, oldest first; all of them for a blank query.
+
+        The syntax is `service.catcher.search`'s. The first search reads the
+        searched fields of every message (about 0.2 ms each, two seconds for
+        10,000); later ones only compare the text kept from that.
+        """
+        terms = parse_query(query)
+        messages = self.messages()
+        if not terms:
+            return messages
+        return [message for message in messages if message.search_text.matches(terms)]
+
     def get(self, message_id: int) -> CaughtMessage | None:
         with self._lock:
             return self._messages.get(message_id)
+
+    def delete(self, message_id: int) -> bool:
+        """Forget one message; False when it was not kept. Its id is never given out again."""
+        with self._lock:
+            if self._messages.pop(message_id, None) is None:
+                return False
+            waiters = self._changed()
+        _wake(waiters)
+        return True
 
     def clear(self) -> int:
         """Forget every message; returns how many were forgotten. Ids keep increasing."""
         with self._lock:
             count = len(self._messages)
             self._messages.clear()
-            return count
+            waiters = self._changed() if count else []
+        _wake(waiters)
+        return count
+
+    async def wait_for_change(
+        self,
+        version: int,
+        timeout: float = DEFAULT_WAIT_SECONDS,  # noqa: ASYNC109 - see wait_for
+    ) -> int:
+        """The mailbox's `version` once it differs from `version`, or after `timeout` seconds.
+
+        Returns at once when it already differs; returns the unchanged version
+        on timeout (no error: a page that waits for mail just asks again).
+        """
+        with anyio.move_on_after(timeout):
+            while True:
+                event = self._register_waiter()
+                try:
+                    if self._version != version:
+                        break
+                    await event.wait()
+                finally:
+                    self._discard_waiter(event)
+        return self._version
 
     async def wait_for(
         self,
@@ -253,8 +234,14 @@ class Mailbox:
             f"but only {len(self)} arrived"
         )
 
+    def _changed(self) -> list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]:
+        """Count a change and hand over the waiters to wake; called with the lock held."""
+        self._version += 1
+        waiters, self._waiters = self._waiters, []
+        return waiters
+
     def _register_waiter(self) -> asyncio.Event:
-        """An event the next `add()` sets; registered before looking, so no arrival is missed."""
+        """An event the next change sets; registered before looking, so no arrival is missed."""
         event = asyncio.Event()
         with self._lock:
             self._waiters.append((asyncio.get_running_loop(), event))
@@ -263,6 +250,11 @@ class Mailbox:
     def _discard_waiter(self, event: asyncio.Event) -> None:
         with self._lock:
             self._waiters = [(loop, e) for loop, e in self._waiters if e is not event]
+
+
+def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+    for loop, event in waiters:
+        _set_on_loop(loop, event)
 
 
 def _set_on_loop(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:

@@ -38,6 +38,8 @@ class Reading:
     """What could be read from a message's raw bytes; built once per message, then cached."""
 
     header_from: str | None
+    from_name: str | None
+    reply_to: tuple[str, ...]
     subject: str | None
     date: str | None
     message_id: str | None
@@ -60,6 +62,8 @@ def read(raw: bytes) -> Reading:
     except Exception:  # unreadable mail degrades to its raw text
         return Reading(
             header_from=None,
+            from_name=None,
+            reply_to=(),
             subject=None,
             date=None,
             message_id=None,
@@ -87,8 +91,11 @@ def _read_message(message: EmailMessage, raw: bytes) -> Reading:
     html = _part_text(html_part) if html_part is not None else None
     if text is None and html is None and not attachments:
         text = _raw_body(raw)
+    sender_name, sender_address = _sender(message)
     return Reading(
-        header_from=_header_address(message),
+        header_from=sender_address,
+        from_name=sender_name,
+        reply_to=_addresses(message, "Reply-To"),
         subject=_first_header(headers, "subject"),
         date=_header_date(message),
         message_id=_first_header(headers, "message-id"),
@@ -123,22 +130,45 @@ def _first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def _header_address(message: EmailMessage) -> str | None:
-    """The bare address of the first `From` mailbox, read strictly, then leniently."""
+def _sender(message: EmailMessage) -> tuple[str | None, str | None]:
+    """The display name and bare address of the first `From` mailbox; None for what is missing.
+
+    Read strictly, then leniently: a name with unquoted specials still shows.
+    """
     try:
         header = message["From"]
         if header is None:
-            return None
+            return None, None
         addresses = header.addresses
         if addresses and addresses[0].addr_spec:
-            return _clean(str(addresses[0].addr_spec))
+            return _name(addresses[0].display_name), _clean(str(addresses[0].addr_spec))
     except Exception:  # fall back to the lenient parser below
         pass
     for name, value in message.raw_items():
         if name.lower() == "from":
-            _, address = email.utils.parseaddr(str(value))
-            return _clean(address) if address else None
-    return None
+            display_name, address = email.utils.parseaddr(str(value))
+            return _name(display_name), (_clean(address) if address else None)
+    return None, None
+
+
+def _addresses(message: EmailMessage, header_name: str) -> tuple[str, ...]:
+    """The bare addresses of every mailbox in a header (groups flattened), strictly or leniently."""
+    try:
+        header = message[header_name]
+        if header is None:
+            return ()
+        found = tuple(_clean(str(a.addr_spec)) for a in header.addresses if a.addr_spec)
+        if found:
+            return found
+    except Exception:  # fall back to the lenient parser below
+        pass
+    values = [str(v) for n, v in message.raw_items() if n.lower() == header_name.lower()]
+    return tuple(_clean(address) for _, address in email.utils.getaddresses(values) if address)
+
+
+def _name(display_name: str | None) -> str | None:
+    cleaned = _clean(_FOLD.sub(" ", display_name or "")).strip()
+    return cleaned or None
 
 
 def _header_date(message: EmailMessage) -> str | None:

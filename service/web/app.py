@@ -4,7 +4,8 @@ One Starlette app; each room adds its routes. The app holds the `Runtime` in
 `app.state.runtime`, so handlers reach the funnel and the store without
 globals. Every request first passes the `Host` check (`service.http_hosts`);
 the catcher's routes then admit only this machine or the admin token
-(`service.web.catcher_access`).
+(`service.web.catcher_access`). `app.state.catcher_live` answers the catcher
+list's long polls; `serve` stops it with the web server.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from service.catcher.live import LiveUpdates
 from service.catcher.web import catcher_routes
 from service.http_body import NO_BODY
 from service.http_hosts import HostCheck, allowed_hosts
@@ -63,10 +65,11 @@ def build_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     templates = Path(settings.templates) if settings.templates else None
     catcher_access = [Middleware(CatcherAccess, admin_token=settings.admin_token)]
+    catcher_live = LiveUpdates(runtime.mailbox)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, middleware=NO_BODY),
         *api_routes(),
-        *catcher_routes(runtime.mailbox, templates, catcher_access),
+        *catcher_routes(runtime.mailbox, templates, catcher_access, live=catcher_live),
         *page_routes(),
     ]
     host_check = Middleware(
@@ -81,4 +84,5 @@ def build_app(runtime: Runtime) -> Starlette:
         exception_handlers={404: not_found_handler(PageRenderer()), 405: method_not_allowed},
     )
     app.state.runtime = runtime
+    app.state.catcher_live = catcher_live
     return app

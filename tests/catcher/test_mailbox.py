@@ -146,3 +146,76 @@ async def test_a_message_added_from_another_thread_wakes_the_waiter() -> None:
         [message] = await mailbox.wait_for_count(1, timeout=2)
 
     assert message.subject == "from a thread"
+
+
+def test_delete_forgets_one_message_and_its_id_is_never_reused() -> None:
+    mailbox = Mailbox()
+    for _ in range(3):
+        mailbox.add(b"\r\n", "a@example.test", ["b@example.test"])
+
+    assert mailbox.delete(2) is True
+    assert mailbox.delete(2) is False
+    assert mailbox.delete(99) is False
+    assert [message.id for message in mailbox.messages()] == [1, 3]
+    assert mailbox.get(2) is None
+    assert mailbox.add(b"\r\n", "a@example.test", ["b@example.test"]).id == 4
+
+
+def test_the_version_counts_every_change_to_what_is_kept() -> None:
+    mailbox = Mailbox()
+    assert mailbox.version == 0
+    mailbox.add(b"\r\n", "a@example.test", ["b@example.test"])
+    mailbox.add(b"\r\n", "a@example.test", ["b@example.test"])
+    assert mailbox.version == 2
+    mailbox.delete(1)
+    assert mailbox.version == 3
+    mailbox.delete(1)  # nothing deleted: nothing changed
+    assert mailbox.version == 3
+    mailbox.clear()
+    assert mailbox.version == 4
+    mailbox.clear()  # already empty
+    assert mailbox.version == 4
+
+
+async def test_wait_for_change_wakes_on_an_arrival_a_deletion_and_a_clearing() -> None:
+    mailbox = Mailbox()
+    mailbox.add(b"\r\n", "a@example.test", ["b@example.test"])
+    changes = [
+        lambda: mailbox.add(b"\r\n", "a@example.test", ["b@example.test"]),
+        lambda: mailbox.delete(1),
+        mailbox.clear,
+    ]
+    for change in changes:
+        seen = mailbox.version
+
+        async def change_later(change: object = change) -> None:
+            await anyio.sleep(0.01)
+            change()  # type: ignore[operator]
+
+        async with anyio.create_task_group() as task_group:
+            task_group.start_soon(change_later)
+            with anyio.fail_after(2):
+                assert await mailbox.wait_for_change(seen, timeout=5) == seen + 1
+
+
+async def test_wait_for_change_returns_at_once_for_an_old_version_and_times_out_quietly() -> None:
+    mailbox = Mailbox()
+    mailbox.add(b"\r\n", "a@example.test", ["b@example.test"])
+
+    with anyio.fail_after(0.5):
+        assert await mailbox.wait_for_change(0, timeout=5) == 1
+    assert await mailbox.wait_for_change(1, timeout=0.05) == 1
+
+
+async def test_a_deletion_from_another_thread_wakes_the_waiter() -> None:
+    mailbox = Mailbox()
+    mailbox.add(b"\r\n", "a@example.test", ["b@example.test"])
+
+    def delete() -> None:
+        time.sleep(0.05)
+        mailbox.delete(1)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(anyio.to_thread.run_sync, delete)
+        with anyio.fail_after(2):
+            assert await mailbox.wait_for_change(1, timeout=5) == 2

@@ -106,3 +106,32 @@ def test_an_unreadable_date_is_null_and_a_missing_from_falls_back_to_the_envelop
     assert caught["date"] is None
 
     assert read(mail.MALFORMED["no_headers_at_all"])["from"] == "bounces@acme.test"
+
+
+def test_the_senders_display_name_and_reply_to_addresses_are_read() -> None:
+    raw = (
+        b'From: "Acme Software via maildesk" <support@desk.test>\r\n'
+        b"Reply-To: Acme <reply+7-v-abc@desk.test>, second@desk.test\r\n\r\nhi\r\n"
+    )
+    caught = read(raw)
+
+    assert caught["from"] == "support@desk.test"
+    assert caught["from_name"] == "Acme Software via maildesk"
+    assert caught["reply_to"] == ["reply+7-v-abc@desk.test", "second@desk.test"]
+
+
+def test_an_encoded_display_name_is_decoded_and_a_bare_address_has_none() -> None:
+    assert read(mail.refund_notice())["from_name"] == "Acme Support"
+    assert read(mail.refund_notice())["reply_to"] == []
+    assert read(b"From: a@example.test\r\n\r\n")["from_name"] is None
+    named = read(b"From: =?utf-8?q?J=C3=A4ne?= <jane@example.test>\r\n\r\n")
+    assert named["from_name"] == "Jäne"
+
+
+@pytest.mark.parametrize("name", sorted(mail.MALFORMED))
+def test_malformed_mail_still_reads_a_name_and_reply_to_of_the_right_type(name: str) -> None:
+    caught = read(mail.MALFORMED[name])
+
+    assert caught["from_name"] is None or isinstance(caught["from_name"], str)
+    assert isinstance(caught["reply_to"], list)
+    json.dumps(caught, ensure_ascii=False).encode("utf-8")

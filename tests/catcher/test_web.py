@@ -79,6 +79,52 @@ class TestApi:
         assert response.headers["content-type"].startswith("text/plain")
         assert response.headers["x-content-type-options"] == "nosniff"
 
+    async def test_the_list_can_be_searched_with_q_and_stays_oldest_first(
+        self, catcher: RunningCatcher, client: httpx.AsyncClient
+    ) -> None:
+        await deliver(catcher, mail.refund_notice())
+        await deliver(catcher, b"Subject: unrelated\r\n\r\nnothing\r\n")
+        await deliver(catcher, b"Subject: second refund\r\n\r\nRefund Q7K2M9XA\r\n")
+
+        found = await client.get("/api/messages", params={"q": "Q7K2M9XA"})
+        by_subject = await client.get("/api/messages", params={"q": 'subject:"second refund"'})
+        nothing = await client.get("/api/messages", params={"q": "from:nobody"})
+
+        assert [m["id"] for m in found.json()] == [1, 3]
+        assert [m["id"] for m in by_subject.json()] == [3]
+        assert nothing.json() == []
+        assert len((await client.get("/api/messages", params={"q": ""})).json()) == 3
+
+    async def test_the_list_names_the_sender_and_the_reply_to(
+        self, catcher: RunningCatcher, client: httpx.AsyncClient
+    ) -> None:
+        await deliver(
+            catcher,
+            b'From: "Acme via maildesk" <support@desk.test>\r\n'
+            b"Reply-To: reply+1-v-x@desk.test\r\n\r\nhi\r\n",
+        )
+
+        [listed] = (await client.get("/api/messages")).json()
+
+        assert listed["from"] == "support@desk.test"
+        assert listed["from_name"] == "Acme via maildesk"
+        assert listed["reply_to"] == ["reply+1-v-x@desk.test"]
+
+    async def test_delete_one_forgets_only_that_message(
+        self, catcher: RunningCatcher, client: httpx.AsyncClient
+    ) -> None:
+        for _ in range(3):
+            await deliver(catcher, mail.refund_notice())
+
+        deleted = await client.delete("/api/messages/2")
+        again = await client.delete("/api/messages/2")
+        bad = await client.delete("/api/messages/two")
+
+        assert deleted.status_code == 200 and deleted.json() == {"deleted": 1}
+        assert again.status_code == 404 and "no caught message" in again.json()["error"]
+        assert bad.status_code == 400
+        assert [m["id"] for m in (await client.get("/api/messages")).json()] == [1, 3]
+
     async def test_delete_forgets_every_message(
         self, catcher: RunningCatcher, client: httpx.AsyncClient
     ) -> None:
@@ -151,11 +197,13 @@ class TestPages:
 
         page = (await client.get("/mail/1")).text
 
-        assert "Ihre Rückerstattung ist unterwegs. ✓" in page
-        assert 'srcdoc="&lt;p&gt;Hallo &lt;b&gt;Jane&lt;/b&gt;' in page
+        assert '<iframe class="html" src="/mail/1/html" sandbox=""' in page
+        assert "Hallo" not in page  # the HTML is framed from its own URL, never inlined
         assert "Quittung-ä.pdf" in page
-        assert "Message-ID" in page
+        assert "&lt;refund-1@acme.test&gt;" in page
         assert 'href="/api/messages/1/raw"' in page
+        text = (await client.get("/mail/1/text")).text
+        assert "Ihre Rückerstattung ist unterwegs. ✓" in text
 
     async def test_hostile_content_never_reaches_the_page_unescaped(
         self, catcher: RunningCatcher, client: httpx.AsyncClient
@@ -166,11 +214,12 @@ class TestPages:
 
         for page in pages:
             assert page.status_code == 200
-            assert "<script" not in page.text
+            assert mail.HOSTILE not in page.text
             assert "<p onclick" not in page.text
             assert "&lt;script&gt;" in page.text
             assert "default-src 'none'" in page.headers["content-security-policy"]
-        assert '<iframe sandbox=""' in pages[1].text
+            assert "script-src 'self';" in page.headers["content-security-policy"]
+        assert '<iframe class="html" src="/mail/1/html" sandbox=""' in pages[1].text
 
     async def test_an_unknown_message_page_is_a_404_page(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/mail/42")
@@ -183,3 +232,46 @@ class TestPages:
 
         assert response.status_code == 200
         assert "No mail caught yet" in response.text
+
+
+class TestHeaders:
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/mail"),
+            ("GET", "/mail?q=x"),
+            ("GET", "/mail/1"),
+            ("GET", "/mail/1/text"),
+            ("GET", "/mail/1/source"),
+            ("GET", "/mail/1/headers"),
+            ("GET", "/mail/1/html"),
+            ("GET", "/mail/99"),
+            ("GET", "/mail/x"),
+            ("GET", "/mail/live.js"),
+            ("GET", "/mail/live?version=0"),
+            ("GET", "/api/messages"),
+            ("GET", "/api/messages/1"),
+            ("GET", "/api/messages/1/raw"),
+            ("GET", "/api/messages/99"),
+            ("POST", "/mail/1/delete"),  # refused: no Origin
+            ("DELETE", "/api/messages/1"),
+            ("DELETE", "/api/messages"),
+        ],
+    )
+    async def test_no_catcher_response_may_be_cached_and_each_has_a_policy(
+        self, catcher: RunningCatcher, client: httpx.AsyncClient, method: str, path: str
+    ) -> None:
+        """Caught mail holds both parties' signed ticket links: nothing of it stays in a cache."""
+        await deliver(catcher, mail.refund_notice())
+
+        response = await client.request(method, path)
+
+        assert response.headers["cache-control"] == "no-store", response.status_code
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+    async def test_a_refused_body_is_not_cached_either(self, client: httpx.AsyncClient) -> None:
+        response = await client.request("GET", "/api/messages", content=b"x" * 100)
+
+        assert response.status_code == 413
+        assert response.headers["cache-control"] == "no-store"
