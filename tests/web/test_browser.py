@@ -127,3 +127,59 @@ async def test_a_customer_replies_from_the_emailed_link_in_a_real_browser(
 async def _screenshot(page: Any, url: str, name: str) -> None:
     await page.goto(url)
     await page.screenshot(path=ARTIFACTS / name, full_page=True)
+
+
+SERIOUS = ("serious", "critical")
+
+
+async def test_axe_finds_no_serious_or_critical_violation_on_the_support_pages(
+    served: Served, chromium: Path
+) -> None:
+    """Every page a customer or vendor reads: the forms (also refused), a ticket, errors."""
+    if importlib.util.find_spec("axe_playwright_python") is None:
+        reason = "the axe test needs the axe-playwright-python package (pip install -e '.[test]')"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from axe_playwright_python.async_playwright import Axe
+    from playwright.async_api import async_playwright
+
+    number = await open_by_email(served, JANE, "refund", "Refund Q7K2M9XA please", "Broken.")
+    emailed = _LINK.search(text_of(await served.latest_to(JANE, f"[#{number}]")))
+    assert emailed
+    base = str(served.http.base_url).rstrip("/")
+    pages = [
+        "/",
+        "/lookup",
+        "/refund",
+        urlsplit(emailed.group(0)).path,
+        "/no/such/page",
+        "/api/v1/docs",
+    ]
+    found = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page()
+            axe = Axe()
+            for path in pages:
+                await page.goto(base + path)
+                found += await _serious(axe, page, path)
+            await page.goto(base + "/refund")  # a refused form, with its error summary
+            async with page.expect_navigation():
+                await page.click("button[type=submit]")
+            found += await _serious(axe, page, "/refund (refused)")
+        finally:
+            await browser.close()
+    assert found == [], "\n".join(map(str, found))
+
+
+async def _serious(axe: Any, page: Any, where: str) -> list[tuple[str, str, str]]:
+    results = await axe.run(page, options={"resultTypes": ["violations"]})
+    return [
+        (where, v["id"], v["impact"])
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
