@@ -12,7 +12,6 @@ Used by `maildesk serve` and by the stand-alone catcher.
 from __future__ import annotations
 
 import contextlib
-import errno
 import socket
 from collections.abc import Generator
 
@@ -22,6 +21,7 @@ from starlette.applications import Starlette
 
 from service.adapters.uvicorn import ServerWithoutSignals, guarded_protocol
 from service.config import ConfigError, HttpLimits
+from service.ports import choose, unavailable_port
 
 GRACEFUL_SHUTDOWN_SECONDS = 5.0
 LISTEN_BACKLOG = 1024
@@ -75,7 +75,7 @@ def listening_socket(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror as error:
-        raise ConfigError(f"cannot listen on {host!r}: {error.strerror}{_use(setting)}") from None
+        raise ConfigError(f"cannot listen on {host!r}: {error.strerror}{choose(setting)}") from None
     listening = socket.socket(family, kind, proto)
     try:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -90,20 +90,3 @@ def listening_socket(
         yield listening
     finally:
         listening.close()
-
-
-def unavailable_port(error: OSError, host: str, port: int, setting: str) -> ConfigError:
-    """Why `host`:`port` cannot be listened on, in one line that names the fix."""
-    if error.errno == errno.EADDRINUSE:
-        why = "is already in use by another program"
-    elif error.errno == errno.EACCES:
-        why = "needs privileges this user does not have (ports below 1024 usually do)"
-    elif error.errno == errno.EADDRNOTAVAIL:
-        why = "is not an address of this machine"
-    else:
-        why = f"cannot be listened on ({error.strerror})"
-    return ConfigError(f"{host}:{port} {why}{_use(setting)}")
-
-
-def _use(setting: str) -> str:
-    return f"; choose another with {setting}" if setting else ""

@@ -47,6 +47,7 @@ import anyio.lowlevel
 
 from service.adapters.aiosmtpd import GuardedSession
 from service.inbound import codes
+from service.ports import unavailable_port
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ async def serve_smtp(
     grace: float = 30.0,
     reuse_port: bool = False,
     sock: socket.socket | None = None,
+    setting: str = "",
     in_flight: Callable[[], int] = lambda: 0,
     on_stop: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[tuple[str, int]]:
@@ -136,7 +138,9 @@ async def serve_smtp(
     `idle_timeout` and `max_connections` are the limits the module describes.
     With `sock`, serve on that listening socket (bound by the caller, with
     SO_REUSEPORT when other processes listen on the port too) instead of
-    binding `host`:`port`; the limits then hold per process.
+    binding `host`:`port`; the limits then hold per process. A port that
+    cannot be had is a one-line `ConfigError` naming `setting` (the flag that
+    chooses another).
     """
     loop = asyncio.get_running_loop()
     sessions = _Sessions(max_connections)
@@ -160,9 +164,16 @@ async def serve_smtp(
     if sock is not None:
         server = await loop.create_server(new_session, sock=sock, backlog=LISTEN_BACKLOG)
     else:
-        server = await loop.create_server(
-            new_session, host=host, port=port, reuse_port=reuse_port or None, backlog=LISTEN_BACKLOG
-        )
+        try:
+            server = await loop.create_server(
+                new_session,
+                host=host,
+                port=port,
+                reuse_port=reuse_port or None,
+                backlog=LISTEN_BACKLOG,
+            )
+        except OSError as error:
+            raise unavailable_port(error, host, port, setting) from None
     try:
         bound_host, bound_port = server.sockets[0].getsockname()[:2]
         yield str(bound_host), int(bound_port)

@@ -118,7 +118,7 @@ async def run_catcher(
     live = LiveUpdates(mailbox)
     app = build_catcher_app(mailbox, http_host, live=live)
     async with serve_catcher_smtp(mailbox, smtp_host, smtp_port) as (bound_smtp_host, bound_smtp):
-        with listening_socket(http_host, http_port) as http_socket:
+        with listening_socket(http_host, http_port, setting="--http-port") as http_socket:
             bound_http_host, bound_http = http_socket.getsockname()[:2]
             addresses = CatcherAddresses(bound_smtp_host, bound_smtp, bound_http_host, bound_http)
             print(

@@ -78,5 +78,6 @@ async def serve_catcher_smtp(
         ident=SERVER_IDENT,
         data_size_limit=MAX_MESSAGE_SIZE,
         grace=0,
+        setting="--smtp-port",
     ) as bound:
         yield bound

@@ -210,3 +210,16 @@ def test_every_subcommand_says_what_it_does_and_every_option_has_help(name: str)
         assert action.help, f"{name} {action.option_strings or action.dest} has no help"
     if any(a.default not in (None, False, argparse.SUPPRESS) for a in parser._actions[1:]):
         assert "(default:" in parser.format_help()
+
+
+def test_the_stand_alone_catcher_names_its_busy_port_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = maildesk("catcher", "--smtp-port", str(port), "--http-port", "0", cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == (
+        f"maildesk: 127.0.0.1:{port} is already in use by another program; "
+        "choose another with --smtp-port"
+    )
