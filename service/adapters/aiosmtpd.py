@@ -42,13 +42,13 @@ Private names used (underscored, or not in aiosmtpd's documentation):
 
 Code copied: `GuardedSession.smtp_DATA` is aiosmtpd 1.4's `smtp_DATA`
 (its checks before `354`, the decoding and the hook after the content)
-with the reading replaced by `service.smtp_data.DataSection`, which
-reproduces aiosmtpd's line rules byte for byte. `tests/test_smtp_data.py`
+with the reading replaced by `service.inbound.smtp_data.DataSection`, which
+reproduces aiosmtpd's line rules byte for byte. `tests/inbound/test_smtp_data.py`
 holds the two together over real sockets; the fingerprint in the adapter
 test fails when aiosmtpd's `smtp_DATA` changes at all.
 
 Public, and so used where they are needed: `SMTP` as a base class with its
-documented constructor arguments (`service.smtp_server`), `Envelope` and
+documented constructor arguments (`service.inbound.smtp_server`), `Envelope` and
 `Session` in handler hooks (`service.inbound.smtp`, `service.catcher.smtp`),
 `smtp_<COMMAND>` wrapped by `service.bench.trace`, `syntax` and `MISSING`
 here. `data_received` and `connection_lost` are asyncio's protocol
@@ -68,7 +68,7 @@ from typing import Any, Protocol
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 from service.inbound import codes
-from service.smtp_data import DataSection
+from service.inbound.smtp_data import DataSection
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class GuardedSession(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
-        """aiosmtpd's `smtp_DATA`, reading the content in chunks (`service.smtp_data`).
+        """aiosmtpd's `smtp_DATA`, reading the content in chunks (`service.inbound.smtp_data`).
 
         The checks before `354` and the handling after the content are
         aiosmtpd 1.4's; only the reading differs, and not in its result.

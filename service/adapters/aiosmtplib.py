@@ -33,7 +33,7 @@ pool gives a client to one sender at a time (one transaction at a time).
 
 Public, and so used where they are needed: `SMTP` as a base class, its
 documented methods, `aiosmtplib.send`, `SMTPResponse`, `SMTPStatus` and the
-exceptions (`service.outbound.transport`, `service.runner`,
+exceptions (`service.outbound.transport`, `service.serving.run`,
 `service.bench.load`).
 
 What this module must never do: send content aiosmtplib's `data()` would

@@ -33,7 +33,7 @@ What the subclass adds, for slow clients and floods of connections (uvicorn
   response. A client that trickles a header line every few seconds is told
   `408` and closed; one that sends nothing is closed. The deadline also
   bounds how long the rest of a body refused with 413 is read and dropped
-  (`service.http_body`).
+  (`service.web.http_body`).
 - A body deadline. A request body must keep coming while the server is
   ready for it: never a pause of `header_timeout`, and after the first
   `header_timeout` at least `MIN_BODY_RATE` bytes a second on average (the

@@ -8,7 +8,7 @@ itself (`service.bench.suite`) is imported only when `bench` runs.
 The dependency runs one way, cli → bench: nothing in `service.bench`
 imports `service.cli`. The benchmark starts maildesk as `python -m
 service.cli …` subprocesses, and `--trace` runs `serve` through
-`service.runner` (`service.bench.trace`);
+`service.serving.run` (`service.bench.trace`);
 `tests/benchmarks/test_bench_boundaries.py` fails on an import back.
 
     maildesk bench            the full run (several minutes)

@@ -2,7 +2,7 @@
 
 Run as `python -m service.bench.servers KIND`, this module serves SMTP on an
 ephemeral loopback port with the very listener `maildesk serve` uses
-(`service.smtp_server.serve_smtp`, aiosmtpd's `SMTP` on the process's anyio
+(`service.inbound.smtp_server.serve_smtp`, aiosmtpd's `SMTP` on the process's anyio
 event loop) and one of these handlers:
 
     noop            answers 250 at once: the listener's own ceiling
@@ -212,7 +212,7 @@ def _dump(mailbox: Mailbox, path: str) -> int:
 
 
 async def _serve(kind: str) -> None:
-    from service.smtp_server import serve_smtp
+    from service.inbound.smtp_server import serve_smtp
 
     stats = _Stats()
     mailbox = Mailbox(max_messages=1_000_000)

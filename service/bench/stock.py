@@ -4,7 +4,7 @@
 
 The yardstick the product cannot move. The other baselines (no-op,
 parse-only, `servers.py`) run on maildesk's own SMTP session and DATA reader
-(`service.smtp_server`, `service.smtp_data`), so when maildesk's reader gets
+(`service.inbound.smtp_server`, `service.inbound.smtp_data`), so when maildesk's reader gets
 faster their ceiling rises with it and a ratio against them hides the gain.
 This server is what someone would write with the chosen libraries alone:
 aiosmtpd's `SMTP` protocol class, unmodified and unsubclassed (its own

@@ -3,7 +3,7 @@
     python -m service.bench.trace OUT.json -- SERVE_ARGS…   (`maildesk serve`'s options)
 
 installs a `Counts` tracer through `service.tracing.install` and runs
-`maildesk serve` (`service.runner.cmd_serve`, the function the `serve`
+`maildesk serve` (`service.serving.run.cmd_serve`, the function the `serve`
 command calls) in this process. Nothing of maildesk's is wrapped or
 replaced: the product reports at the seams it marks itself (see
 `service/tracing.py` for the list), and without a tracer those hooks do
@@ -198,7 +198,7 @@ async def _dump_on_signal(
 
 
 async def _serve_traced(args: argparse.Namespace, counts: Counts, out: Path) -> int:
-    from service.runner import cmd_serve
+    from service.serving.run import cmd_serve
 
     async with anyio.create_task_group() as group:
         await group.start(_dump_on_signal, counts, out)
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m service.bench.trace OUT.json -- SERVE_ARGS…", file=sys.stderr)
         return 2
     from service import tracing
-    from service.runner import add_serve_options
+    from service.serving.options import add_serve_options
 
     parser = argparse.ArgumentParser(prog=f"python -m service.bench.trace {args[0]} --")
     add_serve_options(parser)

@@ -33,9 +33,9 @@ from service.catcher.mailbox import Mailbox
 from service.catcher.smtp import serve_catcher_smtp
 from service.catcher.web import catcher_routes
 from service.config import ConfigError, HttpLimits
-from service.http_body import NO_BODY
-from service.http_hosts import HostCheck, allowed_hosts, is_loopback_host
-from service.http_server import listening_socket, serve_http
+from service.web.http_body import NO_BODY
+from service.web.http_hosts import HostCheck, allowed_hosts, is_loopback_host
+from service.web.http_server import listening_socket, serve_http
 
 DEFAULT_SMTP_PORT = 1025
 DEFAULT_HTTP_PORT = 1080
@@ -62,7 +62,7 @@ def build_catcher_app(
     """The stand-alone catcher web app over `mailbox`: its pages, its API and `/healthz`.
 
     It answers to the loopback names, and to `http_host` when that is a concrete
-    address (see `service.http_hosts`): a web page elsewhere that points its own
+    address (see `service.web.http_hosts`): a web page elsewhere that points its own
     name at this machine (DNS rebinding) is refused. `live` answers the list
     page's long polls (`service.catcher.live`).
     """

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from service.catcher.mailbox import Mailbox
-from service.smtp_server import serve_smtp
+from service.inbound.smtp_server import serve_smtp
 
 ACCEPTED = "250 Message accepted for delivery"
 """The only reply the catcher gives to DATA: every message is kept."""

@@ -33,7 +33,7 @@ from service.catcher.mailbox import Mailbox
 from service.catcher.pages import CatcherPages
 from service.catcher.rendering import CatcherRenderer
 from service.catcher.responses import CatcherHeaders
-from service.http_body import NO_BODY
+from service.web.http_body import NO_BODY
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

@@ -4,7 +4,7 @@
     api_tickets.py   tickets, orders and vendors: reads, and the vendor's actions
     api_admin.py     the operator's: import, the fake clock, the abuse mark, escalations
 
-Each route declares its body limit (`service.http_body`).
+Each route declares its body limit (`service.web.http_body`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from service.http_body import NO_BODY
 from service.web.api_admin import admin_abuse, admin_clock, admin_escalations, admin_import
 from service.web.api_core import IMPORT_BODY, JSON_BODY, Handler, endpoint
 from service.web.api_docs import api_docs
@@ -27,6 +26,7 @@ from service.web.api_tickets import (
     open_ticket,
     ticket_action,
 )
+from service.web.http_body import NO_BODY
 from service.web.openapi import openapi
 from service.web.rendering import PageRenderer
 

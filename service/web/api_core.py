@@ -19,9 +19,9 @@ from starlette.types import Scope
 
 from service.config import Settings
 from service.domain.records import TicketType, Vendor
-from service.http_body import body_limit, too_large_message
 from service.runtime import Runtime
 from service.web import params
+from service.web.http_body import body_limit, too_large_message
 from service.web.json_input import InvalidJson, parse_object
 
 

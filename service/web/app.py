@@ -2,7 +2,7 @@
 
 One Starlette app; each room adds its routes. The app holds the `Runtime` in
 `app.state.runtime`, so handlers reach the funnel and the store without
-globals. Every request first passes the `Host` check (`service.http_hosts`);
+globals. Every request first passes the `Host` check (`service.web.http_hosts`);
 the catcher's routes then admit only this machine or the admin token
 (`service.web.catcher_access`). `app.state.catcher_live` answers the catcher
 list's long polls; `serve` stops it with the web server.
@@ -21,11 +21,11 @@ from starlette.routing import BaseRoute, Route
 
 from service.catcher.live import LiveUpdates
 from service.catcher.web import catcher_routes
-from service.http_body import NO_BODY
-from service.http_hosts import HostCheck, allowed_hosts
 from service.runtime import Runtime
 from service.web.api import api_routes
 from service.web.catcher_access import CatcherAccess
+from service.web.http_body import NO_BODY
+from service.web.http_hosts import HostCheck, allowed_hosts
 from service.web.pages import page_routes
 from service.web.rendering import PageRenderer
 from service.web.security_headers import SecurityHeaders

@@ -24,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.http_hosts import is_loopback_client
+from service.web.http_hosts import is_loopback_client
 
 REALM = "maildesk mail catcher"
 NEEDS_TOKEN = (

@@ -8,7 +8,7 @@
     GET  /lookup, POST /lookup               purchase lookup: email + order reference
     GET  /refund, POST /refund               refund request: email + reference + reason
 
-Each route declares its body limit (`service.http_body`). The pages live in
+Each route declares its body limit (`service.web.http_body`). The pages live in
 `ticket_page` and `self_service`, rendered by `rendering`.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from service.http_body import NO_BODY, body_limit
+from service.web.http_body import NO_BODY, body_limit
 from service.web.rendering import PageRenderer
 from service.web.self_service import SMALL_FORM_LIMIT, SelfServicePages
 from service.web.ticket_page import TicketPages, ticket_form_limit

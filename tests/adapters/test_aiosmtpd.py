@@ -8,7 +8,7 @@ nothing. Update the adapter and the pin in pyproject.toml together, then
 this file.
 
 The behaviour built on those names is tested where it is used:
-`tests/test_smtp_data.py` (DATA read in chunks against stock aiosmtpd, reply
+`tests/inbound/test_smtp_data.py` (DATA read in chunks against stock aiosmtpd, reply
 for reply and byte for byte), `tests/outbound/test_transport.py` (the relay
 client against both), and `tests/reliability/test_smtp_abuse.py` (trickling
 clients, slow links, a slow handler, the connection cap, smuggling). The
@@ -32,9 +32,9 @@ from anyio.abc import SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from service.adapters.aiosmtpd import GuardedSession
-from service.smtp_server import serve_smtp
+from service.inbound.smtp_server import serve_smtp
 from tests.adapters.pins import assert_installed_in_pinned_series
-from tests.test_smtp_data import Keeper
+from tests.inbound.test_smtp_data import Keeper
 
 OVERRIDDEN = {
     "_reset_timeout": (["self", "duration"], False),
@@ -79,7 +79,7 @@ Replies = BufferedByteReceiveStream
 
 SMTP_DATA_SHA256 = "3a33f30d3fd6d02f39c7d78a08288bffea9170525b62e2161568041ae7e018df"
 """aiosmtpd 1.4.6's `SMTP.smtp_DATA` source, which `GuardedSession.smtp_DATA` and
-`service.smtp_data` copy."""
+`service.inbound.smtp_data` copy."""
 
 
 def test_aiosmtpd_is_the_series_the_adapter_was_written_for() -> None:
@@ -109,9 +109,9 @@ def test_the_default_allowance_is_still_the_timeout_when_no_duration_is_given() 
 def test_smtp_data_is_still_the_one_the_adapter_copies() -> None:
     source = inspect.getsource(SMTP.smtp_DATA)
     assert hashlib.sha256(source.encode()).hexdigest() == SMTP_DATA_SHA256, (
-        "aiosmtpd's smtp_DATA changed: compare it with aiosmtpd 1.4.6's, carry the change into "
-        "GuardedSession.smtp_DATA and service/smtp_data.py, run tests/test_smtp_data.py, then "
-        "update SMTP_DATA_SHA256"
+        "aiosmtpd's smtp_DATA changed: compare it with aiosmtpd 1.4.6's, carry the change "
+        "into GuardedSession.smtp_DATA and service/inbound/smtp_data.py, run "
+        "tests/inbound/test_smtp_data.py, then update SMTP_DATA_SHA256"
     )
 
 

@@ -25,7 +25,7 @@ from aiosmtplib.protocol import SMTPProtocol
 
 from service.adapters.aiosmtplib import RelayClient
 from tests.adapters.pins import assert_installed_in_pinned_series
-from tests.test_smtp_data import Keeper, stock_aiosmtpd
+from tests.inbound.test_smtp_data import Keeper, stock_aiosmtpd
 
 pytestmark = pytest.mark.anyio
 

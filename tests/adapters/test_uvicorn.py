@@ -27,7 +27,7 @@ from uvicorn.server import ServerState
 from service.adapters.uvicorn import GuardedH11Protocol, ServerWithoutSignals, guarded_protocol
 from service.catcher import CatcherAddresses, run_catcher
 from service.config import HttpLimits
-from service.http_server import listening_socket
+from service.web.http_server import listening_socket
 from tests.adapters.pins import assert_installed_in_pinned_series
 
 OVERRIDDEN = {

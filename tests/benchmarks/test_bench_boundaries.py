@@ -8,7 +8,7 @@
   module of `service.bench` may import `service.cli`, at the top or inside a
   function, directly or through another module: the benchmark starts
   maildesk as `python -m service.cli …` subprocesses, or through
-  `service.runner`.
+  `service.serving.run`.
 """
 
 from __future__ import annotations

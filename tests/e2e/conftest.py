@@ -26,8 +26,8 @@ import pytest
 
 from service.catalog import import_catalog
 from service.config import Settings
-from service.runner import serve
 from service.runtime import Runtime
+from service.serving.run import serve
 from service.store import Store
 from tests.conftest import DOMAIN
 

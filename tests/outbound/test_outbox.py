@@ -24,12 +24,12 @@ from service.clock import FakeClock
 from service.desk import Desk, OpenRequest, TicketAction
 from service.domain.events import Open, Reply
 from service.domain.records import Party, TicketType
+from service.inbound.smtp_server import serve_smtp
 from service.outbound.addresses import parse_reply_address, parse_ticket_link_token
 from service.outbound.compose import Composer, MailSettings
 from service.outbound.outbox import OutboxWorker
 from service.outbound.render import Renderer
 from service.outbound.transport import SmtpRelayTransport
-from service.smtp_server import serve_smtp
 from service.store import Store
 from tests.conftest import DOMAIN
 

@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import pytest
 
 from service.outbound.transport import PermanentFailure, SmtpRelayTransport, TransientFailure
-from tests.test_smtp_data import Keeper, maildesk_session, stock_aiosmtpd
+from tests.inbound.test_smtp_data import Keeper, maildesk_session, stock_aiosmtpd
 
 pytestmark = pytest.mark.anyio
 

@@ -22,9 +22,9 @@ from anyio.abc import SocketStream
 from starlette.routing import Route
 
 from service.catcher import Mailbox, build_catcher_app
-from service.http_body import BodyLimit
 from service.store import Store
 from service.web.app import build_app
+from service.web.http_body import BodyLimit
 from tests.e2e.conftest import ADMIN, Served, serving
 from tests.web.support import JANE, open_by_email, page_link
 

@@ -1,31 +1,18 @@
-"""`maildesk serve`, `demo`, `catcher` and `send`: the long-running commands.
+"""The options of `maildesk serve` and `demo`, and the `Settings` they make.
 
-`serve` runs the SMTP listener, the web server, the scheduler and the outbox
-worker in one anyio task group, so a part that fails brings the process down
-loudly instead of dying alone. SIGINT or SIGTERM stops it in order: the web
-server, scheduler and outbox stop; the SMTP listener stops accepting, lets
-messages already in DATA finish and commit; then the database closes.
+Each flag has a `MAILDESK_*` variable (a flag wins over its variable, a
+variable over the default); `settings_from` validates them once and settles
+the secret and admin token, which a local installation makes once and keeps
+in its database.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import secrets
-import signal
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
-import anyio
-from anyio.abc import TaskStatus
-
 import service
-from service.banner import banner
-from service.catcher.app import run_catcher
-from service.clock import SharedTime
 from service.config import (
     DEFAULT_DB,
     DEFAULT_DOMAIN,
@@ -42,14 +29,8 @@ from service.config import (
     parse_time,
     resolve_secret,
 )
-from service.http_server import listening_socket, serve_http
-from service.listeners import helper_listeners, serve_listener
 from service.outbound.webhook_target import AllowList
-from service.runtime import Runtime, build_runtime
-from service.store import Store, open_store
-from service.web.app import build_app
-
-log = logging.getLogger("maildesk")
+from service.store import Store
 
 SECRET_KEY = "local_secret"
 ADMIN_TOKEN_KEY = "local_admin_token"
@@ -161,108 +142,3 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         http_max_connections=http.max_connections,
         mode=mode,
     )
-
-
-async def serve(
-    settings: Settings,
-    *,
-    store: Store | None = None,
-    on_ready: Callable[[Runtime], None] | None = None,
-    task_status: TaskStatus[Runtime] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Run everything until cancelled or signalled."""
-    runtime = await build_runtime(settings, store=store)
-    try:
-        with (
-            listening_socket(
-                settings.smtp_host,
-                settings.smtp_port,
-                reuse_port=settings.smtp_processes > 1,
-                setting="--smtp-port (MAILDESK_SMTP_PORT)",
-            ) as smtp_socket,
-            listening_socket(
-                settings.http_host,
-                settings.http_port,
-                setting="--http-port (MAILDESK_HTTP_PORT)",
-            ) as http_socket,
-            _shared_fake_clock(runtime) as shared_time,
-        ):
-            runtime.settings = settings = replace(
-                settings,
-                smtp_port=smtp_socket.getsockname()[1],
-                http_port=http_socket.getsockname()[1],
-            )
-            async with (
-                serve_listener(runtime, smtp_socket),
-                helper_listeners(settings, shared_time),
-                anyio.create_task_group() as group,
-            ):
-                group.start_soon(_stop_on_signal, group.cancel_scope)
-                group.start_soon(runtime.scheduler.run_forever)
-                group.start_soon(runtime.outbox.run_forever)
-                app = build_app(runtime)
-                group.start_soon(serve_http, app, http_socket, settings.http_limits)
-                group.start_soon(app.state.catcher_live.stop_when_cancelled)
-                if on_ready:
-                    on_ready(runtime)
-                task_status.started(runtime)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await runtime.close()
-
-
-@contextmanager
-def _shared_fake_clock(runtime: Runtime) -> Iterator[SharedTime | None]:
-    """With a fake clock and helper processes, the memory through which they follow it.
-
-    Closed when serving ends, after the helpers (inside this context) have stopped.
-    """
-    clock = runtime.fake_clock
-    if clock is None or runtime.settings.smtp_processes < 2:
-        yield None
-        return
-    shared = SharedTime.create()
-    clock.share(shared)
-    try:
-        yield shared
-    finally:
-        clock.share(None)
-        shared.close()
-
-
-async def _stop_on_signal(scope: anyio.CancelScope) -> None:
-    try:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for received in signals:
-                print(
-                    f"maildesk: {signal.Signals(received).name}: stopping after the mail in flight",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                scope.cancel()
-                return
-    except (NotImplementedError, ValueError):  # not the main thread: the caller stops us
-        await anyio.sleep_forever()
-
-
-async def cmd_serve(args: argparse.Namespace) -> int:
-    store = await open_store(args.db)
-    try:
-        settings = await settings_from(args, store, mode="production")
-    except BaseException:
-        await store.close()
-        raise
-    await serve(settings, store=store, on_ready=lambda runtime: print(banner(runtime), flush=True))
-    return 0
-
-
-async def cmd_catcher(args: argparse.Namespace) -> int:
-    await run_catcher(
-        args.smtp_host,
-        parse_port("smtp-port", args.smtp_port),
-        args.http_host,
-        parse_port("http-port", args.http_port),
-        http_limits=http_limits_from_env(),
-        allow_remote=args.allow_remote,
-    )
-    return 0

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from service.config import Settings
-from service.http_hosts import LOOPBACK_NAMES, allowed_hosts, is_loopback_host
 from service.runtime import Runtime
+from service.web.http_hosts import LOOPBACK_NAMES, allowed_hosts, is_loopback_host
 
 
 def banner(runtime: Runtime) -> str:

@@ -1,4 +1,4 @@
-"""DATA read in chunks (`service.smtp_data`) answers and keeps exactly what aiosmtpd does.
+"""DATA read in chunks (`service.inbound.smtp_data`) answers and keeps exactly what aiosmtpd does.
 
 Each case is one SMTP conversation, the same bytes in the same chunks, sent
 over loopback to aiosmtpd's own `SMTP` protocol and to maildesk's
@@ -25,8 +25,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.smtp_data import DataError, DataSection
-from service.smtp_server import serve_smtp
+from service.inbound.smtp_data import DataError, DataSection
+from service.inbound.smtp_server import serve_smtp
 
 SIZE_LIMIT = 2500
 LINE_LIMIT = SMTP.line_length_limit  # 1001, CRLF included

@@ -45,9 +45,9 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from service.clock import FollowingClock, SharedTime
 from service.config import Settings
-from service.http_server import listening_socket
+from service.inbound.smtp_server import serve_smtp
 from service.runtime import Runtime, build_runtime
-from service.smtp_server import serve_smtp
+from service.web.http_server import listening_socket
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ async def helper_listeners(
 
 async def _start(settings: Settings, shared_time: SharedTime | None) -> Process:
     fds = [shared_time.fileno()] if shared_time else []
-    command = [sys.executable, "-m", "service.listeners", *map(str, fds)]
+    command = [sys.executable, "-m", "service.inbound.listeners", *map(str, fds)]
     helper = await anyio.open_process(command, stdout=-1, stderr=None, pass_fds=fds)
     assert helper.stdin is not None and helper.stdout is not None
     await helper.stdin.send(settings.to_json().encode() + b"\n")
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) > 1 or not all(arg.isdigit() for arg in args):
         print(
-            "usage: python -m service.listeners [CLOCK_FD] < settings.json\n"
+            "usage: python -m service.inbound.listeners [CLOCK_FD] < settings.json\n"
             "(started by `maildesk serve --smtp-processes N`, not by hand)",
             file=sys.stderr,
         )

@@ -14,7 +14,7 @@ would give. It uses no name of aiosmtpd's: it copies aiosmtpd's behaviour,
 which `tests/adapters/test_aiosmtpd.py` fingerprints.
 
 The result is aiosmtpd 1.4's, byte for byte and reply for reply (a
-differential test, `tests/test_smtp_data.py`, holds the two together over
+differential test, `tests/inbound/test_smtp_data.py`, holds the two together over
 real sockets):
 
 - Lines end at every CRLF; a bare CR or LF is content. The section ends at

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from service.banner import banner, demo_tour
 from service.catalog import import_catalog
 from service.config import ConfigError
 from service.outbound.webhook_target import AllowList
-from service.runner import DEMO_DB, DEMO_START, bundled, serve, settings_from
 from service.runtime import FAKE_CLOCK_KEY, Runtime
+from service.serving.banner import banner, demo_tour
+from service.serving.options import DEMO_DB, DEMO_START, bundled, settings_from
+from service.serving.run import serve
 from service.store import Store, open_store
 
 DEMO_MARK = "demo_database"

@@ -19,22 +19,17 @@ import anyio
 from service.bench import cli as bench
 from service.catalog import ImportError_
 from service.catcher.app import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT
-from service.config import DEFAULT_DB, ConfigError, env
-from service.demo import cmd_demo
-from service.mail_tools import cmd_send
-from service.operator_commands import (
+from service.cli.demo import cmd_demo
+from service.cli.operator import (
     cmd_escalations,
     cmd_import,
     cmd_migrate_db,
     cmd_outbox,
 )
-from service.runner import (
-    DEMO_DB,
-    WEBHOOK_ALLOW_HOSTS_HELP,
-    add_serve_options,
-    cmd_catcher,
-    cmd_serve,
-)
+from service.cli.send import cmd_send
+from service.config import DEFAULT_DB, ConfigError, env
+from service.serving.options import DEMO_DB, WEBHOOK_ALLOW_HOSTS_HELP, add_serve_options
+from service.serving.run import cmd_catcher, cmd_serve
 from service.store import StorageError
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
@@ -166,7 +161,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout at /dev/null so the interpreter's final flush does not complain either.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-
-
-if __name__ == "__main__":
-    sys.exit(main())
