@@ -38,6 +38,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Relay:
+    """Where outgoing mail goes when it leaves the machine (`--relay HOST:PORT`)."""
+
     host: str
     port: int
 
@@ -56,6 +58,8 @@ class HttpLimits:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything one maildesk process runs with, validated once at start."""
+
     db: str = DEFAULT_DB
     domain: str = DEFAULT_DOMAIN
     smtp_host: str = "127.0.0.1"

@@ -133,6 +133,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Customer:
+    """One benchmark customer and the orders its mail names."""
+
     email: str
     name: str
     vendor_id: str

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from service.catcher.mailbox import CaughtMessage, Mailbox
+from service.web.security_headers import SecurityHeaders
 
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
@@ -54,27 +54,9 @@ _MESSAGE_ID = re.compile(r"[1-9][0-9]{0,17}")
 """Ids as the mailbox hands them out; `int()` alone would read `١`, `１` and fail on `¹`."""
 
 
-class CatcherHeaders:
-    """Pure ASGI middleware: adds `HEADERS` to every response, keeping any a handler set."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-                headers["Cache-Control"] = "no-store"
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+def CatcherHeaders(app: ASGIApp) -> SecurityHeaders:
+    """Every catcher response gets `HEADERS`, its `Cache-Control: no-store` whatever else."""
+    return SecurityHeaders(app, HEADERS, enforced=("Cache-Control",))
 
 
 class BadId(Exception):

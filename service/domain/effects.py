@@ -33,6 +33,8 @@ class RefundBill:
 
 @dataclass(frozen=True)
 class CancelSubscription:
+    """Cancel the order's subscription: no further charges."""
+
     order_reference: str
 
 

@@ -14,6 +14,8 @@ from service.domain.records import Attachment, Party, Sender, TicketType, TimerE
 
 @dataclass(frozen=True)
 class Open:
+    """Open a ticket of `type` on an order, with the opening message."""
+
     type: TicketType
     by: Party
     text: str = ""
@@ -32,11 +34,13 @@ class _Said:
 
 
 class Reply(_Said):
-    pass
+    """A comment on the ticket."""
 
 
 @dataclass(frozen=True)
 class ChangeType:
+    """Turn the ticket into another type (a request into support, or back)."""
+
     by: Party
     type: TicketType
     text: str = ""
@@ -45,15 +49,15 @@ class ChangeType:
 
 
 class Close(_Said):
-    pass
+    """Close the ticket (for the customer, withdraw the request)."""
 
 
 class Approve(_Said):
-    pass
+    """The vendor approves a refund that waits for its approval."""
 
 
 class Escalate(_Said):
-    pass
+    """The customer asks the operator to review how the vendor closed or changed it."""
 
 
 @dataclass(frozen=True)

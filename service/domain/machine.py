@@ -127,13 +127,7 @@ def open_ticket(number: int, event: Open, now: datetime, facts: Facts) -> Transi
     ticket = _heard_from(ticket, event.by, event.sender)
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
     step = _Step(ticket, [], [], event.by)
-    detail = {"type": event.type.value}
-    if event.type.is_request:
-        detail |= _schedule_request(step, event.by, now, facts)
-    else:
-        step.set_due(_ladder_timer(step.ticket, facts.calendar))
-    step.history.append(HistoryEntry("opened", event.by, now, detail))
-    return step.finish(now, facts)
+    return _set_out(step, "opened", {"type": event.type.value}, now, facts)
 
 
 # --- events on an existing ticket --------------------------------------------
@@ -189,14 +183,8 @@ def _change(ticket: Ticket, event: ChangeType, now: datetime, facts: Facts) -> T
     if saved_by_vendor:
         ticket = replace(ticket, vendor_saved_at=now)
     ticket = _with_comment(ticket, event.by, event.text, event.attachments, now, event.sender)
-    detail = {"from": old.value, "to": new.value}
     step = _Step(_touched(ticket, event.by, now), [], [], event.by)
-    if new.is_request:
-        detail |= _schedule_request(step, event.by, now, facts)
-    else:
-        step.set_due(_ladder_timer(step.ticket, facts.calendar))
-    step.history.append(HistoryEntry("changed", event.by, now, detail))
-    return step.finish(now, facts)
+    return _set_out(step, "changed", {"from": old.value, "to": new.value}, now, facts)
 
 
 def _close(ticket: Ticket, event: Close, now: datetime, facts: Facts) -> Transition:
@@ -309,6 +297,19 @@ class _Step:
         entries = tuple(self.history)
         ticket = replace(self.ticket, history=self.ticket.history + entries)
         return Transition(ticket, tuple(self.effects), None, entries, self.requester)
+
+
+def _set_out(
+    step: _Step, entry: str, detail: dict[str, str], now: datetime, facts: Facts
+) -> Transition:
+    """A ticket that now is (or became) its type: a request gets its processing (or waits for
+    approval), a support ticket its inactivity ladder; the entry records it, with why."""
+    if step.ticket.type.is_request:
+        detail |= _schedule_request(step, step.requester, now, facts)
+    else:
+        step.set_due(_ladder_timer(step.ticket, facts.calendar))
+    step.history.append(HistoryEntry(entry, step.requester, now, detail))
+    return step.finish(now, facts)
 
 
 def _schedule_request(step: _Step, by: Party, now: datetime, facts: Facts) -> dict[str, str]:

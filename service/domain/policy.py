@@ -179,30 +179,6 @@ def processing(
     )
 
 
-def processing_time(
-    ticket_type: TicketType,
-    order: Order,
-    vendor: Vendor,
-    requester: Party,
-    since: datetime,
-    calendar: BusinessCalendar,
-) -> datetime:
-    """When a refund or cancelation opened (or changed to) at `since` is processed."""
-    return processing(ticket_type, order, vendor, requester, since, calendar).at
-
-
-def processing_reason(
-    ticket_type: TicketType,
-    order: Order,
-    vendor: Vendor,
-    requester: Party,
-    since: datetime,
-    calendar: BusinessCalendar,
-) -> ProcessingReason:
-    """Why `processing_time` answers what it answers, for the sentence that explains the date."""
-    return processing(ticket_type, order, vendor, requester, since, calendar).reason
-
-
 def pending_processing_reason(ticket: Ticket) -> ProcessingReason | None:
     """Why the ticket's pending processing time is what it is, as recorded when it was set.
 

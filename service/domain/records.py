@@ -16,6 +16,8 @@ from enum import StrEnum
 
 
 class RefundCategory(StrEnum):
+    """How a vendor limits its customers' refunds (SPEC §1)."""
+
     NO_RESTRICTIONS = "no_restrictions"
     WITHIN_DAYS = "within_days"
     APPROVAL_REQUIRED = "approval_required"
@@ -23,12 +25,16 @@ class RefundCategory(StrEnum):
 
 @dataclass(frozen=True)
 class RefundPolicy:
+    """A vendor's refund policy; `days` only for `within_days`."""
+
     category: RefundCategory = RefundCategory.NO_RESTRICTIONS
     days: int | None = None
 
 
 @dataclass(frozen=True)
 class Vendor:
+    """A merchant selling through the platform, and how its support is reached."""
+
     id: str
     name: str
     account_email: str
@@ -54,12 +60,16 @@ class Vendor:
 
 @dataclass(frozen=True)
 class Customer:
+    """A buyer, known by email address, once per vendor."""
+
     vendor_id: str
     email: str
     name: str = ""
 
 
 class ProductKind(StrEnum):
+    """What is sold: a download, a shipped thing, or a subscription."""
+
     DIGITAL = "digital"
     PHYSICAL = "physical"
     SUBSCRIPTION = "subscription"
@@ -67,6 +77,8 @@ class ProductKind(StrEnum):
 
 @dataclass(frozen=True)
 class Product:
+    """A product of one vendor; its price is the default unit price of an order item."""
+
     sku: str
     vendor_id: str
     name: str
@@ -78,6 +90,8 @@ class Product:
 
 @dataclass(frozen=True)
 class OrderItem:
+    """One line of an order, with what the order needs to know of its product."""
+
     sku: str
     quantity: int
     unit_price: Decimal
@@ -88,6 +102,8 @@ class OrderItem:
 
 @dataclass(frozen=True)
 class Bill:
+    """One charge of an order: the sale, or one billing period of a subscription."""
+
     billed_at: datetime
     amount: Decimal
     refunded_at: datetime | None = None
@@ -98,12 +114,16 @@ class Bill:
 
 
 class SubscriptionStatus(StrEnum):
+    """Whether a subscription order still renews."""
+
     ACTIVE = "active"
     CANCELED = "canceled"
 
 
 @dataclass(frozen=True)
 class Order:
+    """A purchase: its items, its bills, and the subscription's state when it has one."""
+
     reference: str
     vendor_id: str
     customer_email: str
@@ -139,6 +159,8 @@ class Order:
 
 
 class TicketType(StrEnum):
+    """What a ticket asks for."""
+
     REFUND = "refund"
     CANCELATION = "cancelation"
     SUPPORT = "support"
@@ -150,11 +172,15 @@ class TicketType(StrEnum):
 
 
 class TicketStatus(StrEnum):
+    """Whether a ticket still takes replies and actions."""
+
     OPEN = "open"
     CLOSED = "closed"
 
 
 class Party(StrEnum):
+    """Who acts or is told: the ticket's customer, its vendor, the operator, or a timer."""
+
     CUSTOMER = "customer"
     VENDOR = "vendor"
     OPERATOR = "operator"
@@ -162,6 +188,8 @@ class Party(StrEnum):
 
 
 class CloseReason(StrEnum):
+    """Why a ticket closed, as the ticket JSON reports it."""
+
     CLOSED_BY_CUSTOMER = "closed_by_customer"
     CLOSED_BY_VENDOR = "closed_by_vendor"
     REFUNDED = "refunded"
@@ -170,6 +198,8 @@ class CloseReason(StrEnum):
 
 
 class TimerEvent(StrEnum):
+    """What a ticket's pending timer does when it falls due."""
+
     PROCESS = "process"
     INACTIVITY_WARNING = "inactivity_warning"
     INACTIVITY_CLOSE = "inactivity_close"
@@ -185,6 +215,8 @@ class Timer:
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file sent with a comment; its bytes are kept in the store under `blob_id`."""
+
     filename: str
     content_type: str
     size: int
@@ -224,6 +256,8 @@ class Comment:
 
 @dataclass(frozen=True)
 class HistoryEntry:
+    """One thing that happened to a ticket; the notification rules read these."""
+
     kind: str
     by: Party
     at: datetime

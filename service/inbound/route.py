@@ -32,21 +32,25 @@ BOUNCE_MAILBOX = "bounces"
 
 @dataclass(frozen=True)
 class NewTicket:
+    """Mail to refund@, cancel@ or support@: a customer's new request."""
+
     type: TicketType
 
 
 @dataclass(frozen=True)
 class Lookup:
-    pass
+    """Mail to lookup@: a purchase lookup."""
 
 
 @dataclass(frozen=True)
 class Bounces:
-    pass
+    """Mail to bounces@: delivery reports about maildesk's own mail."""
 
 
 @dataclass(frozen=True)
 class TicketReply:
+    """Mail to a reply address: a reply on one ticket as one party."""
+
     number: int
     party: Party
     matched_by_thread: bool = False
@@ -55,6 +59,8 @@ class TicketReply:
 
 @dataclass(frozen=True)
 class VendorCommand:
+    """Mail to a vendor's command address: the vendor opens a ticket."""
+
     vendor_id: str
 
 
@@ -62,6 +68,8 @@ Intent = NewTicket | Lookup | Bounces | TicketReply | VendorCommand
 
 
 class Router:
+    """Turns a recipient address into what mail to it means, or None when it is not ours."""
+
     def __init__(self, domain: str, secret: bytes) -> None:
         self.domain = domain.lower()
         self.secret = secret

@@ -84,6 +84,8 @@ class Snapshots:
 
 
 class Composer:
+    """Builds the bytes of each queued email, reading what the funnel committed."""
+
     def __init__(self, store: Store, renderer: Renderer, settings: MailSettings) -> None:
         self.store = store
         self.renderer = renderer

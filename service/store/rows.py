@@ -107,6 +107,8 @@ class DueTimer:
 
 @dataclass(frozen=True)
 class Escalation:
+    """A customer's escalation, for the operator's review list."""
+
     id: int
     ticket_number: int
     vendor_id: str

@@ -27,6 +27,8 @@ class Door(StrEnum):
 
 @dataclass(frozen=True)
 class Opened:
+    """The request opened a ticket."""
+
     ticket: Ticket
 
 
@@ -58,6 +60,8 @@ class NoPurchaseFound:
 
 @dataclass(frozen=True)
 class TicketMissing:
+    """There is no such ticket (or it is not this caller's)."""
+
     number: int
 
 

@@ -23,6 +23,8 @@ _METHODS = ("get", "post", "put", "patch", "delete")
 
 @dataclass(frozen=True)
 class Field:
+    """One parameter or body field of an endpoint, as the reference lists it."""
+
     name: str
     where: str
     kind: str
@@ -31,6 +33,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One method and path of the API, as the reference shows it."""
+
     method: str
     path: str
     summary: str

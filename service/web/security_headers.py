@@ -10,6 +10,8 @@ a header a route chose.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,8 +25,18 @@ BASELINE: dict[str, str] = {
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """Pure ASGI middleware: adds `headers` to every response, keeping any a handler set,
+    except the names in `enforced`, which always get `headers`' value."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        headers: Mapping[str, str] = BASELINE,
+        enforced: Collection[str] = (),
+    ) -> None:
         self.app = app
+        self.headers = headers
+        self.enforced = frozenset(enforced)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,8 +46,8 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in BASELINE.items():
-                    if name not in headers:
+                for name, value in self.headers.items():
+                    if name in self.enforced or name not in headers:
                         headers[name] = value
             await send(message)
 

@@ -29,6 +29,8 @@ _REQUESTS = ("refund", "cancelation")
 
 @dataclass(frozen=True)
 class Button:
+    """One action button on a ticket page, with words for the party who sees it."""
+
     value: str
     label: str
     help: str

@@ -13,8 +13,7 @@ from service.domain.policy import (
     ProcessingReason,
     ProcessingRule,
     pending_processing_reason,
-    processing_reason,
-    processing_time,
+    processing,
 )
 from service.domain.records import Sender
 from service.domain.zones import offset_zone_name, reader_zone, zone_info
@@ -48,23 +47,21 @@ def ny(text: str):
 def test_a_physical_refund_ending_on_a_saturday_says_19_days_and_the_weekend_moved_it():
     goods = order(kind="physical", billed_at=ny("2026-11-10 07:00"))
     asked = ny("2026-11-23 09:00")  # Monday; 19 days later is Saturday 12 December
-    reason = processing_reason(REFUND, goods, NY, CUSTOMER, asked, NY_CALENDAR)
+    reason = processing(REFUND, goods, NY, CUSTOMER, asked, NY_CALENDAR).reason
     assert reason == ProcessingReason(ProcessingRule.PHYSICAL_GOODS, weekend=True)
-    assert processing_time(REFUND, goods, NY, CUSTOMER, asked, NY_CALENDAR) == ny(
-        "2026-12-14 00:00"
-    )
+    assert processing(REFUND, goods, NY, CUSTOMER, asked, NY_CALENDAR).at == ny("2026-12-14 00:00")
 
 
 def test_a_physical_refund_ending_on_a_weekday_keeps_its_19_days():
     goods = order(kind="physical", billed_at=ny("2026-11-10 07:00"))
-    reason = processing_reason(REFUND, goods, NY, CUSTOMER, ny("2026-11-25 09:00"), NY_CALENDAR)
+    reason = processing(REFUND, goods, NY, CUSTOMER, ny("2026-11-25 09:00"), NY_CALENDAR).reason
     assert reason == ProcessingReason(ProcessingRule.PHYSICAL_GOODS, weekend=False)
 
 
 def test_24_weekday_hours_say_so_and_whether_a_weekend_lengthened_them():
     digital = order(billed_at=ny("2026-11-10 07:00"))
-    monday = processing_reason(REFUND, digital, NY, CUSTOMER, ny("2026-11-23 09:00"), NY_CALENDAR)
-    friday = processing_reason(REFUND, digital, NY, CUSTOMER, ny("2026-11-27 15:00"), NY_CALENDAR)
+    monday = processing(REFUND, digital, NY, CUSTOMER, ny("2026-11-23 09:00"), NY_CALENDAR).reason
+    friday = processing(REFUND, digital, NY, CUSTOMER, ny("2026-11-27 15:00"), NY_CALENDAR).reason
     assert monday == ProcessingReason(ProcessingRule.SAVE_THE_SALE, weekend=False)
     assert friday == ProcessingReason(ProcessingRule.SAVE_THE_SALE, weekend=True)
 
@@ -72,11 +69,11 @@ def test_24_weekday_hours_say_so_and_whether_a_weekend_lengthened_them():
 def test_a_vendor_request_and_an_abusing_vendor_name_their_own_rules():
     digital = order(billed_at=ny("2026-11-10 07:00"))
     moment = ny("2026-11-28 09:00")  # a Saturday: neither rule minds
-    assert processing_reason(REFUND, digital, NY, VENDOR, moment, NY_CALENDAR).rule is (
+    assert processing(REFUND, digital, NY, VENDOR, moment, NY_CALENDAR).reason.rule is (
         ProcessingRule.VENDOR_REQUEST
     )
     abusing = vendor(tz=NEW_YORK, abusing=True)
-    assert processing_reason(REFUND, digital, abusing, CUSTOMER, moment, NY_CALENDAR).rule is (
+    assert processing(REFUND, digital, abusing, CUSTOMER, moment, NY_CALENDAR).reason.rule is (
         ProcessingRule.AT_ONCE
     )
 
