@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import isodate
 
+from service.clock import parse_instant
 from service.domain.mailbox import is_addr_spec
 from service.domain.records import (
     Bill,
@@ -99,16 +100,10 @@ class _Field:
         return value
 
     def time(self, name: str) -> datetime:
-        raw = self.required(name)
         try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise ImportError_(
-                f"{self.path}.{name}: {raw!r} is not an ISO-8601 time like 2026-11-02T10:00:00Z"
-            ) from None
-        if value.tzinfo is None:
-            raise ImportError_(f"{self.path}.{name}: {raw!r} has no time zone; add Z or an offset")
-        return value
+            return parse_instant(self.required(name))
+        except ValueError as e:
+            raise ImportError_(f"{self.path}.{name}: {e}") from None
 
     def email(self, name: str, *, required: bool = True) -> str | None:
         """An address maildesk can send to (one mailbox, nothing that breaks an envelope)."""
@@ -229,12 +224,17 @@ def _vendor(f: _Field, webhook_allow: AllowList) -> Vendor:
     )
 
 
-def _product(f: _Field, vendor_ids: set[str]) -> Product:
-    sku = f.required("sku")
-    f.path = f"{f.path} ({sku})"
+def _known_vendor(f: _Field, vendor_ids: set[str]) -> str:
     vendor = f.required("vendor")
     if vendor not in vendor_ids:
         raise ImportError_(f"{f.path}.vendor: unknown vendor {vendor!r}; import it first")
+    return vendor
+
+
+def _product(f: _Field, vendor_ids: set[str]) -> Product:
+    sku = f.required("sku")
+    f.path = f"{f.path} ({sku})"
+    vendor = _known_vendor(f, vendor_ids)
     raw_kind = f.required("kind")
     try:
         kind = ProductKind(raw_kind)
@@ -269,9 +269,7 @@ def _order(
 ) -> Order:
     reference = f.required("reference")
     f.path = f"{f.path} ({reference})"
-    vendor = f.required("vendor")
-    if vendor not in vendor_ids:
-        raise ImportError_(f"{f.path}.vendor: unknown vendor {vendor!r}; import it first")
+    vendor = _known_vendor(f, vendor_ids)
     customer = f.child("customer")
     email = customer.email("email")
     assert email is not None

@@ -23,6 +23,23 @@ _MOMENT = struct.Struct("<q")  # at offset 8: microseconds since 1970
 _SIZE = _COUNTER.size + _MOMENT.size
 
 
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 time that names its zone ("Z" or an offset like +01:00).
+
+    A time without a zone is refused rather than read as UTC: the same wall
+    clock reading is a different moment for every vendor, and a guess here
+    moves a refund by hours. The `ValueError` says which half is wrong, for the
+    caller to prefix with where the text came from.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 time like 2026-11-02T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone; add Z or an offset like +01:00")
+    return moment
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current moment, aware, in UTC."""

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from service.clock import parse_instant
+
 DEFAULT_DB = "maildesk.db"
 DEFAULT_DOMAIN = "support.maildesk.test"
 DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -196,14 +198,9 @@ def http_limits_from_env() -> HttpLimits:
 
 def parse_time(name: str, value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--{name} {value!r}: expected an ISO-8601 time like 2026-11-02T10:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise ConfigError(f"--{name} {value!r}: add a time zone (Z or +01:00)")
-    return moment
+        return parse_instant(value)
+    except ValueError as e:
+        raise ConfigError(f"--{name}: {e}") from None
 
 
 def resolve_secret(value: str | None, mode: str) -> bytes:

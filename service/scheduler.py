@@ -29,22 +29,24 @@ from service.desk import Desk, DeskError
 from service.domain.records import RecordRef
 from service.leases import LEASE, renewing
 from service.store import DueTimer, Store
+from service.workers import Worker
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
 
 
-class Scheduler:
+class Scheduler(Worker):
+    name = "scheduler"
+
     def __init__(
         self, store: Store, desk: Desk, clock: Clock, *, poll_interval: float = 1.0
     ) -> None:
+        super().__init__(poll_interval)
         self.store = store
         self.desk = desk
         self.clock = clock
-        self.poll_interval = poll_interval
         self._lock = anyio.Lock()
-        self._wake = anyio.Event()
 
     async def run_due(self) -> int:
         """Fire every timer due by now, oldest first; return how many changed a ticket."""
@@ -89,22 +91,10 @@ class Scheduler:
         async with self.store.transaction() as q:
             await q.timers.renew(records, self.clock.now() + LEASE)
 
-    def wake(self) -> None:
-        """Look again now (the clock moved or a timer was set)."""
-        self._wake.set()
-
-    async def run_forever(self) -> None:
-        """Tick until cancelled: fire what is due, then sleep until the next timer or a wake."""
-        while True:
-            try:
-                await self.run_due()
-                delay = await self._sleep_for()
-            except Exception:  # a failing tick is logged and retried, never silently fatal
-                log.exception("scheduler tick failed; retrying in %.1fs", self.poll_interval)
-                delay = self.poll_interval
-            with anyio.move_on_after(delay):
-                await self._wake.wait()
-            self._wake = anyio.Event()
+    async def tick(self) -> float:
+        """Fire what is due, then sleep until the next timer."""
+        await self.run_due()
+        return await self._sleep_for()
 
     async def _sleep_for(self) -> float:
         async with self.store.reading() as q:

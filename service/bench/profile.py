@@ -51,7 +51,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import Process
 
-from service.bench.servers import _open_log
+from service.bench.servers import _open_log, stop_process
 
 RATE = 100
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -287,15 +287,7 @@ class Recording:
         self.output = output
 
     async def stop(self) -> Path:
-        with anyio.CancelScope(shield=True):
-            if self.process.returncode is None:
-                self.process.send_signal(signal.SIGINT)
-                with anyio.move_on_after(30):
-                    await self.process.wait()
-                if self.process.returncode is None:
-                    self.process.kill()
-                    await self.process.wait()
-            await self.process.aclose()
+        await stop_process(self.process, signal.SIGINT, grace=30)
         if self.output.exists():
             summary_path = self.output.with_suffix(".summary.txt")
             summary_path.write_text(render(read([self.output])) + "\n", "utf-8")

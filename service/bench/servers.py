@@ -303,16 +303,26 @@ class ServerProcess:
 
     async def stop(self) -> None:
         """End of input stops the child; SIGKILL after 10 s. Runs even when cancelled."""
-        with anyio.CancelScope(shield=True):
-            if self.process.returncode is None:
-                if self.process.stdin is not None:
-                    await self.process.stdin.aclose()
-                with anyio.move_on_after(10):
-                    await self.process.wait()
-                if self.process.returncode is None:
-                    self.process.kill()
-                    await self.process.wait()
-            await self.process.aclose()
+        await stop_process(self.process, None, grace=10)
+
+
+async def stop_process(process: Process, ask: signal.Signals | None, grace: float) -> int | None:
+    """Ask `process` to stop (send `ask`, or with `None` close its input), SIGKILL it after
+    `grace` seconds, and return its exit code. Shielded, so a cancelled benchmark still leaves
+    no child running behind it."""
+    with anyio.CancelScope(shield=True):
+        if process.returncode is None:
+            if ask is not None:
+                process.send_signal(ask)
+            elif process.stdin is not None:
+                await process.stdin.aclose()
+            with anyio.move_on_after(grace):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        await process.aclose()
+    return process.returncode
 
 
 _BANNER_SMTP = re.compile(r"^\s*SMTP\s+(\S+):(\d+)", re.MULTILINE)
@@ -441,17 +451,9 @@ class Maildesk:
     async def stop(self) -> int | None:
         """SIGTERM (a graceful stop), SIGKILL after 30 s; returns the exit code. Runs even when
         cancelled."""
-        with anyio.CancelScope(shield=True):
-            if self.process.returncode is None:
-                self.process.send_signal(signal.SIGTERM)
-                with anyio.move_on_after(30):
-                    await self.process.wait()
-                if self.process.returncode is None:
-                    self.process.kill()
-                    await self.process.wait()
-            await self.process.aclose()
+        code = await stop_process(self.process, signal.SIGTERM, grace=30)
         self._log.close()
-        return self.process.returncode
+        return code
 
 
 if __name__ == "__main__":

@@ -63,13 +63,7 @@ def parse_reply_address(secret: bytes, address_or_local_part: str) -> tuple[int,
     Accepts a full address or its local part; the domain is not checked here
     (the caller knows which domains are ours).
     """
-    match = _REPLY_LOCAL.fullmatch(_local_part(address_or_local_part))
-    if match is None:
-        return None
-    number, code, signature = match.groups()
-    if not _verify(secret, _REPLY, f"{number}:{code}", signature):
-        return None
-    return int(number), _CODE_PARTIES[code]
+    return _ticket_party(secret, _REPLY, _REPLY_LOCAL, _local_part(address_or_local_part))
 
 
 def vendor_command_address(secret: bytes, domain: str, vendor_id: str) -> str:
@@ -107,11 +101,19 @@ def ticket_link_token(secret: bytes, ticket_number: int, party: str) -> str:
 
 def parse_ticket_link_token(secret: bytes, token: str) -> tuple[int, PartyName] | None:
     """(ticket number, party) named by a genuine ticket link token, else None."""
-    match = _LINK_TOKEN.fullmatch(token.strip().lower())
+    return _ticket_party(secret, _LINK, _LINK_TOKEN, token.strip().lower())
+
+
+def _ticket_party(
+    secret: bytes, purpose: bytes, shape: re.Pattern[str], text: str
+) -> tuple[int, PartyName] | None:
+    """(ticket number, party) from `text` of `shape` (number, party code, signature) when the
+    signature is genuine for `purpose`."""
+    match = shape.fullmatch(text)
     if match is None:
         return None
     number, code, signature = match.groups()
-    if not _verify(secret, _LINK, f"{number}:{code}", signature):
+    if not _verify(secret, purpose, f"{number}:{code}", signature):
         return None
     return int(number), _CODE_PARTIES[code]
 

@@ -32,6 +32,7 @@ from service.outbound.transport import (
 )
 from service.outbound.webhook import WebhookSender
 from service.store import EmailItem, QueuedDelivery, Store, WebhookItem
+from service.workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (1 << min(max(0, attempts - 1), 20)), LONGEST_WAIT)
 
 
-class OutboxWorker:
+class OutboxWorker(Worker):
+    name = "outbox"
+
     def __init__(
         self,
         store: Store,
@@ -59,17 +62,16 @@ class OutboxWorker:
         poll_interval: float = 1.0,
         webhooks: WebhookSender | None = None,
     ) -> None:
+        super().__init__(poll_interval)
         self.store = store
         self.clock = clock
         self.transport = transport
         self.composer = composer
         self.batch = batch
         self.concurrency = concurrency
-        self.poll_interval = poll_interval
         self.webhooks = webhooks or WebhookSender()
         self.relay_down_until: datetime | None = None
         self._relay_failures = 0
-        self._wake = anyio.Event()
         self._lock = anyio.Lock()
 
     async def run_once(self) -> int:
@@ -241,15 +243,6 @@ class OutboxWorker:
             return "failed", str(error)
         return "sent", ""
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # logged and retried: a failing tick must not stop delivery
-                log.exception("outbox tick failed; retrying in %.1fs", self.poll_interval)
-            with anyio.move_on_after(self.poll_interval):
-                await self._wake.wait()
-            self._wake = anyio.Event()
+    async def tick(self) -> None:
+        """Deliver what is due; sleep `poll_interval` or until woken."""
+        await self.run_once()

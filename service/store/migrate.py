@@ -36,14 +36,6 @@ TABLES = (
     "bouncing_addresses",
     "settings",
 )
-SERIAL_TABLES = (
-    "comments",
-    "attachments",
-    "ticket_events",
-    "escalations",
-    "outbox",
-    "inbound_messages",
-)
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "timestamp with time zone": datetime.fromisoformat,
@@ -87,10 +79,13 @@ async def copy_sqlite_to_postgres(source: SqliteStore, target: PostgresStore) ->
             ]
             await pg.copy_records_to_table(table, records=records, columns=columns)
             counts[table] = len(records)
-        for table in SERIAL_TABLES:
+        for table, column in await pg.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND column_default LIKE 'nextval(%'"
+        ):
             await pg.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
             )
         await pg.execute(
             "SELECT setval('ticket_numbers', COALESCE((SELECT MAX(number) FROM tickets), 0) + 1,"

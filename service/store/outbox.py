@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
 from service.domain.effects import Channel
 from service.domain.records import Party, RecordKind, RecordRef
@@ -22,7 +23,6 @@ from service.store.rows import (
     Queued,
     QueuedDelivery,
     QueuedEmail,
-    QueuedWebhook,
     WebhookItem,
 )
 
@@ -64,7 +64,8 @@ class OutboxRepository(Repository):
             message_id,
             Channel.EMAIL.value,
         )
-        return _email(row) if row else None
+        # The query asks for the email channel, so the row is an email's.
+        return cast(QueuedEmail, _queued(row)) if row else None
 
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedDelivery]:
         """Take up to `limit` deliveries that are due, holding them until `lease_until`."""
@@ -156,40 +157,35 @@ def _columns(item: OutboxItem) -> tuple[object, ...]:
 
 
 def _queued(row: Row) -> QueuedDelivery:
-    return _webhook(row) if row["channel"] == Channel.WEBHOOK.value else _email(row)
-
-
-def _email(row: Row) -> QueuedEmail:
-    item = EmailItem(
+    # Both channels share one table: the webhook's event, URL, vendor and delivery id live
+    # in the email's kind, address, name and Message-ID columns.
+    common: dict[str, Any] = {
+        "payload": json.loads(row["payload"] or "{}"),
+        "record": RecordRef(RecordKind(row["record_kind"]), row["record_id"])
+        if row["record_kind"]
+        else None,
+        "created_at": as_time(row["created_at"]),
+    }
+    progress = _progress(row)
+    if row["channel"] == Channel.WEBHOOK.value:
+        webhook = WebhookItem(
+            event=row["kind"],
+            url=row["to_address"],
+            vendor_id=row["to_name"],
+            delivery_id=row["message_id"],
+            **common,
+        )
+        return Queued(row["id"], webhook, *progress)
+    email = EmailItem(
         kind=row["kind"],
         party=row["party"],
         to_address=row["to_address"],
         to_name=row["to_name"],
         message_id=row["message_id"],
         thread_root=row["thread_root"],
-        payload=json.loads(row["payload"] or "{}"),
-        record=_record(row),
-        created_at=as_time(row["created_at"]),
+        **common,
     )
-    return Queued(row["id"], item, *_progress(row))
-
-
-def _webhook(row: Row) -> QueuedWebhook:
-    item = WebhookItem(
-        event=row["kind"],
-        url=row["to_address"],
-        vendor_id=row["to_name"],
-        delivery_id=row["message_id"],
-        payload=json.loads(row["payload"] or "{}"),
-        record=_record(row),
-        created_at=as_time(row["created_at"]),
-    )
-    return Queued(row["id"], item, *_progress(row))
-
-
-def _record(row: Row) -> RecordRef | None:
-    kind = row["record_kind"]
-    return RecordRef(RecordKind(kind), row["record_id"]) if kind else None
+    return Queued(row["id"], email, *progress)
 
 
 def _progress(row: Row) -> tuple[str, int, datetime, str | None]:

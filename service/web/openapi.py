@@ -71,6 +71,7 @@ _NUMBER = [
 ]
 _VENDOR_ID = {"type": "string", "pattern": f"^{VENDOR_ID.pattern}$"}
 _REFERENCE = {"type": "string", "minLength": 1, "maxLength": MAX_REFERENCE_LENGTH}
+_IN_VENDOR_PATH = [{"name": "vendor_id", "in": "path", "required": True, "schema": _VENDOR_ID}]
 
 
 def _action(summary: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -182,9 +183,7 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/admin/vendors/{vendor_id}/abuse": {
             "post": {
                 "summary": "Mark a vendor as abusing the save-the-sale window, or clear it",
-                "parameters": [
-                    {"name": "vendor_id", "in": "path", "required": True, "schema": _VENDOR_ID}
-                ],
+                "parameters": _IN_VENDOR_PATH,
                 "requestBody": _body({"abusing": {"type": "boolean"}}, ["abusing"]),
                 "responses": _responses(
                     _json({"$ref": "#/components/schemas/Vendor"}), 400, 403, 404
@@ -205,9 +204,7 @@ DOCUMENT: dict[str, Any] = {
         "/api/v1/vendors/{vendor_id}": {
             "get": {
                 "summary": "A vendor, with its api_key and command address",
-                "parameters": [
-                    {"name": "vendor_id", "in": "path", "required": True, "schema": _VENDOR_ID}
-                ],
+                "parameters": _IN_VENDOR_PATH,
                 "responses": _responses(_json({"$ref": "#/components/schemas/Vendor"}), 400, 404),
             }
         },

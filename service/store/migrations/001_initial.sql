@@ -1,6 +1,7 @@
--- maildesk schema, version 1 (SQLite).
--- Times are UTC ISO-8601 text with a fixed width, so text order is time order.
--- Money is decimal text; never REAL.
+-- maildesk schema, version 1, written once for both databases: `${TIME}` and the
+-- other placeholders are each dialect's column types (service/store/migrations).
+-- Times are timestamptz in PostgreSQL and fixed-width UTC ISO-8601 text in SQLite,
+-- so text order is time order; money is numeric or decimal text, never floating point.
 
 CREATE TABLE vendors (
     id              TEXT PRIMARY KEY,
@@ -13,7 +14,7 @@ CREATE TABLE vendors (
     policy_days     INTEGER,
     api_key         TEXT NOT NULL UNIQUE,
     webhook_url     TEXT,
-    abusing         INTEGER NOT NULL DEFAULT 0
+    abusing         ${FLAG}
 );
 
 CREATE TABLE customers (
@@ -28,7 +29,7 @@ CREATE TABLE products (
     vendor_id TEXT NOT NULL REFERENCES vendors(id),
     name      TEXT NOT NULL,
     kind      TEXT NOT NULL,
-    price     TEXT NOT NULL,
+    price     ${MONEY} NOT NULL,
     currency  TEXT NOT NULL,
     interval  TEXT
 );
@@ -38,7 +39,7 @@ CREATE TABLE orders (
     vendor_id           TEXT NOT NULL REFERENCES vendors(id),
     customer_email      TEXT NOT NULL,
     payment_method      TEXT NOT NULL,
-    purchased_at        TEXT NOT NULL,
+    purchased_at        ${TIME} NOT NULL,
     license_key         TEXT,
     download_url        TEXT,
     subscription_status TEXT,
@@ -52,34 +53,34 @@ CREATE TABLE order_items (
     line            INTEGER NOT NULL,
     sku             TEXT NOT NULL REFERENCES products(sku),
     quantity        INTEGER NOT NULL,
-    unit_price      TEXT NOT NULL,
+    unit_price      ${MONEY} NOT NULL,
     PRIMARY KEY (order_reference, line)
 );
 
 CREATE TABLE bills (
     order_reference TEXT NOT NULL REFERENCES orders(reference),
-    billed_at       TEXT NOT NULL,
-    amount          TEXT NOT NULL,
-    refunded_at     TEXT,
+    billed_at       ${TIME} NOT NULL,
+    amount          ${MONEY} NOT NULL,
+    refunded_at     ${TIME},
     PRIMARY KEY (order_reference, billed_at)
 );
 
 CREATE TABLE tickets (
-    number            INTEGER PRIMARY KEY,
+    number            ${BIGINT} PRIMARY KEY,
     vendor_id         TEXT NOT NULL REFERENCES vendors(id),
     order_reference   TEXT NOT NULL REFERENCES orders(reference),
     customer_email    TEXT NOT NULL,
     type              TEXT NOT NULL,
     status            TEXT NOT NULL,
     opened_by         TEXT NOT NULL,
-    opened_at         TEXT NOT NULL,
-    last_activity_at  TEXT NOT NULL,
+    opened_at         ${TIME} NOT NULL,
+    last_activity_at  ${TIME} NOT NULL,
     waiting_on        TEXT NOT NULL,
     warnings_sent     INTEGER NOT NULL DEFAULT 0,
-    awaiting_approval INTEGER NOT NULL DEFAULT 0,
-    vendor_saved_at   TEXT,
-    escalated_at      TEXT,
-    closed_at         TEXT,
+    awaiting_approval ${FLAG},
+    vendor_saved_at   ${TIME},
+    escalated_at      ${TIME},
+    closed_at         ${TIME},
     close_reason      TEXT,
     thread_token      TEXT NOT NULL
 );
@@ -88,58 +89,58 @@ CREATE INDEX tickets_by_order ON tickets (order_reference, status);
 
 -- At most one pending timed event per ticket; the scheduler reads it by due time.
 CREATE TABLE timers (
-    ticket_number INTEGER PRIMARY KEY REFERENCES tickets(number),
+    ticket_number ${BIGINT} PRIMARY KEY REFERENCES tickets(number),
     event         TEXT NOT NULL,
-    due_at        TEXT NOT NULL,
-    claimed_until TEXT
+    due_at        ${TIME} NOT NULL,
+    claimed_until ${TIME}
 );
 CREATE INDEX timers_by_due ON timers (due_at);
 
 CREATE TABLE comments (
-    id            INTEGER PRIMARY KEY,
-    ticket_number INTEGER NOT NULL REFERENCES tickets(number),
+    id            ${SERIAL_KEY},
+    ticket_number ${BIGINT} NOT NULL REFERENCES tickets(number),
     seq           INTEGER NOT NULL,
     author        TEXT NOT NULL,
     text          TEXT NOT NULL,
-    at            TEXT NOT NULL,
+    at            ${TIME} NOT NULL,
     UNIQUE (ticket_number, seq)
 );
 
 CREATE TABLE attachments (
-    id           INTEGER PRIMARY KEY,
-    comment_id   INTEGER NOT NULL REFERENCES comments(id),
+    id           ${SERIAL_KEY},
+    comment_id   ${BIGINT} NOT NULL REFERENCES comments(id),
     blob_id      TEXT NOT NULL UNIQUE,
     filename     TEXT NOT NULL,
     content_type TEXT NOT NULL,
     size         INTEGER NOT NULL,
-    data         BLOB NOT NULL
+    data         ${BYTES} NOT NULL
 );
 CREATE INDEX attachments_by_comment ON attachments (comment_id);
 
 CREATE TABLE ticket_events (
-    id            INTEGER PRIMARY KEY,
-    ticket_number INTEGER NOT NULL REFERENCES tickets(number),
+    id            ${SERIAL_KEY},
+    ticket_number ${BIGINT} NOT NULL REFERENCES tickets(number),
     seq           INTEGER NOT NULL,
     kind          TEXT NOT NULL,
     by_party      TEXT NOT NULL,
-    at            TEXT NOT NULL,
+    at            ${TIME} NOT NULL,
     detail        TEXT NOT NULL DEFAULT '{}',
     UNIQUE (ticket_number, seq)
 );
 
 CREATE TABLE escalations (
-    id            INTEGER PRIMARY KEY,
-    ticket_number INTEGER NOT NULL REFERENCES tickets(number),
+    id            ${SERIAL_KEY},
+    ticket_number ${BIGINT} NOT NULL REFERENCES tickets(number),
     vendor_id     TEXT NOT NULL REFERENCES vendors(id),
-    at            TEXT NOT NULL,
+    at            ${TIME} NOT NULL,
     reason        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX escalations_by_vendor ON escalations (vendor_id);
 
 -- Notifications waiting to be sent, written in the transaction of the event that caused them.
 CREATE TABLE outbox (
-    id              INTEGER PRIMARY KEY,
-    ticket_number   INTEGER REFERENCES tickets(number),
+    id              ${SERIAL_KEY},
+    ticket_number   ${BIGINT} REFERENCES tickets(number),
     kind            TEXT NOT NULL,
     party           TEXT NOT NULL,
     to_address      TEXT NOT NULL,
@@ -149,35 +150,35 @@ CREATE TABLE outbox (
     payload         TEXT NOT NULL DEFAULT '{}',
     status          TEXT NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT NOT NULL,
-    claimed_until   TEXT,
+    next_attempt_at ${TIME} NOT NULL,
+    claimed_until   ${TIME},
     last_error      TEXT,
-    created_at      TEXT NOT NULL,
-    sent_at         TEXT
+    created_at      ${TIME} NOT NULL,
+    sent_at         ${TIME}
 );
 CREATE INDEX outbox_by_due ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_by_ticket ON outbox (ticket_number);
 
 -- Every inbound message as received, kept beside what was made of it.
 CREATE TABLE inbound_messages (
-    id            INTEGER PRIMARY KEY,
-    received_at   TEXT NOT NULL,
+    id            ${SERIAL_KEY},
+    received_at   ${TIME} NOT NULL,
     mail_from     TEXT NOT NULL,
     rcpt_to       TEXT NOT NULL,
     message_id    TEXT NOT NULL,
     body_hash     TEXT NOT NULL,
-    raw           BLOB NOT NULL,
+    raw           ${BYTES} NOT NULL,
     status        TEXT NOT NULL,
     detail        TEXT NOT NULL DEFAULT '',
-    ticket_number INTEGER,
-    opened_ticket INTEGER NOT NULL DEFAULT 0,
+    ticket_number ${BIGINT},
+    opened_ticket ${FLAG},
     UNIQUE (message_id, rcpt_to, body_hash)
 );
 CREATE INDEX inbound_by_sender ON inbound_messages (mail_from, received_at);
 
 CREATE TABLE bouncing_addresses (
     address    TEXT PRIMARY KEY,
-    since      TEXT NOT NULL,
+    since      ${TIME} NOT NULL,
     detail     TEXT NOT NULL DEFAULT ''
 );
 
