@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from service.domain.records import Party
@@ -29,6 +30,15 @@ class RefundBill:
 
     order_reference: str
     billed_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordBill:
+    """Record a renewal the platform charged as the order's newest bill."""
+
+    order_reference: str
+    billed_at: datetime
+    amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -61,5 +71,5 @@ class RecordEscalation:
     reason: str
 
 
-Effect = RefundBill | CancelSubscription | RecordEscalation
-"""What a transition does to records other than the ticket (its timer is its `due`)."""
+Effect = RefundBill | CancelSubscription | RecordEscalation | RecordBill
+"""What a transition does to other records (a record's own timer is its `due`)."""

@@ -18,6 +18,8 @@ from service.domain.effects import Channel, Notify
 from service.domain.records import HistoryEntry, Party, Vendor
 
 BOTH = (Party.CUSTOMER, Party.VENDOR)
+CUSTOMER = (Party.CUSTOMER,)
+VENDOR = (Party.VENDOR,)
 Requester = Literal["requester"]
 REQUESTER: Requester = "requester"
 """A rule's recipient: whoever asked (for refusals)."""
@@ -28,6 +30,12 @@ REFUSED = "refused"
 # Kinds sent without a ticket-changing history entry.
 REQUEST_REFUSED = "request_refused"
 LOOKUP_RESULT = "lookup_result"
+
+SUBSCRIPTION_REFUSED = "subscription_refused"
+"""A refused choice or report on a subscription (see `service.domain.subscription.machine`)."""
+SUBSCRIPTION_UPDATED = "subscription.updated"
+CHOICES = ("auto_renew_on", "auto_renew_off", "price_change_accepted", "price_change_declined")
+"""The entry kinds of the customer's choices: confirmed to both parties, and a webhook."""
 
 WEBHOOK_KIND = "webhook"
 """The outbox kind of every webhook; the rule's template names the webhook event."""
@@ -50,6 +58,11 @@ def _always(occurrence: Occurrence) -> bool:
 
 def _requester_not_answered(occurrence: Occurrence) -> bool:
     return occurrence.requester in BOTH and not occurrence.answered_directly
+
+
+def _customer_not_answered(occurrence: Occurrence) -> bool:
+    """A customer's choice by email or on a page; the platform's reports are the API's alone."""
+    return occurrence.requester is Party.CUSTOMER and not occurrence.answered_directly
 
 
 def _vendor_has_webhook(occurrence: Occurrence) -> bool:
@@ -89,6 +102,33 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("escalated", "escalation_received"),
     Rule(REFUSED, REQUEST_REFUSED, REQUESTER, condition=_requester_not_answered),
+    # --- subscriptions (SPEC §7) ---
+    Rule("renewal_reminder", "renewal_reminder", CUSTOMER),
+    Rule("renewed", "renewal_confirmation", CUSTOMER),
+    Rule("payment_declined", "payment_declined", CUSTOMER),
+    Rule("price_change", "price_change", CUSTOMER),
+    Rule("price_change_withdrawn", "price_change", CUSTOMER),
+    *(
+        rule
+        for kind in CHOICES
+        for rule in (
+            Rule(kind, "subscription_choice"),
+            Rule(kind, SUBSCRIPTION_UPDATED, VENDOR, Channel.WEBHOOK, _vendor_has_webhook),
+        )
+    ),
+    Rule("renewal_requested", "renewal_requested"),
+    Rule(
+        "renewal_requested",
+        "subscription.renewal_requested",
+        VENDOR,
+        Channel.WEBHOOK,
+        _vendor_has_webhook,
+    ),
+    Rule("subscription_ended", "subscription_ended"),
+    Rule("subscription_ended", SUBSCRIPTION_UPDATED, VENDOR, Channel.WEBHOOK, _vendor_has_webhook),
+    Rule("price_change_lapsed", "price_change_lapsed"),
+    Rule("price_change_lapsed", SUBSCRIPTION_UPDATED, VENDOR, Channel.WEBHOOK, _vendor_has_webhook),
+    Rule(SUBSCRIPTION_REFUSED, "subscription_refused", CUSTOMER, condition=_customer_not_answered),
 )
 
 TEMPLATE_KINDS: frozenset[str] = frozenset(

@@ -45,6 +45,12 @@ class Vendor:
     refund_policy: RefundPolicy = RefundPolicy()
     webhook_url: str | None = None
     abusing: bool = False
+    renewal_reminder_days: int = 7
+    """Days before a billing date that its payment reminder goes out (SPEC §7)."""
+    remind_auto_renewals: bool = False
+    """Remind automatic renewals paid online too (they are charged without the customer)."""
+    payment_update_url: str | None = None
+    """The vendor's page for changing a payment method; `{subscription}` becomes the id."""
 
     @property
     def notification_email(self) -> str:
