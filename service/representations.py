@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from service.domain.records import Order, Ticket, Vendor
+from service.domain.records import HistoryEntry, Order, Ticket, Vendor
+from service.domain.subscription.records import Subscription, SubscriptionItem
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -61,15 +62,16 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
             }
             for comment in ticket.comments
         ],
-        "events": [
-            {
-                "kind": entry.kind,
-                "by": entry.by.value,
-                "at": iso(entry.at),
-                **({"detail": dict(entry.detail)} if entry.detail else {}),
-            }
-            for entry in ticket.history
-        ],
+        "events": [_event_json(entry) for entry in ticket.history],
+    }
+
+
+def _event_json(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "by": entry.by.value,
+        "at": iso(entry.at),
+        **({"detail": dict(entry.detail)} if entry.detail else {}),
     }
 
 
@@ -127,4 +129,67 @@ def vendor_json(vendor: Vendor, *, command_address: str) -> dict[str, Any]:
         "webhook_url": vendor.webhook_url,
         "abusing": vendor.abusing,
         "command_address": command_address,
+    }
+
+
+def subscription_json(
+    subscription: Subscription, *, links: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """SPEC §8's subscription JSON; `links` only for its vendor and the operator."""
+    return {
+        "id": subscription.id,
+        "order": subscription.order_reference,
+        "vendor": subscription.vendor_id,
+        "customer": subscription.customer_email,
+        "status": subscription.status.value,
+        "cancel_reason": subscription.cancel_reason.value if subscription.cancel_reason else None,
+        "renewal": subscription.renewal.value,
+        "interval": subscription.interval,
+        "next_billing_at": iso(subscription.next_billing_at),
+        "ends_at": iso(subscription.ends_at),
+        "payment_method": subscription.payment_method,
+        "payment_status": subscription.payment_status.value,
+        "next_amount": str(subscription.next_amount),
+        "currency": subscription.currency,
+        "items": [
+            _item_json(item, renews=item in subscription.renewing_items)
+            for item in subscription.items
+        ],
+        **({"links": links} if links is not None else {}),
+        "due": (
+            {"event": subscription.due.event.value, "at": iso(subscription.due.at)}
+            if subscription.due
+            else None
+        ),
+        "events": [
+            _event_json(entry)
+            | {"item": int(entry.detail["item"]) if "item" in entry.detail else None}
+            for entry in subscription.history
+        ],
+    }
+
+
+def _item_json(item: SubscriptionItem, *, renews: bool) -> dict[str, Any]:
+    change = item.change
+    pending = None
+    if change is not None:
+        pending = {
+            "unit_price": str(
+                change.unit_price if change.unit_price is not None else item.unit_price
+            ),
+            "quantity": change.quantity if change.quantity is not None else item.quantity,
+            "needs_consent": change.needs_consent,
+            "consent": change.consent.value,
+            "asked_at": iso(change.asked_at),
+        }
+    return {
+        "number": item.number,
+        "sku": item.sku,
+        "name": item.name,
+        "quantity": item.quantity,
+        "unit_price": str(item.unit_price),
+        "auto_renew": item.auto_renew,
+        "renews": renews,
+        "next_amount": str(item.next_amount),
+        "pending_change": pending,
     }

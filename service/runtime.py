@@ -89,7 +89,7 @@ async def build_runtime(
     """Everything `settings` describe; `clock`, when given, instead of the one they describe."""
     store = store or await open_store(settings.db)
     if clock is None:
-        clock = await _clock(settings, store)
+        clock = await clock_for(settings, store)
     mailbox = mailbox or Mailbox()
     transport: MailTransport = (
         SmtpRelayTransport(settings.relay.host, settings.relay.port)
@@ -145,7 +145,8 @@ def _wake(done: Committed, scheduler: Scheduler, outbox: OutboxWorker) -> None:
         scheduler.wake()
 
 
-async def _clock(settings: Settings, store: Store) -> Clock:
+async def clock_for(settings: Settings, store: Store) -> Clock:
+    """The clock `settings` describe: the system's, or a fake one (resumed where it stopped)."""
     if not settings.fake_clock:
         return SystemClock()
     async with store.reading() as q:
@@ -154,6 +155,15 @@ async def _clock(settings: Settings, store: Store) -> Clock:
         datetime.fromisoformat(saved) if saved else SystemClock().now()
     )
     return FakeClock(start)
+
+
+async def stored_clock(store: Store) -> Clock:
+    """The clock the database last served with: its fake clock where it stopped, else the
+    system's. For commands that run beside a demo (`maildesk import`), so that what they
+    schedule is scheduled on the demo's time."""
+    async with store.reading() as q:
+        saved = await q.settings.get(FAKE_CLOCK_KEY)
+    return FakeClock(datetime.fromisoformat(saved)) if saved else SystemClock()
 
 
 def _spool_dir(db: str) -> Path:

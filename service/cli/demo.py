@@ -16,7 +16,7 @@ import json
 from service.catalog import import_catalog
 from service.config import ConfigError
 from service.outbound.webhook_target import AllowList
-from service.runtime import FAKE_CLOCK_KEY, Runtime
+from service.runtime import FAKE_CLOCK_KEY, Runtime, clock_for
 from service.serving.banner import banner, demo_tour
 from service.serving.options import DEMO_DB, DEMO_START, bundled, settings_from
 from service.serving.run import serve
@@ -35,7 +35,10 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         settings = await settings_from(args, store, mode="demo")
         data = json.loads((bundled("fixtures") / "demo.json").read_text("utf-8"))
         counts = await import_catalog(
-            store, data, webhook_allow=AllowList.parse(settings.webhook_allow_hosts)
+            store,
+            data,
+            clock=await clock_for(settings, store),
+            webhook_allow=AllowList.parse(settings.webhook_allow_hosts),
         )
     except BaseException:
         await store.close()

@@ -18,6 +18,7 @@ from service.clock import SystemClock
 from service.config import DEFAULT_DOMAIN, ConfigError, env
 from service.desk import Desk, MailIdentity
 from service.outbound.webhook_target import AllowList
+from service.runtime import stored_clock
 from service.store import EmailItem, Store, open_store
 from service.store.migrate import copy_sqlite_to_postgres
 from service.store.postgres import PostgresStore
@@ -45,7 +46,9 @@ async def cmd_import(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.file}: not valid JSON ({error})") from None
 
     async def work(store: Store) -> int:
-        counts = await import_catalog(store, data, webhook_allow=allow)
+        counts = await import_catalog(
+            store, data, clock=await stored_clock(store), webhook_allow=allow
+        )
         print(json.dumps(counts))
         return 0
 

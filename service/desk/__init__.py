@@ -3,6 +3,7 @@
 requests.py   what it is asked (OpenRequest, TicketAction, TimerDue) and answers
 funnel.py     Desk: the transaction, the writes that belong to no record, commit hooks
 tickets.py    the ticket as the funnel handles it: load, machine, store, effects
+subscriptions.py  the subscription likewise: load, machine, store, its bill, its timer
 outgoing.py   the outbox rows an event queues (emails, webhooks), thread roots
 """
 
@@ -18,6 +19,8 @@ from service.desk.requests import (
     OrderNotFound,
     Outcome,
     Request,
+    SubscriptionAction,
+    SubscriptionNotFound,
     TicketAction,
     TicketNotFound,
     TimerDue,
@@ -35,6 +38,8 @@ __all__ = [
     "OrderNotFound",
     "Outcome",
     "Request",
+    "SubscriptionAction",
+    "SubscriptionNotFound",
     "TicketAction",
     "TicketNotFound",
     "TimerDue",

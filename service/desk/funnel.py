@@ -29,14 +29,19 @@ from service.desk.requests import (
     OpenRequest,
     Outcome,
     Request,
+    SubscriptionAction,
     TicketAction,
     TimerDue,
     UndeliverableAddress,
 )
+from service.desk.subscriptions import SubscriptionChanges, load_subscription
 from service.desk.tickets import TicketChanges, load_ticket
 from service.domain.facts import Facts
 from service.domain.mailbox import is_addr_spec
 from service.domain.records import Party, RecordKind, RecordRef, Ticket, Vendor
+from service.domain.subscription.machine import SubscriptionFacts
+from service.domain.subscription.records import Subscription
+from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList
 from service.store import InboundReceipt, Queries, Store
 from service.tracing import traced
 
@@ -57,7 +62,8 @@ class Desk:
         self.store = store
         self.clock = clock
         self.identity = identity
-        self.tickets = TicketChanges(identity.domain)
+        self.subscriptions = SubscriptionChanges(identity.domain)
+        self.tickets = TicketChanges(identity.domain, self.subscriptions)
         self._listeners: list[CommitListener] = []
 
     def on_commit(self, listener: CommitListener) -> None:
@@ -81,28 +87,57 @@ class Desk:
         in the same transaction; if that exact delivery was stored before,
         nothing is applied and `DuplicateDelivery` is raised.
         """
+        (outcome,) = await self.apply_together(
+            [request], at=at, answered_directly=answered_directly, receipt=receipt
+        )
+        return outcome
+
+    async def apply_together(
+        self,
+        requests: Sequence[Request],
+        *,
+        at: datetime | None = None,
+        answered_directly: bool = False,
+        receipt: InboundReceipt | None = None,
+    ) -> list[Outcome]:
+        """Apply several requests in order, in one transaction: all of them or none.
+
+        For one email that does two things, such as a reply to a subscription
+        email with `#renew off` and a question that opens a support ticket.
+        The `receipt` records the outcome of the last request.
+        """
         now = at or self.clock.now()
+        outcomes: list[Outcome] = []
         async with self._transaction() as (q, committed):
-            if isinstance(request, OpenRequest):
-                outcome, timers = await self.tickets.open(q, request, now, answered_directly)
-            elif isinstance(request, TicketAction):
-                outcome, timers = await self.tickets.act(q, request, now, answered_directly)
-            else:
-                outcome, timers = await self._fire(q, request)
+            for request in requests:
+                outcome, timers = await self._one(q, request, now, answered_directly)
+                committed.append(Committed(outcome.queued, timers))
+                outcomes.append(outcome)
             if receipt is not None:
-                opened = isinstance(request, OpenRequest) and outcome.changed
+                last = outcomes[-1]
+                opened = isinstance(requests[-1], OpenRequest) and last.changed
                 await self._keep(
                     q,
                     replace(
                         receipt,
-                        status="acted" if outcome.accepted else "refused",
-                        detail="; ".join(r.reason for r in outcome.refusals),
-                        ticket_number=outcome.ticket.number if outcome.ticket else None,
+                        status="acted" if all(o.accepted for o in outcomes) else "refused",
+                        detail="; ".join(r.reason for o in outcomes for r in o.refusals),
+                        ticket_number=last.ticket.number if last.ticket else None,
                         opened_ticket=opened,
                     ),
                 )
-            committed.append(Committed(outcome.queued, timers))
-            return outcome
+        return outcomes
+
+    async def _one(
+        self, q: Queries, request: Request, now: datetime, answered_directly: bool
+    ) -> tuple[Outcome, bool]:
+        if isinstance(request, OpenRequest):
+            return await self.tickets.open(q, request, now, answered_directly)
+        if isinstance(request, TicketAction):
+            return await self.tickets.act(q, request, now, answered_directly)
+        if isinstance(request, SubscriptionAction):
+            return await self.subscriptions.act(q, request, now, answered_directly)
+        return await self._fire(q, request)
 
     async def fire(self, record: RecordRef, event: str, due_at: datetime) -> Outcome:
         """Run a due timer at the moment it was due; one no longer pending changes nothing."""
@@ -112,7 +147,9 @@ class Desk:
         number = due.record.ticket_number
         if due.record.kind is RecordKind.TICKET and number is not None:
             return await self.tickets.fire(q, number, due.event, due.at)
-        raise DeskError(f"no record kind {due.record.kind} has timers yet")
+        if due.record.kind is RecordKind.SUBSCRIPTION:
+            return await self.subscriptions.fire(q, due.record.id, due.event, due.at)
+        raise DeskError(f"no record kind {due.record.kind} has timers")
 
     async def read_ticket(self, number: int) -> tuple[Ticket, Facts] | None:
         """A ticket with the facts its rules decide from, as the funnel would load them.
@@ -122,7 +159,37 @@ class Desk:
         async with self.store.reading() as q:
             return await load_ticket(q, number)
 
+    async def read_subscription(
+        self, subscription_id: str, *, vendor_id: str | None = None
+    ) -> tuple[Subscription, SubscriptionFacts] | None:
+        """A subscription with its facts, for doors that show what the customer may choose."""
+        async with self.store.reading() as q:
+            return await load_subscription(q, subscription_id, vendor_id=vendor_id)
+
     # --- writes that belong to no record ---------------------------------------------
+
+    async def import_catalog(
+        self, data: object, *, webhook_allow: AllowList = NO_EXCEPTIONS
+    ) -> dict[str, int]:
+        """Import vendors, products, orders and subscriptions (SPEC §8) in one transaction;
+        new subscriptions' timers wake the scheduler."""
+        from service.catalog.writing import write_catalog  # the catalog builds on the desk
+
+        async with self._transaction() as (q, committed):
+            counts, timers = await write_catalog(
+                q, data, self.clock.now(), webhook_allow=webhook_allow
+            )
+            committed.append(Committed(timers=timers))
+        return counts
+
+    async def create_missing_subscriptions(self) -> int:
+        """Subscription records for orders from before they existed (see the catalog)."""
+        from service.catalog.writing import create_missing_subscriptions
+
+        async with self._transaction() as (q, committed):
+            made = await create_missing_subscriptions(q, self.clock.now())
+            committed.append(Committed(timers=made > 0))
+        return made
 
     @traced("Desk.keep (funnel transaction, commit included)")
     async def keep(self, receipt: InboundReceipt) -> None:

@@ -17,8 +17,11 @@ from service.domain import policy, zones
 from service.domain.actions import allowed_actions
 from service.domain.effects import Notify
 from service.domain.facts import Facts
-from service.domain.records import Comment, Party, RecordRef, Ticket
-from service.representations import iso, ticket_state_json
+from service.domain.records import Comment, Party, RecordKind, RecordRef, Ticket
+from service.domain.subscription.choices import allowed_choices
+from service.domain.subscription.machine import SubscriptionFacts
+from service.domain.subscription.records import Subscription
+from service.representations import iso, subscription_json, ticket_state_json
 from service.store import EmailItem, ThreadRoots, WebhookItem
 
 LEGACY_THREAD_ROOT = re.compile(r"<t[0-9]+\.(?:customer|vendor)\.[0-9a-f]*@[^<>@\s]+>")
@@ -182,5 +185,69 @@ def address_email(
         thread_root=None,
         payload=payload,
         record=None,
+        created_at=now,
+    )
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+
+def subscription_email(
+    notify: Notify, subscription: Subscription, facts: SubscriptionFacts, now: datetime, domain: str
+) -> EmailItem:
+    """One party's email about one event on a subscription.
+
+    The payload keeps the subscription as it was at this event (its JSON) and
+    the choices then open to the customer, so a late render shows that moment.
+    """
+    order, vendor = facts.order, facts.vendor
+    if notify.party is Party.VENDOR:
+        to_address, to_name = vendor.notification_email, vendor.name
+    else:
+        to_address, to_name = order.customer_email, order.customer_name
+    payload: dict[str, object] = {
+        "facts": dict(notify.facts),
+        "order": order.reference,
+        "vendor": vendor.id,
+        "zone": zones.reader_zone(notify.party, vendor.timezone, None),
+        "subscription": subscription_json(subscription),
+        "choices": [
+            {"choice": offer.choice.value, "item": offer.item}
+            for offer in allowed_choices(subscription)
+        ],
+    }
+    return EmailItem(
+        kind=notify.kind,
+        party=notify.party.value,
+        to_address=to_address,
+        to_name=to_name,
+        message_id=new_message_id(domain),
+        thread_root=None,
+        payload=payload,
+        record=RecordRef(RecordKind.SUBSCRIPTION, subscription.id),
+        created_at=now,
+    )
+
+
+def subscription_webhook(
+    notify: Notify, subscription: Subscription, facts: SubscriptionFacts, now: datetime, domain: str
+) -> WebhookItem:
+    """`subscription.updated` (with the whole subscription) or `subscription.renewal_requested`."""
+    vendor = facts.vendor
+    payload = {
+        "event": notify.kind,
+        "subscription": subscription_json(subscription),
+        "cause": notify.facts.get("entry"),
+        "order": subscription.order_reference,
+        "vendor": vendor.id,
+        "at": iso(now),
+    }
+    return WebhookItem(
+        event=notify.kind,
+        url=vendor.webhook_url or "",
+        vendor_id=vendor.id,
+        delivery_id=new_message_id(domain).strip("<>"),
+        payload=payload,
+        record=RecordRef(RecordKind.SUBSCRIPTION, subscription.id),
         created_at=now,
     )

@@ -12,6 +12,8 @@ from datetime import datetime
 from service.domain.events import Open, TicketEvent
 from service.domain.policy import Refusal
 from service.domain.records import RecordRef, Ticket
+from service.domain.subscription.events import SubscriptionEvent
+from service.domain.subscription.records import Subscription
 
 
 class DeskError(Exception):
@@ -23,6 +25,10 @@ class OrderNotFound(DeskError):
 
 
 class TicketNotFound(DeskError):
+    pass
+
+
+class SubscriptionNotFound(DeskError):
     pass
 
 
@@ -53,6 +59,19 @@ class TicketAction:
 
 
 @dataclass(frozen=True)
+class SubscriptionAction:
+    """Apply events to one subscription, in order, in one transaction.
+
+    With `vendor_id`, only that vendor's subscription is found: another
+    vendor's id is as missing as an unknown one (the API's equal-work rule).
+    """
+
+    subscription_id: str
+    events: Sequence[SubscriptionEvent]
+    vendor_id: str | None = None
+
+
+@dataclass(frozen=True)
 class TimerDue:
     """A record's pending timer fell due at `at`; only the scheduler sends these."""
 
@@ -61,7 +80,7 @@ class TimerDue:
     at: datetime
 
 
-Request = OpenRequest | TicketAction | TimerDue
+Request = OpenRequest | TicketAction | SubscriptionAction | TimerDue
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,7 @@ class Outcome:
     refusals: tuple[Refusal, ...] = ()
     changed: bool = False
     queued: int = 0
+    subscription: Subscription | None = None
 
     @property
     def accepted(self) -> bool:

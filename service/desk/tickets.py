@@ -21,6 +21,7 @@ from service.desk.requests import (
     TicketAction,
     TicketNotFound,
 )
+from service.desk.subscriptions import SubscriptionChanges
 from service.domain import machine
 from service.domain.effects import (
     CancelSubscription,
@@ -38,9 +39,14 @@ from service.store import OutboxItem, Queries, ThreadRoots
 
 @dataclass(frozen=True)
 class TicketChanges:
-    """How the funnel carries out a ticket's transitions; `domain` names our Message-IDs."""
+    """How the funnel carries out a ticket's transitions; `domain` names our Message-IDs.
+
+    A processed request that cancels the order's subscription does it through
+    `subscriptions`, the subscription's own machine, in the same transaction.
+    """
 
     domain: str
+    subscriptions: SubscriptionChanges
 
     async def open(
         self, q: Queries, request: OpenRequest, now: datetime, answered_directly: bool
@@ -145,8 +151,10 @@ class TicketChanges:
         for effect in transition.effects:
             if isinstance(effect, RefundBill):
                 await q.orders.refund_bill(effect.order_reference, effect.billed_at, now)
-            elif isinstance(effect, CancelSubscription):
-                await q.orders.cancel_subscription(effect.order_reference)
+            elif isinstance(effect, CancelSubscription) and transition.ticket is not None:
+                await self.subscriptions.cancel_for_ticket(
+                    q, effect.order_reference, transition.ticket.number, now
+                )
             elif isinstance(effect, RecordEscalation) and transition.ticket is not None:
                 await q.tickets.record_escalation(
                     transition.ticket.number, vendor.id, now, effect.reason

@@ -155,6 +155,8 @@ def notifications_for(
             if rule.on != entry.kind or not rule.condition(occurrence):
                 continue
             facts = {"by": entry.by.value, **entry.detail}
+            if rule.channel is Channel.WEBHOOK:
+                facts["entry"] = entry.kind  # what happened, for the vendor's systems
             parties = (requester,) if rule.recipients == REQUESTER else rule.recipients
             for party in parties:
                 yield Notify(rule.template, party, facts, rule.channel)

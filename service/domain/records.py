@@ -141,6 +141,8 @@ class Order:
     license_key: str | None = None
     download_url: str | None = None
     subscription_status: SubscriptionStatus | None = None
+    secret: str = ""
+    """The permanent secret of the purchase's link `/p/<reference>-<secret>` (seed 004)."""
 
     @property
     def latest_bill(self) -> Bill | None:

@@ -48,6 +48,7 @@ async def serve(
     """Run everything until cancelled or signalled."""
     runtime = await build_runtime(settings, store=store)
     try:
+        await runtime.desk.create_missing_subscriptions()
         with (
             listening_socket(
                 settings.smtp_host,

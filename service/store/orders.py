@@ -77,6 +77,7 @@ class OrderRepository(Repository):
                 if row["subscription_status"]
                 else None
             ),
+            secret=row["secret"] or "",
         )
 
     async def upsert(self, order: Order) -> None:
@@ -84,15 +85,16 @@ class OrderRepository(Repository):
         status = order.subscription_status.value if order.subscription_status else None
         await self.sql.execute(
             """INSERT INTO orders (reference, vendor_id, customer_email, payment_method,
-                   purchased_at, license_key, download_url, subscription_status)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   purchased_at, license_key, download_url, subscription_status, secret)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (reference) DO UPDATE SET vendor_id = excluded.vendor_id,
                    customer_email = excluded.customer_email,
                    payment_method = excluded.payment_method,
                    purchased_at = excluded.purchased_at, license_key = excluded.license_key,
                    download_url = excluded.download_url,
                    subscription_status = COALESCE(orders.subscription_status,
-                                                  excluded.subscription_status)""",
+                                                  excluded.subscription_status),
+                   secret = COALESCE(orders.secret, excluded.secret)""",
             order.reference,
             order.vendor_id,
             order.customer_email,
@@ -101,6 +103,7 @@ class OrderRepository(Repository):
             order.license_key,
             order.download_url,
             status,
+            order.secret or None,
         )
         await self.sql.execute("DELETE FROM order_items WHERE order_reference = ?", order.reference)
         await self.sql.executemany(
@@ -138,6 +141,24 @@ class OrderRepository(Repository):
             now,
             reference,
             billed_at,
+        )
+
+    async def set_secret(self, reference: str, secret: str) -> bool:
+        """Replace the purchase link's secret (the operator's rotation); False if no such order."""
+        found = await self.sql.fetchval(
+            "UPDATE orders SET secret = ? WHERE reference = ? RETURNING reference",
+            secret,
+            reference,
+        )
+        return found is not None
+
+    async def add_bill(self, reference: str, billed_at: datetime, amount: Decimal) -> None:
+        """A renewal's charge, the order's newest bill (refund windows count from it)."""
+        await self.sql.execute(
+            "INSERT INTO bills (order_reference, billed_at, amount) VALUES (?, ?, ?)",
+            reference,
+            billed_at,
+            amount,
         )
 
     async def cancel_subscription(self, reference: str) -> None:

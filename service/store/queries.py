@@ -14,6 +14,7 @@ from service.store.inbound import InboundRepository
 from service.store.orders import OrderRepository
 from service.store.outbox import OutboxRepository
 from service.store.settings import SettingsRepository
+from service.store.subscriptions import SubscriptionRepository
 from service.store.tickets import TicketRepository
 from service.store.timers import TimerRepository
 from service.store.vendors import VendorRepository
@@ -28,6 +29,7 @@ class Queries:
         self.vendors = VendorRepository(sql)
         self.orders = OrderRepository(sql)
         self.tickets = TicketRepository(sql)
+        self.subscriptions = SubscriptionRepository(sql)
         self.timers = TimerRepository(sql)
         self.outbox = OutboxRepository(sql)
         self.inbound = InboundRepository(sql)

@@ -23,15 +23,19 @@ class VendorRepository(Repository):
     async def upsert(self, vendor: Vendor) -> None:
         await self.sql.execute(
             """INSERT INTO vendors (id, name, account_email, support_email, agent_emails,
-                   timezone, policy_category, policy_days, api_key, webhook_url, abusing)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   timezone, policy_category, policy_days, api_key, webhook_url, abusing,
+                   renewal_reminder_days, remind_auto_renewals, payment_update_url)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                    account_email = excluded.account_email,
                    support_email = excluded.support_email,
                    agent_emails = excluded.agent_emails, timezone = excluded.timezone,
                    policy_category = excluded.policy_category,
                    policy_days = excluded.policy_days, api_key = excluded.api_key,
-                   webhook_url = excluded.webhook_url""",
+                   webhook_url = excluded.webhook_url,
+                   renewal_reminder_days = excluded.renewal_reminder_days,
+                   remind_auto_renewals = excluded.remind_auto_renewals,
+                   payment_update_url = excluded.payment_update_url""",
             vendor.id,
             vendor.name,
             vendor.account_email,
@@ -43,6 +47,9 @@ class VendorRepository(Repository):
             vendor.api_key,
             vendor.webhook_url,
             vendor.abusing,
+            vendor.renewal_reminder_days,
+            vendor.remind_auto_renewals,
+            vendor.payment_update_url,
         )
 
     async def set_abusing(self, vendor_id: str, abusing: bool) -> bool:
@@ -64,4 +71,7 @@ def vendor_from(row: Row) -> Vendor:
         api_key=row["api_key"],
         webhook_url=row["webhook_url"],
         abusing=bool(row["abusing"]),
+        renewal_reminder_days=int(row["renewal_reminder_days"]),
+        remind_auto_renewals=bool(row["remind_auto_renewals"]),
+        payment_update_url=row["payment_update_url"],
     )

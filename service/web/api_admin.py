@@ -6,7 +6,7 @@ import isodate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from service.catalog import ImportError_, import_catalog
+from service.catalog import ImportError_
 from service.config import ConfigError, parse_time
 from service.representations import iso
 from service.runtime import Runtime
@@ -18,7 +18,7 @@ from service.web.api_tickets import get_vendor
 async def admin_import(request: Request, runtime: Runtime, caller: Caller) -> Response:
     data = await json_body(request)
     try:
-        counts = await import_catalog(runtime.store, data, webhook_allow=runtime.webhook_allow)
+        counts = await runtime.desk.import_catalog(data, webhook_allow=runtime.webhook_allow)
     except ImportError_ as error:
         raise ApiError(422, str(error)) from None
     return JSONResponse(counts)

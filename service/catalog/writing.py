@@ -1,0 +1,154 @@
+"""Writing a validated catalog: one transaction, all of it or none.
+
+New subscriptions are created through the funnel's subscription code, so
+their first timer is set exactly as an event would set it. `Desk.import_catalog`
+runs this inside the funnel's transaction (its commit wakes the scheduler);
+`import_catalog` is the same for a store alone (the command line, tests).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from service.catalog.fields import ImportError_
+from service.catalog.parse import parse_catalog
+from service.catalog.subscriptions import SubscriptionSpec, build_subscription
+from service.clock import Clock, SystemClock
+from service.desk.subscriptions import SubscriptionChanges
+from service.domain.records import ProductKind, SubscriptionStatus
+from service.domain.subscription.records import Renewal
+from service.outbound.permanent_links import new_secret
+from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList
+from service.store import Queries, Store
+
+
+async def import_catalog(
+    store: Store,
+    data: object,
+    *,
+    clock: Clock | None = None,
+    webhook_allow: AllowList = NO_EXCEPTIONS,
+) -> dict[str, int]:
+    """Validate `data`, then upsert all of it in one transaction; return what was imported.
+
+    `clock` is the time new subscriptions' timers are set from (the system's
+    when not given).
+    """
+    now = (clock or SystemClock()).now()
+    async with store.transaction() as q:
+        counts, _ = await write_catalog(q, data, now, webhook_allow=webhook_allow)
+    return counts
+
+
+async def write_catalog(
+    q: Queries,
+    data: object,
+    now: datetime,
+    *,
+    webhook_allow: AllowList = NO_EXCEPTIONS,
+) -> tuple[dict[str, int], bool]:
+    """Validate and write `data` through `q`; also whether a new subscription set a timer."""
+    known = [v.id for v in await q.vendors.all()]
+    skus = _skus(data)
+    known_products = {
+        sku: product for sku in skus if (product := await q.orders.product(sku)) is not None
+    }
+    catalog = parse_catalog(data, known, known_products, webhook_allow)
+    for vendor in catalog.vendors:
+        if not vendor.api_key:
+            # A key is generated once and then kept: re-importing must not lock a vendor out.
+            existing = await q.vendors.get(vendor.id)
+            key = existing.api_key if existing else f"mdk_{secrets.token_urlsafe(24)}"
+            vendor = replace(vendor, api_key=key)
+        await q.vendors.upsert(vendor)
+    for product in catalog.products:
+        await q.orders.upsert_product(product)
+    for (vendor_id, email), name in catalog.customer_names.items():
+        await q.orders.upsert_customer(vendor_id, email, name)
+    for order in catalog.orders:
+        # A new purchase gets its link's secret; an existing one keeps its own.
+        await q.orders.upsert(replace(order, secret=new_secret()))
+    timers = False
+    subscriptions = SubscriptionChanges(domain="")
+    if catalog.subscriptions:
+        await q.subscriptions.take_turn()
+    for spec in catalog.subscriptions:
+        if await q.subscriptions.id_of_order(spec.order_reference) is not None:
+            continue  # maildesk's own from here on: changed by its events, not by imports
+        if spec.id is not None and await q.subscriptions.secret(spec.id) is not None:
+            raise ImportError_(
+                f"orders ({spec.order_reference}).subscription.id: {spec.id} is already the "
+                "subscription of another order"
+            )
+        bought = await q.orders.get(spec.order_reference)
+        assert bought is not None  # written just above
+        seller = await q.vendors.get(bought.vendor_id)
+        assert seller is not None
+        subscription = build_subscription(
+            spec,
+            bought,
+            seller,
+            spec.id or await q.subscriptions.next_id(),
+            spec.secret or new_secret(),
+        )
+        timers = await subscriptions.create(q, subscription, seller, now) or timers
+    return catalog.counts(), timers
+
+
+def _skus(data: object) -> set[str]:
+    """Every SKU an import's orders name, to look up those not in the file itself."""
+    skus: set[str] = set()
+    if isinstance(data, Mapping):
+        for order in data.get("orders") or []:
+            if isinstance(order, Mapping):
+                for item in order.get("items") or []:
+                    if isinstance(item, Mapping) and isinstance(item.get("sku"), str):
+                        skus.add(item["sku"])
+    return skus
+
+
+async def create_missing_subscriptions(q: Queries, now: datetime) -> int:
+    """Give each subscription order from before issue #16 its subscription record.
+
+    Such an order knew only whether it was active; it gets what an import
+    without a `subscription` object gives: automatic renewal, every item on,
+    the next billing date one interval after its latest bill. Runs at start;
+    returns how many were made (none once they all have one).
+    """
+    made = 0
+    subscriptions = SubscriptionChanges(domain="")
+    await q.subscriptions.take_turn()
+    last = ""
+    while references := await q.subscriptions.orders_without_one(after=last):
+        last = references[-1]
+        for reference in references:
+            order = await q.orders.get(reference)
+            assert order is not None
+            vendor = await q.vendors.get(order.vendor_id)
+            assert vendor is not None
+            intervals = [
+                product.interval
+                for item in order.items
+                if (product := await q.orders.product(item.sku)) is not None
+            ]
+            interval = next((i for i in intervals if i), None)
+            if interval is None:  # a validated import always has one
+                continue
+            spec = SubscriptionSpec(
+                order_reference=reference,
+                interval=interval,
+                renewal=Renewal.AUTO,
+                status=order.subscription_status or SubscriptionStatus.ACTIVE,
+                items=tuple(
+                    (item, None) for item in order.items if item.kind is ProductKind.SUBSCRIPTION
+                ),
+            )
+            subscription = build_subscription(
+                spec, order, vendor, await q.subscriptions.next_id(), new_secret()
+            )
+            await subscriptions.create(q, subscription, vendor, now)
+            made += 1
+    return made

@@ -1,0 +1,292 @@
+"""Subscriptions with their items, pending changes and history (SPEC §7).
+
+A subscription's pending timer lives in the timers table, like a ticket's,
+and is read with it as its `due`. Its status is mirrored on its order
+(`orders.subscription_status`, the order JSON's field) in the same write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+
+from service.domain.records import (
+    HistoryEntry,
+    Party,
+    RecordKind,
+    SubscriptionStatus,
+)
+from service.domain.subscription.records import (
+    Consent,
+    EndReason,
+    PaymentStatus,
+    PendingChange,
+    Renewal,
+    Subscription,
+    SubscriptionItem,
+    SubscriptionTimer,
+    SubscriptionTimerEvent,
+)
+from service.store.base import Repository, Row, as_optional_time, as_time
+
+FIRST_ID = 1001
+"""Generated ids start at S1001 (imported ones may be any `S` + digits)."""
+_ID_LOCK = 7_215_312  # pg_advisory_xact_lock key: "maildesk subscription ids"
+
+_WITH_ORDER_AND_TIMER = (
+    "SELECT s.*, o.customer_email, o.payment_method, tm.event AS due_event, "
+    "tm.due_at FROM subscriptions s JOIN orders o ON o.reference = s.order_reference "
+    f"LEFT JOIN timers tm ON tm.record_kind = '{RecordKind.SUBSCRIPTION.value}' "
+    "AND tm.record_id = s.id"
+)
+
+
+class SubscriptionRepository(Repository):
+    async def get(
+        self, subscription_id: str, *, vendor_id: str | None = None, for_update: bool = False
+    ) -> Subscription | None:
+        """The subscription; with `vendor_id`, only if it is that vendor's (one statement
+        either way when it is not, as for a missing one)."""
+        if for_update and self.postgresql:
+            await self.sql.execute(
+                "SELECT 1 FROM subscriptions WHERE id = ? FOR UPDATE", subscription_id
+            )
+        mine, args = ("", ()) if vendor_id is None else (" AND s.vendor_id = ?", (vendor_id,))
+        row = await self.sql.fetchrow(
+            f"{_WITH_ORDER_AND_TIMER} WHERE s.id = ?" + mine, subscription_id, *args
+        )
+        if row is None:
+            return None
+        items = await self.sql.fetch(
+            """SELECT i.*, p.name, p.currency FROM subscription_items i
+               JOIN products p ON p.sku = i.sku
+               WHERE i.subscription_id = ? ORDER BY i.number""",
+            subscription_id,
+        )
+        events = await self.sql.fetch(
+            "SELECT * FROM subscription_events WHERE subscription_id = ? ORDER BY seq",
+            subscription_id,
+        )
+        return _subscription(row, items, events)
+
+    async def id_of_order(self, reference: str) -> str | None:
+        value = await self.sql.fetchval(
+            "SELECT id FROM subscriptions WHERE order_reference = ?", reference
+        )
+        return None if value is None else str(value)
+
+    async def secret(self, subscription_id: str) -> str | None:
+        """The permanent secret of its self-service links (None: no such subscription)."""
+        value = await self.sql.fetchval(
+            "SELECT secret FROM subscriptions WHERE id = ?", subscription_id
+        )
+        return None if value is None else str(value)
+
+    async def set_secret(self, subscription_id: str, secret: str) -> bool:
+        """Replace the secret (the operator's rotation); False when there is no such id."""
+        found = await self.sql.fetchval(
+            "UPDATE subscriptions SET secret = ? WHERE id = ? RETURNING id",
+            secret,
+            subscription_id,
+        )
+        return found is not None
+
+    async def take_turn(self) -> None:
+        """Hold the subscription-creating turn until this transaction ends.
+
+        PostgreSQL nodes creating subscriptions at once (two imports, two nodes
+        starting) take turns, so they neither pick one id twice nor make two
+        subscriptions for one order; SQLite's one writer already takes turns.
+        """
+        if self.postgresql:
+            await self.sql.execute("SELECT pg_advisory_xact_lock(?)", _ID_LOCK)
+
+    async def next_id(self) -> str:
+        """A new id, `S` + one more than the highest number so far (S1001 first).
+
+        Taken in turn (`take_turn`), so two concurrent imports never pick one.
+        """
+        await self.take_turn()
+        highest = await self.sql.fetchval(
+            "SELECT MAX(CAST(SUBSTR(id, 2) AS BIGINT)) FROM subscriptions"
+        )
+        return f"S{max(int(highest or 0) + 1, FIRST_ID)}"
+
+    async def insert(self, subscription: Subscription) -> None:
+        """Store a new subscription, its items and history (its timer is the funnel's)."""
+        await self.sql.execute(
+            """INSERT INTO subscriptions (id, order_reference, vendor_id, secret, status,
+                   cancel_reason, renewal, interval, next_billing_at, payment_status, ends_at,
+                   reminded_for)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            subscription.id,
+            subscription.order_reference,
+            subscription.vendor_id,
+            subscription.secret,
+            *_state(subscription),
+        )
+        await self._write_items(subscription, replace_all=False)
+        await self._append(subscription.id, subscription.history, 0)
+        await self._mirror_on_order(subscription)
+
+    async def save(self, old: Subscription, new: Subscription) -> None:
+        """Store the new state, the items that changed and the new history."""
+        if _state(old) != _state(new):
+            await self.sql.execute(
+                """UPDATE subscriptions SET status = ?, cancel_reason = ?, renewal = ?,
+                       interval = ?, next_billing_at = ?, payment_status = ?, ends_at = ?,
+                       reminded_for = ?
+                   WHERE id = ?""",
+                *_state(new),
+                new.id,
+            )
+        if old.items != new.items:
+            await self._write_items(new, replace_all=True)
+        await self._append(new.id, new.history[len(old.history) :], len(old.history))
+        if old.status is not new.status:
+            await self._mirror_on_order(new)
+
+    async def _write_items(self, subscription: Subscription, *, replace_all: bool) -> None:
+        if replace_all:
+            await self.sql.execute(
+                "DELETE FROM subscription_items WHERE subscription_id = ?", subscription.id
+            )
+        await self.sql.executemany(
+            """INSERT INTO subscription_items (subscription_id, number, sku, quantity,
+                   unit_price, auto_renew, change_unit_price, change_quantity,
+                   change_needs_consent, change_consent, change_asked_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [_item_columns(subscription.id, item) for item in subscription.items],
+        )
+
+    async def _append(
+        self, subscription_id: str, history: Sequence[HistoryEntry], seq: int
+    ) -> None:
+        if not history:
+            return
+        await self.sql.executemany(
+            """INSERT INTO subscription_events (subscription_id, seq, kind, by_party, at, detail)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    subscription_id,
+                    seq + offset,
+                    entry.kind,
+                    entry.by.value,
+                    entry.at,
+                    json.dumps(dict(entry.detail)),
+                )
+                for offset, entry in enumerate(history, start=1)
+            ],
+        )
+
+    async def _mirror_on_order(self, subscription: Subscription) -> None:
+        await self.sql.execute(
+            "UPDATE orders SET subscription_status = ? WHERE reference = ?",
+            subscription.status.value,
+            subscription.order_reference,
+        )
+
+    async def orders_without_one(self, after: str = "", limit: int = 1000) -> list[str]:
+        """Subscription orders with no subscription record yet (made before issue #16), in
+        reference order from after `after`."""
+        rows = await self.sql.fetch(
+            f"""SELECT o.reference FROM orders o
+                LEFT JOIN subscriptions s ON s.order_reference = o.reference
+                WHERE o.subscription_status IS NOT NULL AND s.id IS NULL AND o.reference > ?
+                ORDER BY o.reference LIMIT {int(limit)}""",
+            after,
+        )
+        return [r["reference"] for r in rows]
+
+    async def active_count(self) -> int:
+        return int(
+            await self.sql.fetchval("SELECT COUNT(*) FROM subscriptions WHERE status = 'active'")
+        )
+
+
+def _state(subscription: Subscription) -> tuple[object, ...]:
+    return (
+        subscription.status.value,
+        subscription.cancel_reason.value if subscription.cancel_reason else None,
+        subscription.renewal.value,
+        subscription.interval,
+        subscription.next_billing_at,
+        subscription.payment_status.value,
+        subscription.ends_at,
+        subscription.reminded_for,
+    )
+
+
+def _item_columns(subscription_id: str, item: SubscriptionItem) -> tuple[object, ...]:
+    change = item.change
+    return (
+        subscription_id,
+        item.number,
+        item.sku,
+        item.quantity,
+        item.unit_price,
+        item.auto_renew,
+        change.unit_price if change else None,
+        change.quantity if change else None,
+        change.needs_consent if change else False,
+        change.consent.value if change else None,
+        change.asked_at if change else None,
+    )
+
+
+def _subscription(row: Row, items: list[Row], events: list[Row]) -> Subscription:
+    due = (
+        SubscriptionTimer(SubscriptionTimerEvent(row["due_event"]), as_time(row["due_at"]))
+        if row["due_event"]
+        else None
+    )
+    return Subscription(
+        id=row["id"],
+        order_reference=row["order_reference"],
+        vendor_id=row["vendor_id"],
+        customer_email=row["customer_email"],
+        secret=row["secret"],
+        renewal=Renewal(row["renewal"]),
+        interval=row["interval"],
+        next_billing_at=as_time(row["next_billing_at"]),
+        payment_method=row["payment_method"],
+        currency=items[0]["currency"] if items else "USD",
+        items=tuple(_item(i) for i in items),
+        status=SubscriptionStatus(row["status"]),
+        payment_status=PaymentStatus(row["payment_status"]),
+        ends_at=as_optional_time(row["ends_at"]),
+        cancel_reason=EndReason(row["cancel_reason"]) if row["cancel_reason"] else None,
+        reminded_for=as_optional_time(row["reminded_for"]),
+        due=due,
+        history=tuple(
+            HistoryEntry(
+                e["kind"], Party(e["by_party"]), as_time(e["at"]), json.loads(e["detail"] or "{}")
+            )
+            for e in events
+        ),
+    )
+
+
+def _item(row: Row) -> SubscriptionItem:
+    change = None
+    if row["change_consent"]:
+        change = PendingChange(
+            unit_price=(
+                None if row["change_unit_price"] is None else Decimal(str(row["change_unit_price"]))
+            ),
+            quantity=None if row["change_quantity"] is None else int(row["change_quantity"]),
+            needs_consent=bool(row["change_needs_consent"]),
+            consent=Consent(row["change_consent"]),
+            asked_at=as_time(row["change_asked_at"]),
+        )
+    return SubscriptionItem(
+        number=int(row["number"]),
+        sku=row["sku"],
+        quantity=int(row["quantity"]),
+        unit_price=Decimal(str(row["unit_price"])),
+        auto_renew=bool(row["auto_renew"]),
+        change=change,
+        name=row["name"],
+    )
