@@ -8,6 +8,7 @@ without a database read and nobody can guess another ticket's address.
 Shapes (the signature is 20 characters of lower-case base32, 100 bits):
 
     reply address     t1234.c.<sig>@domain     (c = customer, v = vendor)
+    subscription      s1001.<sig>@domain       (the customer's, SPEC §7)
     command address   v.acme.<sig>@domain      (one per vendor)
     ticket link       <base_url>/t/1234-c-<sig>
 
@@ -41,6 +42,7 @@ _SIG = rf"[a-z2-7]{{{SIGNATURE_LENGTH}}}"
 _NUMBER = r"[1-9][0-9]{0,17}"
 _REPLY_LOCAL = re.compile(rf"t({_NUMBER})\.([cv])\.({_SIG})")
 _LINK_TOKEN = re.compile(rf"({_NUMBER})-([cv])-({_SIG})")
+_SUBSCRIPTION_LOCAL = re.compile(rf"s({_NUMBER})\.({_SIG})")
 _COMMAND_LOCAL = re.compile(rf"v\.([a-z0-9][a-z0-9_-]{{0,39}})\.({_SIG})")
 _VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
@@ -48,6 +50,7 @@ _VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 _REPLY = b"reply-address"
 _COMMAND = b"vendor-command-address"
 _LINK = b"ticket-link"
+_SUBSCRIPTION = b"subscription-reply-address"
 
 
 def reply_address(secret: bytes, domain: str, ticket_number: int, party: str) -> str:
@@ -64,6 +67,27 @@ def parse_reply_address(secret: bytes, address_or_local_part: str) -> tuple[int,
     (the caller knows which domains are ours).
     """
     return _ticket_party(secret, _REPLY, _REPLY_LOCAL, _local_part(address_or_local_part))
+
+
+def subscription_reply_address(secret: bytes, domain: str, subscription_id: str) -> str:
+    """The `Reply-To` of the customer's subscription emails: `#renew off`, `#accept` and the like.
+
+    Only the customer has one: the vendor changes a subscription through its
+    platform (the API), never by email.
+    """
+    number = _subscription_number(subscription_id)
+    return f"s{number}.{_sign(secret, _SUBSCRIPTION, number)}@{domain}"
+
+
+def parse_subscription_reply_address(secret: bytes, address: str) -> str | None:
+    """The subscription id ("S1001") a genuine subscription reply address names, else None."""
+    match = _SUBSCRIPTION_LOCAL.fullmatch(_local_part(address))
+    if match is None:
+        return None
+    number, signature = match.groups()
+    if not _verify(secret, _SUBSCRIPTION, number, signature):
+        return None
+    return f"S{number}"
 
 
 def vendor_command_address(secret: bytes, domain: str, vendor_id: str) -> str:
@@ -160,6 +184,13 @@ def _ticket_number(ticket_number: int) -> int:
     if isinstance(ticket_number, bool) or ticket_number < 1 or ticket_number >= 10**18:
         raise ValueError(f"not a ticket number: {ticket_number!r}")
     return int(ticket_number)
+
+
+def _subscription_number(subscription_id: str) -> str:
+    match = re.fullmatch(rf"[Ss]({_NUMBER})", subscription_id)
+    if match is None:
+        raise ValueError(f"not a subscription id: {subscription_id!r} (expected S and digits)")
+    return match.group(1)
 
 
 def _local_part(address: str) -> str:

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from service.outbound.addresses import reply_address, ticket_url
+from service.domain.records import RecordKind
+from service.outbound.addresses import reply_address, subscription_reply_address, ticket_url
 from service.outbound.email_environment import SharedSections
 from service.outbound.message import MailFile, build_message
+from service.outbound.permanent_links import purchase_url, subscription_url
 from service.outbound.render import Renderer
 from service.representations import order_json, ticket_json
 from service.store import EmailItem, Queries, Store
@@ -56,6 +58,12 @@ class _Shared:
     """A lookup's list of purchases, each order with its `vendor_name`."""
     sections: SharedSections = field(default_factory=dict)
     """The event's `{% shared %}` template sections, filled by the first party's render."""
+    subscription: dict[str, Any] | None = None
+    """A subscription email's subscription as it was at the event (the funnel's snapshot)."""
+    self_service_url: str | None = None
+    """The customer's permanent self-service page of that subscription (its secret as now)."""
+    purchase_url: str | None = None
+    """The customer's permanent purchase page of the order."""
 
 
 class Snapshots:
@@ -162,12 +170,20 @@ class Composer:
             bought = await q.orders.get(str(reference))
             seller = await q.vendors.get(bought.vendor_id) if bought else None
             if bought is not None and seller is not None:
-                purchases.append(order_json(bought) | {"vendor_name": seller.name})
+                link = (
+                    purchase_url(self.settings.base_url, bought.reference, bought.secret)
+                    if bought.secret
+                    else None
+                )
+                purchases.append(
+                    order_json(bought) | {"vendor_name": seller.name, "purchase_url": link}
+                )
                 vendor_ids.add(seller.id)
         vendor_id = payload.get("vendor") or (order.vendor_id if order else None)
         if vendor_id is None and len(vendor_ids) == 1:
             vendor_id = vendor_ids.pop()  # one seller's purchases: its name and zone
         vendor = await q.vendors.get(vendor_id) if vendor_id else None
+        links = await self._permanent_links(q, item, order.secret if order else None)
         ticket_data: dict[str, Any] | None = None
         number = item.ticket_number
         if number is not None and "comments" in payload:
@@ -188,7 +204,28 @@ class Composer:
                 else {"id": "", "name": "", "timezone": "UTC"}
             ),
             purchases=purchases,
+            subscription=dict(payload["subscription"]) if payload.get("subscription") else None,
+            self_service_url=links[0],
+            purchase_url=links[1],
         )
+
+    async def _permanent_links(
+        self, q: Queries, item: EmailItem, order_secret: str | None
+    ) -> tuple[str | None, str | None]:
+        """The subscription's self-service page and the order's purchase page, when they exist.
+
+        Read when the email is written, not when it was queued: a secret the
+        operator rotated in between must not go out in a fresh email.
+        """
+        base = self.settings.base_url
+        record = item.record
+        self_service = None
+        if record is not None and record.kind is RecordKind.SUBSCRIPTION:
+            secret = await q.subscriptions.secret(record.id)
+            self_service = subscription_url(base, record.id, secret) if secret else None
+        reference = item.payload.get("order")
+        purchase = purchase_url(base, str(reference), order_secret) if order_secret else None
+        return self_service, purchase
 
     def _context(self, item: EmailItem, shared: _Shared) -> dict[str, Any]:
         """One party's context: the shared parts, and its own address, link and recipient."""
@@ -198,6 +235,10 @@ class Composer:
             secret, domain = self.settings.secret, self.settings.domain
             link = ticket_url(self.settings.base_url, secret, number, item.party)
             address = reply_address(secret, domain, number, item.party)
+        subscription_links = {}
+        if shared.subscription is not None:
+            subscription_links = self._subscription_context(item, shared)
+            address = subscription_links.pop("reply_address")
         return {
             "kind": item.kind,
             "party": item.party,
@@ -212,6 +253,34 @@ class Composer:
             "zone": str(item.payload.get("zone") or shared.vendor["timezone"] or "UTC"),
             "processing": item.payload.get("processing"),
             "purchases": shared.purchases,
+            "purchase_url": shared.purchase_url if item.party == "customer" else None,
+        } | subscription_links
+
+    def _subscription_context(self, item: EmailItem, shared: _Shared) -> dict[str, Any]:
+        """What a subscription email adds: the customer's links, reply address and commands.
+
+        The links and the reply address are the customer's alone (a vendor
+        changes a subscription through its platform, never by email), so the
+        vendor's copy has none and lists no commands.
+        """
+        assert shared.subscription is not None
+        if item.party != "customer":
+            return {
+                "subscription": shared.subscription,
+                "choices": [],
+                "self_service_url": None,
+                "purchase_url": None,
+                "reply_address": None,
+            }
+        settings = self.settings
+        return {
+            "subscription": shared.subscription,
+            "choices": list(item.payload.get("choices") or []),
+            "self_service_url": shared.self_service_url,
+            "purchase_url": shared.purchase_url,
+            "reply_address": subscription_reply_address(
+                settings.secret, settings.domain, str(shared.subscription["id"])
+            ),
         }
 
     def _from_name(self, context: Mapping[str, Any]) -> str:

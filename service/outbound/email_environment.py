@@ -20,7 +20,7 @@ import jinja2.nodes
 import jinja2.parser
 import jinja2.runtime
 
-from service.outbound.filters import filesize, humanize, money, nl2br, para, payment, when
+from service.outbound.filters import day, filesize, humanize, money, nl2br, para, payment, when
 
 SHARED_NAMES = (
     "kind",
@@ -124,6 +124,7 @@ def email_environment(templates_dir: Path, *, html: bool) -> jinja2.Environment:
     )
     filters: dict[str, Callable[..., Any]] = {
         "when": when,
+        "day": day,
         "money": money,
         "filesize": filesize,
         "humanize": humanize,

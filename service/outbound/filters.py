@@ -36,19 +36,35 @@ def when(value: str | None, zone: str = "UTC") -> str:
     parties, text and HTML, history and details), and parsing was a tenth
     of a render.
     """
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(zone_info(zone))
+    moment = _in_zone(value, zone)
+    if moment is None:
+        return value or ""
     return (
         f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} "
         f"{moment.year} {moment:%H:%M} {_zone_label(zone, moment)}"
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def day(value: str | None, zone: str = "UTC") -> str:
+    """The date alone, in `zone`: `Sat 2 Jan 2027`, for a subject line (the body gives the time)."""
+    moment = _in_zone(value, zone)
+    if moment is None:
+        return value or ""
+    return f"{_DAYS[moment.weekday()]} {moment.day} {_MONTHS[moment.month - 1]} {moment.year}"
+
+
+def _in_zone(value: str | None, zone: str) -> datetime | None:
+    """An ISO-8601 time (UTC when it names no offset) in `zone`; None when it is not one."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone_info(zone))
 
 
 def _zone_label(zone: str, moment: datetime) -> str:

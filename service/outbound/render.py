@@ -33,10 +33,23 @@ The context contract (built from the database by the outbox; given here):
                    worked out by the funnel when the event happened);
                    the email lists them as `#commands`
 
+Subscription kinds (SPEC §7: renewal_reminder, renewal_confirmation,
+payment_declined, price_change, subscription_choice, renewal_requested,
+subscription_ended, price_change_lapsed, subscription_refused) have
+`ticket` None and add:
+
+    subscription      SPEC §8 Subscription JSON as it was at the event
+    choices           the customer's open choices then ([{"choice", "item"}],
+                      `service.domain.subscription.choices`); [] for the vendor
+    self_service_url  the customer's permanent page (/s/...), else None
+    facts             the history entry's detail, "by" added (see
+                      `service.domain.subscription.machine`)
+
 `party`, `recipient`, `ticket`, `order`, `vendor` and `facts` must be
 present (None where allowed): a missing one is an error, not a blank in
 someone's mailbox. Times are ISO-8601 strings in UTC. Used when present,
-never required: `zone` (the reader's zone, a name from
+never required: `purchase_url` (the customer's permanent purchase page),
+`zone` (the reader's zone, a name from
 `service.domain.zones.reader_zone`; else the vendor's), `processing`
 ({"rule", "weekend"}: why a pending processing time is what it is, from
 `service.domain.policy.ProcessingReason`), `attached` (ids of the files
@@ -55,8 +68,12 @@ the vendor's copies name it), `newest_comment` (the last of them), `names`
 this email) and `actor_label` (it, as the start of a sentence to this
 recipient: "You", "Your customer Jane Doe", ...), `due_text` (in the
 reader's zone), `awaiting_approval`, `physical`, `commands` (the email
-commands for `actions`), `currency`, `zone`, `vendor_zone`, and, in the
-bodies, `subject`; and the filters `when` (give it `zone`), `money`,
+commands for `actions`), `subscription_commands` (the email commands for
+`choices`: [{"line", "choice", "item"}]), `renew_now` (the page offers
+renewing now), `items_named` (the subscription items an event is about, by
+name), `payment_url` (the self-service page's way to the vendor's payment
+page), `currency`, `zone`, `vendor_zone`, and, in the
+bodies, `subject`; and the filters `when` (give it `zone`), `day`, `money`,
 `filesize`, `humanize`, `payment`, `para` (wrap one prose paragraph of the
 text part) and `nl2br` (HTML).
 
@@ -76,6 +93,7 @@ import jinja2
 
 import service
 from service.domain.actions import Action, command_words
+from service.domain.subscription.choices import Choice, Offer, command_line
 from service.outbound.email_environment import SECTIONS, SharedSections, email_environment
 from service.outbound.filters import when
 from service.tracing import traced
@@ -201,6 +219,9 @@ def _variables(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
             raise RenderError(f"the context for {kind!r} has no {key!r}")
     variables.setdefault("ticket_url", None)
     variables.setdefault("reply_address", None)
+    variables.setdefault("subscription", None)
+    variables.setdefault("self_service_url", None)
+    variables.setdefault("purchase_url", None)
     if variables["facts"] is None:
         variables["facts"] = {}
     ticket: Mapping[str, Any] | None = variables["ticket"]
@@ -244,8 +265,35 @@ def _variables(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
         physical=_physical(order),
         commands=command_words([Action(a) for a in variables.get("actions") or ()]),
         currency=str(facts.get("currency") or (order.get("currency") if order else None) or ""),
+        **_subscription_variables(variables),
     )
     return variables
+
+
+def _subscription_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The customer's choices as `#commands` and buttons, and the payment page's way in."""
+    offers = [
+        Offer(Choice(str(choice["choice"])), choice.get("item"))
+        for choice in variables.get("choices") or ()
+    ]
+    subscription = variables.get("subscription") or {}
+    single = len(subscription.get("items") or ()) == 1  # "#renew off" says it all
+    lines = [(command_line(Offer(offer.choice) if single else offer), offer) for offer in offers]
+    page = variables.get("self_service_url")
+    facts = variables.get("facts") or {}
+    numbers = str(facts.get("items") or facts.get("item") or "").split(",")
+    items = {str(item.get("number")): item for item in subscription.get("items") or ()}
+    named = [str(items[n].get("name") or items[n].get("sku")) for n in numbers if n in items]
+    return {
+        "items_named": ", ".join(named) or _product_name(variables.get("order"), facts),
+        "subscription_commands": [
+            {"line": line, "choice": offer.choice.value, "item": offer.item}
+            for line, offer in lines
+            if line is not None
+        ],
+        "renew_now": any(offer.choice is Choice.RENEW_NOW for offer in offers),
+        "payment_url": f"{page}/payment" if page else None,
+    }
 
 
 def _awaiting_approval(ticket: Mapping[str, Any] | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.outbound.addresses import reply_address, ticket_url
+from service.outbound.addresses import reply_address, subscription_reply_address, ticket_url
 
 SECRET = b"test-secret-not-for-production"
 DOMAIN = "desk.example.test"
@@ -20,7 +20,18 @@ TICKET_KINDS = (
     "cancelation_processed",
     "escalation_received",
 )
-NO_TICKET_KINDS = ("request_refused", "lookup_result")
+SUBSCRIPTION_KINDS = (
+    "renewal_reminder",
+    "renewal_confirmation",
+    "payment_declined",
+    "price_change",
+    "subscription_choice",
+    "renewal_requested",
+    "subscription_ended",
+    "price_change_lapsed",
+    "subscription_refused",
+)
+NO_TICKET_KINDS = ("request_refused", "lookup_result", *SUBSCRIPTION_KINDS)
 ALL_KINDS = TICKET_KINDS + NO_TICKET_KINDS
 PARTIES = ("customer", "vendor")
 
@@ -33,6 +44,106 @@ _FACTS: dict[str, dict[str, str]] = {
         "reason": "The refund period of this order ended on 1 Jan 2027.",
         "type": "refund",
     },
+    # Subscription kinds: the history entry's detail (service.domain.subscription.machine).
+    "renewal_reminder": {
+        "billing_at": "2027-01-02T10:00:00Z",
+        "amount": "19.95",
+        "currency": "USD",
+        "way": "manual",
+    },
+    "renewal_confirmation": {
+        "amount": "19.95",
+        "currency": "USD",
+        "billed_at": "2026-12-02T10:00:00Z",
+        "period_start": "2026-12-02T10:00:00Z",
+        "period_end": "2027-01-02T10:00:00Z",
+    },
+    "payment_declined": {"reason": "card expired", "declined_at": "2026-12-02T10:00:00Z"},
+    "price_change": {
+        "item": "1",
+        "old_unit_price": "19.95",
+        "old_quantity": "1",
+        "unit_price": "24.95",
+        "quantity": "1",
+        "old_amount": "19.95",
+        "new_amount": "24.95",
+        "currency": "USD",
+        "needs_consent": "yes",
+        "billing_at": "2027-01-02T10:00:00Z",
+    },
+    "subscription_choice": {"items": "1", "item": "1", "choice": "renew_off", "by": "customer"},
+    "renewal_requested": {
+        "amount": "19.95",
+        "currency": "USD",
+        "billing_at": "2027-01-02T10:00:00Z",
+        "by": "customer",
+    },
+    "subscription_ended": {"reason": "not_renewed", "renewal": "manual"},
+    "price_change_lapsed": {"items": "1", "item": "1", "billing_at": "2027-01-02T10:00:00Z"},
+    "subscription_refused": {
+        "reason": "No price change is waiting for your answer.",
+        "code": "nothing_to_answer",
+    },
+}
+
+
+def sample_subscription(kind: str = "renewal_reminder") -> dict[str, Any]:
+    """SPEC §8's subscription JSON of the sample order, as it was at `kind`'s event."""
+    ended = kind == "subscription_ended"
+    pending = (
+        {
+            "unit_price": "24.95",
+            "quantity": 1,
+            "needs_consent": True,
+            "consent": "pending",
+            "asked_at": "2026-12-03T09:00:00Z",
+        }
+        if kind == "price_change"
+        else None
+    )
+    return {
+        "id": "S1001",
+        "order": "Q7K2M9XA",
+        "vendor": "acme",
+        "customer": "jane@example.test",
+        "status": "canceled" if ended else "active",
+        "cancel_reason": "not_renewed" if ended else None,
+        "renewal": "manual"
+        if kind in ("renewal_reminder", "renewal_requested", "subscription_ended")
+        else "auto",
+        "interval": "P1M",
+        "next_billing_at": "2027-01-02T10:00:00Z",
+        "ends_at": "2027-01-02T10:00:00Z" if ended or kind == "subscription_choice" else None,
+        "payment_method": "credit_card",
+        "payment_status": "past_due" if kind == "payment_declined" else "ok",
+        "next_amount": "0.00" if kind == "subscription_choice" else "19.95",
+        "currency": "USD",
+        "items": [
+            {
+                "number": 1,
+                "sku": "ACME-PRO",
+                "name": "Acme Pro",
+                "quantity": 1,
+                "unit_price": "19.95",
+                "auto_renew": kind != "subscription_choice",
+                "renews": kind != "subscription_choice",
+                "next_amount": "19.95",
+                "pending_change": pending,
+            }
+        ],
+        "due": None,
+        "events": [],
+    }
+
+
+_CHOICES: dict[str, list[dict[str, Any]]] = {
+    "renewal_reminder": [{"choice": "renew_now", "item": None}],
+    "price_change": [
+        {"choice": "renew_off", "item": 1},
+        {"choice": "accept", "item": 1},
+        {"choice": "decline", "item": 1},
+    ],
+    "subscription_choice": [{"choice": "renew_on", "item": 1}],
 }
 
 
@@ -178,4 +289,16 @@ def sample_context(kind: str, party: str) -> dict[str, Any]:
             if ticket and ticket["due"] and ticket["due"]["event"] == "process"
             else None
         ),
+    } | (_subscription_context(kind, party) if kind in SUBSCRIPTION_KINDS else {})
+
+
+def _subscription_context(kind: str, party: str) -> dict[str, Any]:
+    """What the composer adds to a subscription email: the customer's links and commands."""
+    customer = party == "customer"
+    return {
+        "subscription": sample_subscription(kind),
+        "choices": list(_CHOICES.get(kind, [])) if customer else [],
+        "self_service_url": f"{BASE_URL}/s/S1001-AbCdEfGhIjKlMnOpQrSt" if customer else None,
+        "purchase_url": f"{BASE_URL}/p/Q7K2M9XA-ZyXwVuTsRqPoNmLkJiHg" if customer else None,
+        "reply_address": subscription_reply_address(SECRET, DOMAIN, "S1001") if customer else None,
     }

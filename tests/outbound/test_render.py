@@ -26,6 +26,7 @@ from tests.outbound.samples import (
     ALL_KINDS,
     NO_TICKET_KINDS,
     PARTIES,
+    SUBSCRIPTION_KINDS,
     TICKET_KINDS,
     sample_context,
 )
@@ -70,7 +71,7 @@ class TestTemplates:
     def test_check_loads_every_template_up_front(self, renderer: Renderer) -> None:
         renderer.check(sorted(TEMPLATE_KINDS))
         with pytest.raises(UnknownNotificationKind):
-            renderer.check(["reply", "renewal_reminder"])
+            renderer.check(["reply", "no_such_kind"])
 
     def test_a_missing_context_key_is_an_error_not_a_blank(self, renderer: Renderer) -> None:
         context = sample_context("reply", "customer")
@@ -143,7 +144,8 @@ class TestEveryKind:
         order.pop("currency")
         for item in order["items"]:
             item.pop("kind", None)
-        context["facts"] = {}
+        if kind not in SUBSCRIPTION_KINDS:  # there the facts are the event itself
+            context["facts"] = {}
         assert renderer.render(kind, context).text
 
     def test_each_party_reads_its_own_copy(self, renderer: Renderer, kind: str, party: str) -> None:
@@ -391,3 +393,34 @@ def templates_sharing(folder: Path, section: str) -> None:
     )
     (email / "reply.html").write_text("<p></p>")
     (email / "_part.txt").write_text(section)
+
+
+class TestSubscriptionEmails:
+    """SPEC §7: the customer's copy carries the self-service link and the open commands."""
+
+    @pytest.mark.parametrize("kind", SUBSCRIPTION_KINDS)
+    def test_only_the_customers_copy_has_the_link_and_commands(
+        self, renderer: Renderer, kind: str
+    ) -> None:
+        customer = renderer.render(kind, sample_context(kind, "customer"))
+        vendor = renderer.render(kind, sample_context(kind, "vendor"))
+        assert "/s/S1001-" in customer.text and "/s/S1001-" in customer.html
+        assert "/s/S1001-" not in vendor.text + vendor.html
+        assert "#renew" not in vendor.text and "Subscription S1001" in vendor.text
+
+    def test_a_price_rise_lists_accept_and_decline(self, renderer: Renderer) -> None:
+        text = renderer.render("price_change", sample_context("price_change", "customer")).text
+        assert "#accept" in text and "#decline" in text
+        assert "24.95 USD" in text and "only if you accept it" in text
+
+    def test_a_declined_payment_links_the_payment_page(self, renderer: Renderer) -> None:
+        email = renderer.render("payment_declined", sample_context("payment_declined", "customer"))
+        assert "/s/S1001-AbCdEfGhIjKlMnOpQrSt/payment" in email.text
+        assert "the last payment was declined" in email.text
+
+    def test_commands_name_the_item_when_there_are_several(self, renderer: Renderer) -> None:
+        context = sample_context("price_change", "customer")
+        second = dict(context["subscription"]["items"][0], number=2, name="Acme Cloud")
+        context["subscription"]["items"].append(second)
+        text = renderer.render("price_change", context).text
+        assert "#renew off 1" in text and "item 1 (Acme Pro)" in text
