@@ -41,6 +41,7 @@ from service.domain.mailbox import is_addr_spec
 from service.domain.records import Party, RecordKind, RecordRef, Ticket, Vendor
 from service.domain.subscription.machine import SubscriptionFacts
 from service.domain.subscription.records import Subscription
+from service.outbound.permanent_links import new_secret
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList
 from service.store import InboundReceipt, Queries, Store
 from service.tracing import traced
@@ -190,6 +191,17 @@ class Desk:
             made = await create_missing_subscriptions(q, self.clock.now())
             committed.append(Committed(timers=made > 0))
         return made
+
+    async def rotate_subscription_secret(self, subscription_id: str) -> Subscription | None:
+        """A new permanent secret: every earlier self-service link stops working (SPEC §7).
+
+        The secret is no part of the subscription's state or history, so no
+        machine runs; None when there is no such subscription.
+        """
+        async with self._transaction() as (q, _):
+            if not await q.subscriptions.set_secret(subscription_id, new_secret()):
+                return None
+            return await q.subscriptions.get(subscription_id)
 
     @traced("Desk.keep (funnel transaction, commit included)")
     async def keep(self, receipt: InboundReceipt) -> None:

@@ -25,13 +25,18 @@ from service.inbound import codes
 from service.inbound.codes import SmtpReply
 from service.inbound.guard import sender_authenticated
 from service.inbound.parse import InboundMail
-from service.inbound.reply_text import new_text, parse_commands
+from service.inbound.reply_text import new_text, parse_commands, parse_subscription_commands
 from service.inbound.route import TicketReply
 from service.store import InboundReceipt, TicketParties
 from service.usecases.commands import act_on_ticket
 from service.usecases.lookup import look_up_purchase
 from service.usecases.outcomes import Door, TicketMissing
 from service.usecases.requests import CustomerAt, VendorNamed, open_request
+from service.usecases.subscriptions import (
+    ReplyMessage,
+    SubscriptionMissing,
+    reply_to_subscription,
+)
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{3,63}")
 _COMMAND_TYPES = {
@@ -143,7 +148,6 @@ class MailActions:
         """A reply as the party its address names (or its thread proves), with its commands."""
         # Only who the parties are is read here, not the ticket: the funnel reads the
         # ticket itself, under its lock, so a copy read now could only be stale there.
-        since = receipt.received_at - timedelta(hours=1)
         async with self.store.reading() as q:
             parties = await q.tickets.parties(intent.number)
             if parties is None:
@@ -153,17 +157,7 @@ class MailActions:
                     "This reply address is not yours to use: write from the address the "
                     "ticket emails were sent to"
                 )
-            recent = await q.inbound.replies_to(receipt.rcpt_to, since)
-        if recent >= self.limits.replies_per_ticket_hour:
-            # A robot answering every notification: keep the mail, act on nothing, and
-            # say nothing back, which is what ends the loop.
-            await self.desk.keep(
-                replace(
-                    receipt,
-                    status="ignored",
-                    detail="reply loop suspected: too many replies through this address in an hour",
-                )
-            )
+        if await self._ignored_as_loop(receipt):
             return codes.IGNORED_LOOP
         text, attachments, blobs = _comment(mail, opening=False)
         text, commands = parse_commands(text)
@@ -187,6 +181,59 @@ class MailActions:
         if isinstance(outcome, TicketMissing):
             raise NotAuthorised("That reply address belongs to no ticket")
         return codes.ACCEPTED
+
+    async def subscription_reply(
+        self, mail: InboundMail, receipt: InboundReceipt, subscription_id: str
+    ) -> SmtpReply:
+        """A reply to a subscription email: `#renew off 2`, `#accept`, or a question (SPEC §7).
+
+        Only the order's customer may use the address, refused in the SMTP
+        conversation as a ticket's reply address is; a robot answering every
+        email is kept and ignored, as on tickets.
+        """
+        async with self.store.reading() as q:
+            subscription = await q.subscriptions.get(subscription_id)
+            if subscription is None:
+                raise NotAuthorised("That reply address belongs to no subscription")
+            if mail.from_address != subscription.customer_email.lower():
+                raise NotAuthorised(
+                    "This reply address is not yours to use: write from the address the "
+                    "subscription emails were sent to"
+                )
+        if await self._ignored_as_loop(receipt):
+            return codes.IGNORED_LOOP
+        text, attachments, blobs = _comment(mail, opening=False)
+        text, offers = parse_subscription_commands(text)
+        outcome = await reply_to_subscription(
+            self.desk,
+            subscription_id=subscription_id,
+            order_reference=subscription.order_reference,
+            offers=offers,
+            message=ReplyMessage(text, attachments, blobs, sender_of(mail)),
+            receipt=receipt,
+        )
+        if isinstance(outcome, SubscriptionMissing):
+            raise NotAuthorised("That reply address belongs to no subscription")
+        return codes.ACCEPTED
+
+    async def _ignored_as_loop(self, receipt: InboundReceipt) -> bool:
+        """Whether a reply address had too many replies this hour: then keep, act on nothing.
+
+        A robot answering every notification is ended by saying nothing back.
+        """
+        since = receipt.received_at - timedelta(hours=1)
+        async with self.store.reading() as q:
+            recent = await q.inbound.replies_to(receipt.rcpt_to, since)
+        if recent < self.limits.replies_per_ticket_hour:
+            return False
+        await self.desk.keep(
+            replace(
+                receipt,
+                status="ignored",
+                detail="reply loop suspected: too many replies through this address in an hour",
+            )
+        )
+        return True
 
     async def thread_of(self, mail: InboundMail) -> TicketReply | None:
         """A reply sent to support@ that answers a notification sent to the sender's party.

@@ -47,6 +47,7 @@ from service.inbound.route import (
     Lookup,
     NewTicket,
     Router,
+    SubscriptionReply,
     TicketReply,
     VendorCommand,
 )
@@ -159,6 +160,8 @@ class Intake:
                 intent = thread  # a reply that lost its reply address, matched by threading
         if isinstance(intent, TicketReply):
             return await self.actions.reply(mail, receipt, intent)
+        if isinstance(intent, SubscriptionReply):
+            return await self.actions.subscription_reply(mail, receipt, intent.subscription_id)
         if isinstance(intent, VendorCommand):
             return await self.actions.vendor_command(mail, receipt, intent.vendor_id)
         if isinstance(intent, Lookup):

@@ -41,8 +41,9 @@ from service.adapters.mailparser_reply import (
     language_patterns,
 )
 from service.domain.actions import COMMAND_WORDS, Action
+from service.domain.subscription.choices import Choice, Offer
 
-__all__ = ["new_text", "parse_commands"]
+__all__ = ["new_text", "parse_commands", "parse_subscription_commands"]
 
 # Languages whose patterns are precise enough for customer text. Left out:
 # da and sv (sign-offs like "Tak", "Mvh" and "/name" match ordinary lines) and
@@ -279,17 +280,50 @@ def parse_commands(text: str) -> tuple[str, tuple[Action, ...]]:
     double); a `#close` inside a sentence stays text. Run it on `new_text`, so
     a command quoted from an earlier message is not taken again.
     """
+    text, matches = _split_command_lines(text, _COMMAND_LINE)
+    return text, tuple(COMMAND_WORDS[match.group(1).lower()] for match in matches)
+
+
+_SUBSCRIPTION_LINE = re.compile(
+    r"^\s*#(?:(renew)\s+(off|on)|(accept)|(decline))(?:\s+(?:item\s*)?#?([0-9]{1,4}))?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_subscription_commands(text: str) -> tuple[str, tuple[Offer, ...]]:
+    """Split a reply to a subscription email into its text and its choices (SPEC §7).
+
+    `#renew off`, `#renew on`, `#accept` and `#decline` on lines of their
+    own, each optionally followed by an item number (`#renew off 2`; without
+    one, every item), in any case. As with ticket commands, the lines are
+    removed from the text, and what is left is the customer's message.
+    """
+    text, matches = _split_command_lines(text, _SUBSCRIPTION_LINE)
+    offers = []
+    for match in matches:
+        renew, state, accept, _decline, item = match.groups()
+        if renew:
+            choice = Choice.RENEW_ON if state.lower() == "on" else Choice.RENEW_OFF
+        else:
+            choice = Choice.ACCEPT if accept else Choice.DECLINE
+        offers.append(Offer(choice, int(item) if item else None))
+    return text, tuple(offers)
+
+
+def _split_command_lines(text: str, command: re.Pattern[str]) -> tuple[str, list[re.Match[str]]]:
+    """The text without the lines that are `command`s (and the blank lines they leave
+    doubled), and the commands, in order."""
     kept: list[str] = []
-    commands: list[Action] = []
+    matches: list[re.Match[str]] = []
     drop_blank = False
     for line in text.splitlines():
-        match = _COMMAND_LINE.match(line)
+        match = command.match(line)
         if match:
-            commands.append(COMMAND_WORDS[match.group(1).lower()])
+            matches.append(match)
             drop_blank = not kept or not kept[-1].strip()
             continue
         if drop_blank and not line.strip():
             continue
         drop_blank = False
         kept.append(line)
-    return "\n".join(kept).strip(), tuple(commands)
+    return "\n".join(kept).strip(), matches

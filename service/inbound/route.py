@@ -7,6 +7,7 @@ of SPEC §3:
     lookup@                     purchase lookup
     bounces@                    delivery reports for maildesk's own mail
     t<n>.<c|v>.<sig>@           a reply on ticket n as the customer or vendor
+    s<n>.<sig>@                 the customer's reply on subscription S<n> (SPEC §7)
     v.<vendor>.<sig>@           a vendor's command address
 
 Reply and command addresses are verified by their HMAC alone, without the
@@ -19,7 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.domain.records import Party, TicketType
-from service.outbound.addresses import parse_reply_address, parse_vendor_command_address
+from service.outbound.addresses import (
+    parse_reply_address,
+    parse_subscription_reply_address,
+    parse_vendor_command_address,
+)
 
 NEW_TICKET_MAILBOXES = {
     "refund": TicketType.REFUND,
@@ -58,13 +63,20 @@ class TicketReply:
 
 
 @dataclass(frozen=True)
+class SubscriptionReply:
+    """Mail to a subscription's reply address: the customer's choices, or a question."""
+
+    subscription_id: str
+
+
+@dataclass(frozen=True)
 class VendorCommand:
     """Mail to a vendor's command address: the vendor opens a ticket."""
 
     vendor_id: str
 
 
-Intent = NewTicket | Lookup | Bounces | TicketReply | VendorCommand
+Intent = NewTicket | Lookup | Bounces | TicketReply | SubscriptionReply | VendorCommand
 
 
 class Router:
@@ -90,6 +102,9 @@ class Router:
         if reply is not None:
             number, party = reply
             return TicketReply(number, Party(party))
+        subscription_id = parse_subscription_reply_address(self.secret, mailbox)
+        if subscription_id is not None:
+            return SubscriptionReply(subscription_id)
         vendor_id = parse_vendor_command_address(self.secret, address.strip().strip("<>"))
         if vendor_id is not None:
             return VendorCommand(vendor_id)

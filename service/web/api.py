@@ -2,6 +2,7 @@
 
     api_core.py      callers, bodies, errors (what every endpoint shares)
     api_tickets.py   tickets, orders and vendors: reads, and the vendor's actions
+    api_subscriptions.py  subscriptions: reads, and the vendor's platform's reports
     api_admin.py     the operator's: import, the fake clock, the abuse mark, escalations
 
 Each route declares its body limit (`service.web.http_body`).
@@ -17,6 +18,13 @@ from starlette.routing import Route
 from service.web.api_admin import admin_abuse, admin_clock, admin_escalations, admin_import
 from service.web.api_core import IMPORT_BODY, JSON_BODY, Handler, endpoint
 from service.web.api_docs import api_docs
+from service.web.api_subscriptions import (
+    admin_rotate,
+    get_subscription,
+    post_bill,
+    post_item_change,
+    post_payment_failure,
+)
 from service.web.api_tickets import (
     ACTIONS,
     get_order,
@@ -47,6 +55,29 @@ ENDPOINTS: tuple[tuple[str, str, Handler, Sequence[Middleware], bool], ...] = (
         for verb in ACTIONS
     ),
     ("GET", "/api/v1/orders/{reference}", get_order, NO_BODY, _ANYONE),
+    ("GET", "/api/v1/subscriptions/{subscription_id}", get_subscription, NO_BODY, _ANYONE),
+    ("POST", "/api/v1/subscriptions/{subscription_id}/bills", post_bill, JSON_BODY, _ANYONE),
+    (
+        "POST",
+        "/api/v1/subscriptions/{subscription_id}/payment-failures",
+        post_payment_failure,
+        JSON_BODY,
+        _ANYONE,
+    ),
+    (
+        "POST",
+        "/api/v1/subscriptions/{subscription_id}/items/{item}/change",
+        post_item_change,
+        JSON_BODY,
+        _ANYONE,
+    ),
+    (
+        "POST",
+        "/api/v1/admin/subscriptions/{subscription_id}/rotate",
+        admin_rotate,
+        JSON_BODY,
+        _ADMIN,
+    ),
 )
 """Every endpoint: method, path, handler, body limit, and whether it needs the admin token."""
 

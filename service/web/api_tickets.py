@@ -20,6 +20,7 @@ from service.desk import DeskError
 from service.domain.actions import Action, change_to, event_for
 from service.domain.records import Party, Vendor
 from service.outbound.addresses import vendor_command_address
+from service.outbound.permanent_links import purchase_url
 from service.representations import order_json, ticket_json, vendor_json
 from service.runtime import Runtime
 from service.usecases.commands import act_on_ticket
@@ -35,6 +36,7 @@ from service.web.api_core import (
     text_field,
     ticket_type,
 )
+from service.web.api_subscriptions import subscription_with_links
 
 T = TypeVar("T")
 
@@ -77,10 +79,28 @@ async def get_ticket(request: Request, runtime: Runtime, caller: Caller) -> Resp
 
 
 async def get_order(request: Request, runtime: Runtime, caller: Caller) -> Response:
+    """SPEC §8's order, with its subscription and its permanent purchase page (SPEC §7)."""
     reference = params.order_reference(request.path_params["reference"])
     async with runtime.store.reading() as q:
-        order = await q.orders.get(reference, vendor_id=caller.vendor_id)
-    return JSONResponse(order_json(_found(order, f"there is no order {reference!r}")))
+        order = _found(
+            await q.orders.get(reference, vendor_id=caller.vendor_id),
+            f"there is no order {reference!r}",
+        )
+        subscription_id = await q.subscriptions.id_of_order(order.reference)
+        subscription = await q.subscriptions.get(subscription_id) if subscription_id else None
+        data = order_json(order) | {
+            "subscription": (
+                await subscription_with_links(q, runtime.settings, subscription)
+                if subscription
+                else None
+            ),
+            "links": (
+                {"purchase": purchase_url(runtime.settings.base_url, order.reference, order.secret)}
+                if order.secret
+                else {}
+            ),
+        }
+    return JSONResponse(data)
 
 
 def _found(thing: T | None, missing: str) -> T:

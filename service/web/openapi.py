@@ -71,7 +71,31 @@ _NUMBER = [
 ]
 _VENDOR_ID = {"type": "string", "pattern": f"^{VENDOR_ID.pattern}$"}
 _REFERENCE = {"type": "string", "minLength": 1, "maxLength": MAX_REFERENCE_LENGTH}
+_SUBSCRIPTION = {"$ref": "#/components/schemas/Subscription"}
+_IN_SUBSCRIPTION_PATH = [
+    {
+        "name": "subscription_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^S[0-9]{1,18}$"},
+        "description": "a subscription id, S followed by digits",
+    }
+]
+_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with Z or an offset"}
+_DECIMAL = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$", "description": "like 19.95"}
 _IN_VENDOR_PATH = [{"name": "vendor_id", "in": "path", "required": True, "schema": _VENDOR_ID}]
+
+
+def _report(summary: str, body: dict[str, Any], extra: list[Any] | None = None) -> dict[str, Any]:
+    """A report of the vendor's platform on a subscription: the subscription as it is now."""
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": _IN_SUBSCRIPTION_PATH + (extra or []),
+            "requestBody": body,
+            "responses": _responses(_json(_SUBSCRIPTION), 400, 404, 409, 422),
+        }
+    }
 
 
 def _action(summary: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +140,25 @@ DOCUMENT: dict[str, Any] = {
                     "close_reason",
                     "due",
                     "comments",
+                    "events",
+                ],
+            },
+            "Subscription": {
+                "type": "object",
+                "description": "SPEC §8: pending_change is null or {unit_price, quantity, "
+                "needs_consent, consent}; links.self_service for its vendor and the operator",
+                "required": [
+                    "id",
+                    "order",
+                    "status",
+                    "cancel_reason",
+                    "renewal",
+                    "interval",
+                    "next_billing_at",
+                    "ends_at",
+                    "payment_status",
+                    "next_amount",
+                    "items",
                     "events",
                 ],
             },
@@ -261,6 +304,44 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "reference", "in": "path", "required": True, "schema": _REFERENCE}
                 ],
                 "responses": _responses(_json({"$ref": "#/components/schemas/Order"}), 400, 404),
+            }
+        },
+        "/api/v1/subscriptions/{subscription_id}": {
+            "get": {
+                "summary": "One subscription",
+                "parameters": _IN_SUBSCRIPTION_PATH,
+                "responses": _responses(_json(_SUBSCRIPTION), 400, 404),
+            }
+        },
+        "/api/v1/subscriptions/{subscription_id}/bills": _report(
+            "The platform charged a renewal: the billing date moves one interval on, the "
+            "customer gets a renewal confirmation (409 duplicate_bill: already recorded; "
+            "422 canceled)",
+            _body({"billed_at": _TIME, "amount": _DECIMAL}, ["billed_at", "amount"]),
+        ),
+        "/api/v1/subscriptions/{subscription_id}/payment-failures": _report(
+            "A charge was declined: the customer is told how to update the payment method",
+            _body({"at": _TIME, "reason": _TEXT}, ["at"]),
+        ),
+        "/api/v1/subscriptions/{subscription_id}/items/{item}/change": _report(
+            "A new unit price and/or quantity from the next billing; a rise needs the "
+            "customer's consent",
+            _body({"unit_price": _DECIMAL, "quantity": {"type": "integer", "minimum": 1}}, []),
+            [
+                {
+                    "name": "item",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,3}$"},
+                    "description": "the item's number, 1, 2, ... as the subscription lists them",
+                }
+            ],
+        ),
+        "/api/v1/admin/subscriptions/{subscription_id}/rotate": {
+            "post": {
+                "summary": "A new permanent secret: every earlier self-service link stops working",
+                "parameters": _IN_SUBSCRIPTION_PATH,
+                "responses": _responses(_json(_SUBSCRIPTION), 400, 403, 404),
             }
         },
     },

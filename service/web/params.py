@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from service.catalog import VENDOR_ID
+from service.outbound.permanent_links import SUBSCRIPTION_ID
 
 MAX_TICKET_NUMBER = 10**18 - 1
 """The largest ticket number reply addresses and links can carry (service.outbound.addresses)."""
@@ -55,6 +56,28 @@ def order_reference(raw: str) -> str:
             f"{MAX_REFERENCE_LENGTH} characters, none of them control characters; got {shown(raw)}"
         )
     return raw
+
+
+def subscription_id(raw: str) -> str:
+    """`S` and digits, as the import and the links spell it (`s1001` is another spelling: no)."""
+    if not SUBSCRIPTION_ID.fullmatch(raw):
+        raise InvalidParameter(
+            f"a subscription id is S followed by digits, like S1001; got {shown(raw)}"
+        )
+    return raw
+
+
+_ITEM_NUMBER = re.compile(r"[1-9][0-9]{0,3}")
+
+
+def item_number(raw: str) -> int:
+    """A subscription item's running number: 1, 2, ... as the subscription JSON lists them."""
+    if not _ITEM_NUMBER.fullmatch(raw):
+        raise InvalidParameter(
+            "an item number is a whole number from 1 to 9999 with no leading zeros; "
+            f"got {shown(raw)}"
+        )
+    return int(raw)
 
 
 def ticket_status(raw: str) -> str:

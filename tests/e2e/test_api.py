@@ -28,7 +28,9 @@ async def test_every_endpoint_needs_a_token_and_rejects_an_unknown_one(served: S
     for route in api_routes():
         if route.path.endswith(("openapi.json", "/docs")):
             continue
-        path = route.path.format(vendor_id="acme", number="1", reference="Q7K2M9XA")
+        path = route.path.format(
+            vendor_id="acme", number="1", reference="Q7K2M9XA", subscription_id="S1001", item="1"
+        )
         for method in sorted(route.methods or ()):
             if method == "HEAD":
                 continue
@@ -46,6 +48,7 @@ async def test_a_vendor_key_cannot_use_admin_endpoints(served: Served) -> None:
         ("POST", "/api/v1/admin/clock", {"advance": "PT1H"}),
         ("POST", "/api/v1/admin/vendors/acme/abuse", {"abusing": False}),
         ("GET", "/api/v1/admin/escalations", None),
+        ("POST", "/api/v1/admin/subscriptions/S1001/rotate", {}),
     ]:
         response = await served.api(method, path, body, token=ACME)
         assert response.status_code == 403, path
