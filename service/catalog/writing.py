@@ -75,7 +75,8 @@ async def write_catalog(
     subscriptions = SubscriptionChanges(domain="")
     if catalog.subscriptions:
         await q.subscriptions.take_turn()
-    for spec in catalog.subscriptions:
+    # Ids the file gives first, so an id maildesk makes up never takes one the file names later.
+    for spec in sorted(catalog.subscriptions, key=lambda spec: spec.id is None):
         if await q.subscriptions.id_of_order(spec.order_reference) is not None:
             continue  # maildesk's own from here on: changed by its events, not by imports
         if spec.id is not None and await q.subscriptions.secret(spec.id) is not None:

@@ -25,6 +25,7 @@ import mailparser
 import pytest
 
 from service.catalog import import_catalog
+from service.clock import FakeClock
 from service.config import Settings
 from service.runtime import Runtime
 from service.serving.run import serve
@@ -258,7 +259,8 @@ async def serving(store: Store, **overrides: Any) -> AsyncIterator[Served]:
         mode="test",
     )
     settings = replace(settings, **overrides)
-    await import_catalog(store, json.loads(DEMO.read_text()))
+    # At the fake clock's start, as `maildesk demo` imports: subscription timers count from it.
+    await import_catalog(store, json.loads(DEMO.read_text()), clock=FakeClock(DEMO_START))
     async with anyio.create_task_group() as group:
         runtime: Runtime = await group.start(_serve_without_closing, settings, store)
         port = runtime.settings.http_port
