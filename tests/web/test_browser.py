@@ -155,6 +155,9 @@ async def test_axe_finds_no_serious_or_critical_violation_on_the_support_pages(
         urlsplit(emailed.group(0)).path,
         "/no/such/page",
         "/api/v1/docs",
+        "/s/S1003-DemoS1003SelfService",  # a subscription's page, two items
+        "/s/S1002-DemoS1002SelfService",  # a manual one, with "Renew now"
+        (await served.order("Q7K2M9XA"))["links"]["purchase"].removeprefix("http://desk.test"),
     ]
     found = []
     async with async_playwright() as playwright:
@@ -183,3 +186,34 @@ async def _serious(axe: Any, page: Any, where: str) -> list[tuple[str, str, str]
         for v in results.response["violations"]
         if v["impact"] in SERIOUS
     ]
+
+
+async def test_a_customer_turns_renewal_off_on_a_phone(served: Served, chromium: Path) -> None:
+    """The subscription page on a narrow screen: nothing wider than the screen, buttons work."""
+    from playwright.async_api import async_playwright
+
+    base = str(served.http.base_url).rstrip("/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            phone = await browser.new_page(
+                viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+            )
+            await phone.goto(f"{base}/s/S1003-DemoS1003SelfService-2")
+            assert urlsplit(phone.url).fragment == "item-2"
+            wider = await phone.evaluate(
+                "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+            )
+            assert wider is False, "the subscription page scrolls sideways on a phone"
+            async with phone.expect_navigation():
+                await phone.click("#item-2 button[value=renew_off]")
+            assert "Automatic renewal is off for item 2" in (
+                await phone.locator(".flash.done").inner_text()
+            )
+            await phone.screenshot(path=ARTIFACTS / "subscription-phone.png", full_page=True)
+        finally:
+            await browser.close()
+    assert await served.mail_to("heidi@example.test", "Automatic renewal turned off")
