@@ -3,7 +3,9 @@
 Mail is spread over all three like an MTA spreads it over MX hosts, and a
 message that got no `250` is sent again to another host. Afterwards: every
 accepted email acted on once, every refund processed once, every
-notification delivered once (counted at the relay by Message-ID).
+notification delivered once (counted at the relay by Message-ID). Subscription
+reminders fall due on all three clocks, half before the kill and half after:
+each is recorded and sent once.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "cluster-admin-token"
 START = "2026-11-23T14:00:00Z"
 CUSTOMERS = 24
+SUBSCRIBERS = 20
 
 
 def catalog() -> dict[str, Any]:
@@ -70,6 +73,50 @@ def catalog() -> dict[str, Any]:
         ],
         "orders": orders,
     }
+
+
+def subscriptions() -> dict[str, Any]:
+    """Manual subscriptions whose reminders fall due a minute apart from Tue 24 Nov 10:00 UTC.
+
+    Imported through a node's API, so their timers count from the nodes' fake clock.
+    """
+    return {
+        "vendors": [],
+        "products": [
+            {
+                "sku": "ACME-PLAN",
+                "vendor": "acme",
+                "name": "Plan",
+                "kind": "subscription",
+                "price": "5.00",
+                "currency": "USD",
+                "interval": "P1M",
+            }
+        ],
+        "orders": [
+            {
+                "reference": f"SUB{i:05d}",
+                "vendor": "acme",
+                "customer": {"email": f"subscriber{i}@example.test", "name": f"Sub {i}"},
+                "items": [{"sku": "ACME-PLAN", "quantity": 1}],
+                "payment_method": "credit_card",
+                "purchased_at": f"2026-11-01T10:{i:02d}:00Z",
+                "bills": [{"billed_at": f"2026-11-01T10:{i:02d}:00Z", "amount": "5.00"}],
+                "subscription": {"renewal": "manual"},
+            }
+            for i in range(SUBSCRIBERS)
+        ],
+    }
+
+
+def move_clock(http_port: int, moment: str) -> None:
+    response = httpx.post(
+        f"http://127.0.0.1:{http_port}/api/v1/admin/clock",
+        json={"now": moment},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
 
 
 @pytest.fixture
@@ -167,6 +214,16 @@ def test_three_processes_share_the_work_and_survive_one_being_killed(
         for process, _, http in nodes:
             wait_for_health(http, process)
         smtp_ports = [smtp for _, smtp, _ in nodes]
+        imported_subscriptions = httpx.post(
+            f"http://127.0.0.1:{nodes[0][2]}/api/v1/admin/import",
+            json=subscriptions(),
+            headers={"Authorization": f"Bearer {ADMIN}"},
+            timeout=60,
+        )
+        assert imported_subscriptions.status_code == 200, imported_subscriptions.text
+        # Half the reminders fall due on every node's clock before the kill.
+        for _, _, http in nodes:
+            move_clock(http, f"2026-11-24T10:{SUBSCRIBERS // 2 - 1:02d}:00Z")
 
         async def send_all() -> None:
             half = CUSTOMERS // 2
@@ -206,13 +263,7 @@ def test_three_processes_share_the_work_and_survive_one_being_killed(
         nodes[1][0].wait(timeout=10)
         survivors = [nodes[0], nodes[2]]
         for _, _, http in survivors:  # two weekdays later, on every surviving clock
-            response = httpx.post(
-                f"http://127.0.0.1:{http}/api/v1/admin/clock",
-                json={"now": "2026-11-25T15:00:00Z"},
-                headers={"Authorization": f"Bearer {ADMIN}"},
-                timeout=60,
-            )
-            assert response.status_code == 200, response.text
+            move_clock(http, "2026-11-25T15:00:00Z")
         state = anyio.run(wait_until_outbox_is_empty, database)
         caught = httpx.get(f"http://127.0.0.1:{relay_http}/api/messages", timeout=10).json()
     finally:
@@ -237,6 +288,16 @@ def test_three_processes_share_the_work_and_survive_one_being_killed(
     # Only a message the killed process had handed to the relay but not yet marked sent
     # may arrive twice, and then under the same Message-ID, so it is recognised.
     assert max(ids.values()) <= 2
+    # Every subscriber reminded once: one history entry each, one email each at the relay.
+    assert state["reminders"] == {f"SUB{i:05d}": 1 for i in range(SUBSCRIBERS)}
+    reminded = Counter(
+        m["to"][0] if isinstance(m["to"], list) else m["to"]
+        for m in caught
+        if "renews on" in m["subject"]
+    )
+    assert len(reminded) == SUBSCRIBERS
+    assert all(1 <= count <= 2 for count in reminded.values())  # 2: the in-flight case above
+    assert len({m["message_id"] for m in caught if "renews on" in m["subject"]}) == SUBSCRIBERS
 
 
 async def wait_until_outbox_is_empty(url: str) -> dict[str, Any]:
@@ -263,6 +324,14 @@ async def wait_until_outbox_is_empty(url: str) -> dict[str, Any]:
             "refund_events": await conn.fetchval(
                 "SELECT COUNT(*) FROM ticket_events WHERE kind = 'refund_processed'"
             ),
+            "reminders": {
+                r["order_reference"]: r["count"]
+                for r in await conn.fetch(
+                    "SELECT s.order_reference, COUNT(*) AS count FROM subscription_events e "
+                    "JOIN subscriptions s ON s.id = e.subscription_id "
+                    "WHERE e.kind = 'renewal_reminder' GROUP BY s.order_reference"
+                )
+            },
             "sent_ids": [
                 r["message_id"]
                 for r in await conn.fetch("SELECT message_id FROM outbox WHERE status = 'sent'")

@@ -221,3 +221,53 @@ async def test_rotating_the_secret_changes_the_link(served: Served) -> None:
     assert rotated.status_code == 200
     after = rotated.json()["links"]["self_service"]
     assert after != before and after.startswith("http://desk.test/s/S1001-")
+
+
+async def test_bad_reports_get_a_clear_error_and_change_nothing(served: Served) -> None:
+    before = await _subscription(served, "S1001")
+    cases = [
+        (
+            "/api/v1/subscriptions/S9999/bills",
+            {"billed_at": "2026-11-25T12:00:00Z", "amount": "1"},
+            404,
+            "S9999",
+        ),
+        (
+            "/api/v1/subscriptions/S1001/bills",
+            {"billed_at": "2026-11-25T12:00:00Z", "amount": "-5"},
+            400,
+            "zero or more",
+        ),
+        (
+            "/api/v1/subscriptions/S1001/bills",
+            {"billed_at": "2026-11-25T12:00:00Z", "amount": "1e999x"},
+            400,
+            "decimal",
+        ),
+        (
+            "/api/v1/subscriptions/S1001/bills",
+            {"billed_at": "2026-11-25T12:00:00", "amount": "1"},
+            400,
+            "time zone",
+        ),
+        ("/api/v1/subscriptions/S1001/bills", {"billed_at": "2026-11-25T12:00:00Z"}, 400, "amount"),
+        ("/api/v1/subscriptions/S1001/items/2/change", {"unit_price": "1.00"}, 404, "no item 2"),
+        ("/api/v1/subscriptions/S1001/items/0/change", {"unit_price": "1.00"}, 400, "item number"),
+        ("/api/v1/subscriptions/S1001/items/1/change", {}, 400, "unit_price, quantity"),
+        ("/api/v1/subscriptions/S1001/items/1/change", {"quantity": 0}, 400, "1 or more"),
+        ("/api/v1/subscriptions/S1001/items/1/change", {"unit_price": 19.95}, 400, "decimal"),
+        ("/api/v1/subscriptions/S1001/items/1/change", {"colour": "red"}, 400, "unknown field"),
+        ("/api/v1/subscriptions/S1001/payment-failures", {"at": "yesterday"}, 400, "ISO-8601"),
+    ]
+    for path, body, status, words in cases:
+        response = await served.api("POST", path, body, token=ACME)
+        assert response.status_code == status, (path, body, response.text)
+        assert words in response.json()["error"], (path, body, response.text)
+    invalid_json = await served.http.post(
+        "/api/v1/subscriptions/S1001/bills",
+        content=b"{not json",
+        headers={"Authorization": f"Bearer {ACME}"},
+    )
+    assert invalid_json.status_code == 400
+    assert await _subscription(served, "S1001") == before
+    assert await served.mail_to("jane@example.test") == []

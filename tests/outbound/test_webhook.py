@@ -1,4 +1,5 @@
-"""Vendor webhooks: processed refunds and cancelations posted, signed, retried until accepted.
+"""Vendor webhooks: processed refunds and cancelations, and subscription changes, posted,
+signed, retried until accepted.
 
 The vendor's endpoint is outside the product, so the tests bring one: a real
 HTTP(S) server on 127.0.0.1 (`tests/outbound/endpoint.py`), which the
@@ -21,9 +22,10 @@ import pytest
 from service.catalog import import_catalog
 from service.catcher.mailbox import Mailbox
 from service.clock import FakeClock
-from service.desk import Desk, OpenRequest
+from service.desk import Desk, OpenRequest, SubscriptionAction
 from service.domain.events import Open
 from service.domain.records import Party, TicketType
+from service.domain.subscription.events import RequestRenewal, SetAutoRenew
 from service.outbound.compose import Composer, MailSettings
 from service.outbound.outbox import OutboxWorker
 from service.outbound.render import Renderer
@@ -154,3 +156,46 @@ async def test_https_is_sent_to_the_checked_address_and_verified_against_the_hos
     else:
         assert endpoint.requests == []
         assert hook.status == "retrying" and "certificate" in (hook.last_error or "").lower()
+
+
+async def test_the_customers_choice_and_a_renewal_request_reach_the_vendors_platform(
+    store: Store, desk: Desk, clock: FakeClock, endpoint: Endpoint
+) -> None:
+    """SPEC §7: `subscription.updated` with the whole subscription, and
+    `subscription.renewal_requested`, signed like every webhook; no link in them."""
+    data = small_catalog()
+    data["vendors"][0]["webhook_url"] = endpoint.url()
+    data["orders"][0]["subscription"] = {"id": "S1001", "renewal": "auto"}
+    data["orders"].append(
+        dict(
+            data["orders"][0],
+            reference="SUB00002",
+            subscription={"id": "S1002", "renewal": "manual"},
+        )
+    )
+    await import_catalog(store, data, webhook_allow=LOOPBACK, clock=clock)
+    await desk.apply(SubscriptionAction("S1001", (SetAutoRenew(False, 1),)))
+    await desk.apply(SubscriptionAction("S1002", (RequestRenewal(),)))
+    composer = Composer(store, Renderer(), MailSettings(b"s" * 32, DOMAIN, "http://d.test"))
+    outbox = OutboxWorker(
+        store, clock, CatcherTransport(Mailbox()), composer, webhooks=WebhookSender(LOOPBACK)
+    )
+    await outbox.run_once()
+    payloads = [json.loads(r.body) for r in endpoint.requests]
+    assert [p["event"] for p in payloads] == [
+        "subscription.updated",
+        "subscription.renewal_requested",
+    ]
+    updated, requested = payloads
+    assert updated["cause"] == "auto_renew_off" and updated["order"] == "SUB00001"
+    assert updated["subscription"]["items"][0]["auto_renew"] is False
+    assert updated["subscription"]["ends_at"] == updated["subscription"]["next_billing_at"]
+    assert requested["subscription"]["id"] == "S1002" and requested["cause"] == "renewal_requested"
+    assert "links" not in updated["subscription"]  # the customer's secret stays in mail
+    for request in endpoint.requests:
+        assert verify(
+            "acme-key",
+            request.headers["x-maildesk-timestamp"],
+            request.body,
+            request.headers["x-maildesk-signature"],
+        )

@@ -14,7 +14,7 @@ from service.clock import FakeClock
 from service.desk import Desk, MailIdentity, OpenRequest, TicketAction
 from service.domain.events import Open, Reply
 from service.domain.records import Attachment, Party, TicketType
-from service.representations import order_json, ticket_json
+from service.representations import order_json, subscription_json, ticket_json
 from service.store import StorageError
 from service.store.migrate import copy_sqlite_to_postgres
 from service.store.postgres import PostgresStore
@@ -57,7 +57,12 @@ async def test_a_sqlite_database_moves_to_postgresql_whole_and_keeps_working(
                 into["ticket"], into["order"] = ticket_json(ticket), order_json(order)
                 into["outbox"] = sorted(m.item.message_id for m in await q.outbox.find())
                 into["blob"] = await q.tickets.attachment("blob-x")
+                subscription = await q.subscriptions.get("S1001")
+                assert subscription is not None
+                into["subscription"] = subscription_json(subscription)
+                into["secret"] = await q.subscriptions.secret("S1001")
         assert before == after
+        assert counts["subscriptions"] == 1 and counts["subscription_items"] == 1
         with pytest.raises(StorageError, match="already has rows"):
             await copy_sqlite_to_postgres(sqlite, postgres)
         moved = Desk(postgres, clock, MailIdentity(DOMAIN))
