@@ -18,12 +18,20 @@ processed after 24 weekday hours; support: the first inactivity warning
 after 48 hours); the others are opened on Wednesday 09:00 UTC, so none of
 theirs is.
 
+Then `subscriptions` manual subscriptions (SPEC §7) are imported by the
+same importer, in batches of 10,000 orders: the first `reminders` bill next
+on Mon 30 Nov 16:00 UTC, so their payment reminders (7 days before) fall
+due on Mon 23 Nov 16:00 UTC, before any ticket timer; the others bill on
+20 Dec, so nothing of theirs is due.
+
 `run` is a maildesk-like process: it builds the real `Runtime` (store,
 renderer, funnel, scheduler, outbox, intake) over that database on a fake
 clock, as `maildesk serve` does, and measures:
 
 - an idle tick: one `Scheduler.run_due()` with nothing due (Monday 12:00),
   the median of many;
+- reminders: the clock set to Monday 16:01, one `run_due()` fires every due
+  reminder through the funnel and queues its email; counted afterwards;
 - firing: the clock set to Wednesday 10:01, one `run_due()` fires every due
   timer through the funnel, each in its own committed transaction
   (`synchronous=FULL`) with its notifications queued; the queued rows are
@@ -57,7 +65,9 @@ OPEN_DUE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday
 IDLE_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OPEN_LATER = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wednesday
 FIRE_AT = datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
+REMIND_AT = datetime(2026, 11, 23, 16, 1, tzinfo=UTC)  # Monday, before any ticket timer
 BATCH = 5_000
+SUBSCRIPTION_BATCH = 10_000
 
 
 class DirectStore:
@@ -98,17 +108,48 @@ async def create_schema(path: Path) -> None:
 
 
 async def import_direct(path: Path, document: dict[str, Any]) -> dict[str, int]:
-    """`import_catalog` (maildesk's importer) over a `DirectStore`: same SQL, much faster."""
+    """`import_catalog` (maildesk's importer) over a `DirectStore`: same SQL, much faster.
+
+    On the benchmark's clock (Monday 10:00), so subscription timers count from it.
+    """
     from service.catalog import import_catalog
+    from service.clock import FakeClock
 
     store = DirectStore(path)
     try:
-        return await import_catalog(store, document)
+        return await import_catalog(store, document, clock=FakeClock(OPEN_DUE))
     finally:
         await store.close()
 
 
-async def build(path: Path, tickets: int, due: int) -> dict[str, Any]:
+def subscription_orders(first: int, count: int, reminders: int) -> dict[str, Any]:
+    """Orders `first` .. `first + count - 1` of manual subscriptions; the first `reminders`
+    (counted from 0) are reminded on Monday 16:00 UTC."""
+    orders = [
+        {
+            "reference": f"SUBS{n:07d}",
+            "vendor": "acme",
+            "customer": {"email": f"subscriber{n:07d}@mail{n % 37}.example.test"},
+            "items": [{"sku": "ACME-PRO", "quantity": 1}],
+            "payment_method": "credit_card",
+            "purchased_at": "2026-10-30T16:00:00Z",
+            "bills": [{"billed_at": "2026-10-30T16:00:00Z", "amount": "19.95"}],
+            "subscription": {
+                "id": f"S{100_000 + n}",
+                "renewal": "manual",
+                "next_billing_at": (
+                    "2026-11-30T16:00:00Z" if n < reminders else "2026-12-20T16:00:00Z"
+                ),
+            },
+        }
+        for n in range(first, first + count)
+    ]
+    return {"vendors": [], "products": [], "orders": orders}
+
+
+async def build(
+    path: Path, tickets: int, due: int, subscriptions: int = 0, reminders: int = 0
+) -> dict[str, Any]:
     from service.catalog import parse_catalog
     from service.desk.outgoing import new_thread_roots
     from service.domain import machine
@@ -148,9 +189,14 @@ async def build(path: Path, tickets: int, due: int) -> dict[str, Any]:
                     )
     finally:
         await store.close()
+    for first in range(0, subscriptions, SUBSCRIPTION_BATCH):
+        count = min(SUBSCRIPTION_BATCH, subscriptions - first)
+        await import_direct(path, subscription_orders(first, count, reminders))
     return {
         "tickets": tickets,
         "due": due,
+        "subscriptions": subscriptions,
+        "reminders": reminders,
         "orders": len(orders),
         "build_s": round(time.perf_counter() - started, 2),
         "db_mb": round(_size(path) / 2**20, 1),
@@ -181,7 +227,15 @@ async def run(path: Path, due: int, idle_ticks: int) -> dict[str, Any]:
         async with runtime.store.reading() as q:
             open_tickets = await q.tickets.open_count()
             queued_before = sum((await q.outbox.counts()).values())
+            active_subscriptions = await q.subscriptions.active_count()
         idle_before = [await _timed(runtime.scheduler.run_due) for _ in range(idle_ticks)]
+        clock.set(REMIND_AT)
+        started = time.perf_counter()
+        reminded = await runtime.scheduler.run_due()
+        remind_s = time.perf_counter() - started
+        async with runtime.store.reading() as q:
+            queued_reminders = sum((await q.outbox.counts()).values()) - queued_before
+            queued_before += queued_reminders
         clock.set(FIRE_AT)
         started = time.perf_counter()
         fired = await runtime.scheduler.run_due()
@@ -192,6 +246,10 @@ async def run(path: Path, due: int, idle_ticks: int) -> dict[str, Any]:
         status = proc_status(os.getpid())
         return {
             "open_tickets": open_tickets,
+            "active_subscriptions": active_subscriptions,
+            "reminders_fired": reminded,
+            "reminders_queued": queued_reminders,
+            "remind_s": round(remind_s, 3),
             "due": due,
             "fired": fired,
             "queued": queued,
@@ -219,11 +277,29 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
 
 
-async def measure(workdir: Path, tickets: int, due: int, idle_ticks: int) -> dict[str, Any]:
+async def measure(
+    workdir: Path,
+    tickets: int,
+    due: int,
+    idle_ticks: int,
+    subscriptions: int = 0,
+    reminders: int = 0,
+) -> dict[str, Any]:
     """Build the database in one child process, then measure in a fresh one."""
     path = workdir / "scheduler.db"
     common = ["--db", str(path), "--due", str(due)]
-    built = await _child(["build", *common, "--tickets", str(tickets)])
+    built = await _child(
+        [
+            "build",
+            *common,
+            "--tickets",
+            str(tickets),
+            "--subscriptions",
+            str(subscriptions),
+            "--reminders",
+            str(reminders),
+        ]
+    )
     measured = await _child(["run", *common, "--idle-ticks", str(idle_ticks)])
     return {**built, **measured}
 
@@ -246,11 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--idle-ticks", type=int, default=200)
+    parser.add_argument("--subscriptions", type=int, default=100_000)
+    parser.add_argument("--reminders", type=int, default=10_000)
     args = parser.parse_args(argv)
     if args.step == "build":
         if args.db.exists():
             args.db.unlink()
-        result = anyio.run(build, args.db, args.tickets, args.due)
+        result = anyio.run(
+            build, args.db, args.tickets, args.due, args.subscriptions, args.reminders
+        )
     else:
         result = anyio.run(run, args.db, args.due, args.idle_ticks)
     print(json.dumps(result), flush=True)

@@ -80,6 +80,8 @@ class Plan:
     sched_tickets: int
     sched_due: int
     idle_ticks: int
+    sched_subscriptions: int = 0
+    sched_reminders: int = 0
 
 
 PLANS = {
@@ -97,6 +99,8 @@ PLANS = {
         sched_tickets=100_000,
         sched_due=10_000,
         idle_ticks=300,
+        sched_subscriptions=100_000,
+        sched_reminders=10_000,
     ),
     "quick": Plan(
         "quick",
@@ -112,6 +116,8 @@ PLANS = {
         sched_tickets=6_000,
         sched_due=600,
         idle_ticks=100,
+        sched_subscriptions=6_000,
+        sched_reminders=600,
     ),
     "smoke": Plan(
         "smoke",
@@ -127,6 +133,8 @@ PLANS = {
         sched_tickets=1_000,
         sched_due=100,
         idle_ticks=20,
+        sched_subscriptions=1_000,
+        sched_reminders=100,
     ),
 }
 
@@ -419,7 +427,12 @@ class Bench:
     async def scheduler(self) -> None:
         plan = self.plan
         measured = await scheduler.measure(
-            self.workdir, plan.sched_tickets, plan.sched_due, plan.idle_ticks
+            self.workdir,
+            plan.sched_tickets,
+            plan.sched_due,
+            plan.idle_ticks,
+            plan.sched_subscriptions,
+            plan.sched_reminders,
         )
         self.sched = measured
         self.progress(
@@ -485,6 +498,10 @@ class Bench:
             "timers_fire_s": sched["fire_s"],
             "timers_emails_queued": sched["queued"],
             "sched_open_tickets": sched["open_tickets"],
+            "sched_active_subscriptions": sched["active_subscriptions"],
+            "reminders_fired": sched["reminders_fired"],
+            "reminders_fire_s": sched["remind_s"],
+            "reminders_emails_queued": sched["reminders_queued"],
             "idle_tick_p99_ms": sched["idle_tick_p99_ms"],
             "rss_100k_tickets_mb": sched["rss_after_mb"],
             "mode": plan.name,
@@ -546,8 +563,12 @@ class Bench:
             f"{sched['fired']} fired in {sched['fire_s']} s ({sched['fired_per_s']}/s), "
             f"{sched['queued']} emails queued"
             + (f" (10,000 would take ~{timers_10k:.1f} s)" if due != 10_000 else ""),
-            f"  idle tick (run_due with nothing due): median {sched['idle_tick_ms']} ms, "
-            f"p99 {sched['idle_tick_p99_ms']} ms ({plan.idle_ticks} ticks)",
+            f"  subscriptions: {sched['active_subscriptions']} active, "
+            f"{sched['reminders_fired']} payment reminders due at once fired in "
+            f"{sched['remind_s']} s, {sched['reminders_queued']} emails queued",
+            f"  idle tick (run_due with nothing due, tickets and subscriptions): median "
+            f"{sched['idle_tick_ms']} ms, p99 {sched['idle_tick_p99_ms']} ms "
+            f"({plan.idle_ticks} ticks)",
             f"  RSS of the maildesk-like process: {sched['rss_open_mb']} MB after opening, "
             f"{sched['rss_after_mb']} MB after firing (HWM {sched['hwm_mb']} MB); "
             f"database built in {sched['build_s']} s ({sched['db_mb']} MB)",
