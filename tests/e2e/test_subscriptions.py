@@ -271,3 +271,60 @@ async def test_bad_reports_get_a_clear_error_and_change_nothing(served: Served) 
     assert invalid_json.status_code == 400
     assert await _subscription(served, "S1001") == before
     assert await served.mail_to("jane@example.test") == []
+
+
+async def test_a_processed_cancelation_ends_the_subscription_and_its_notices(
+    served: Served,
+) -> None:
+    # Grace cancels by email; after the save-the-sale window her subscription is canceled,
+    # and its reminder (13 Dec) and end of term (20 Dec) never come.
+    code, _ = await served.send("grace@example.test", f"cancel@{DOMAIN}", "MANUAL01", "Stop it.")
+    assert code == 250
+    await served.move_to("2026-11-25T15:00:00Z")
+    data = await _subscription(served, "S1002")
+    assert data["status"] == "canceled" and data["cancel_reason"] == "canceled"
+    assert data["due"] is None
+    await served.clear_mail()
+    await served.move_to("2026-12-21T00:00:00Z")
+    assert await served.mail_to("grace@example.test") == []
+    assert (await _subscription(served, "S1002"))["events"] == data["events"]
+
+
+async def test_a_lower_price_needs_no_consent_and_applies_at_the_next_bill(served: Served) -> None:
+    response = await served.api(
+        "POST", "/api/v1/subscriptions/S1003/items/1/change", {"quantity": 2}, token=ACME
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["items"][0]["pending_change"]["consent"] == "not_needed"
+    assert data["next_amount"] == "49.85"  # 2 x 19.95 + 9.95, from the next billing
+    notice = await served.latest_to("heidi@example.test", "A change to your subscription")
+    assert "nothing is needed from you" in " ".join(text_of(notice).split())
+    bill = {"billed_at": "2026-12-06T15:00:00Z", "amount": "49.85"}
+    billed = await served.api("POST", "/api/v1/subscriptions/S1003/bills", bill, token=ACME)
+    item = billed.json()["items"][0]
+    assert item["quantity"] == 2 and item["pending_change"] is None
+
+
+async def test_a_billing_date_nearer_than_the_reminder_period_is_reminded_at_once(
+    served: Served,
+) -> None:
+    # A manual subscription imported on Mon 23 Nov that bills on Sat 28 Nov: within the
+    # 7 days, so its reminder goes out at once rather than never.
+    order = {
+        "reference": "LATE0001",
+        "vendor": "acme",
+        "customer": {"email": "ivan@example.test", "name": "Ivan"},
+        "items": [{"sku": "ACME-PRO", "quantity": 1}],
+        "payment_method": "credit_card",
+        "purchased_at": "2026-10-28T14:00:00Z",
+        "bills": [{"billed_at": "2026-10-28T14:00:00Z", "amount": "19.95"}],
+        "subscription": {"renewal": "manual", "next_billing_at": "2026-11-28T14:00:00Z"},
+    }
+    imported = await served.api(
+        "POST", "/api/v1/admin/import", {"vendors": [], "products": [], "orders": [order]}
+    )
+    assert imported.status_code == 200, imported.text
+    await served.advance("PT1M")
+    (reminder,) = await served.mail_to("ivan@example.test", "renews on")
+    assert "Sat 28 Nov 2026" in reminder.subject
