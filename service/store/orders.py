@@ -143,6 +143,11 @@ class OrderRepository(Repository):
             billed_at,
         )
 
+    async def secret(self, reference: str) -> str | None:
+        """The purchase link's secret (None: no such order, or none yet)."""
+        value = await self.sql.fetchval("SELECT secret FROM orders WHERE reference = ?", reference)
+        return None if value is None else str(value)
+
     async def set_secret(self, reference: str, secret: str) -> bool:
         """Replace the purchase link's secret (the operator's rotation); False if no such order."""
         found = await self.sql.fetchval(

@@ -18,8 +18,9 @@ message.
 
 What this module must never do: tell a visitor whether an id exists (a
 wrong secret and an unknown id are the same 404, after the same work: one
-read and one constant-time comparison), or act on a form without a valid
-CSRF token.
+read of the stored secret and one constant-time comparison; the record is
+loaded only behind a genuine secret), or act on a form without a valid CSRF
+token.
 """
 
 from __future__ import annotations
@@ -195,16 +196,21 @@ class PermanentPages:
 
     async def legacy(self, request: Request) -> Response:
         """The seed's item links (`/csi/…`): the same subscription page, at that item."""
-        return RedirectResponse(f"/s/{request.path_params['token']}", status_code=301)
+        token = str(request.path_params["token"])
+        if subscription_token(token) is None:
+            return self.pages.not_found(request)
+        return RedirectResponse(f"/s/{token}", status_code=301)
 
     async def _subscription(self, request: Request) -> SubscriptionPage | None:
         token = subscription_token(str(request.path_params["token"]))
         runtime = runtime_of(request)
-        loaded = await runtime.desk.read_subscription(token.id) if token is not None else None
-        stored = loaded[0].secret if loaded is not None else _NO_SECRET
-        offered = token.secret if token is not None else ""
-        genuine = hmac.compare_digest(stored.encode(), offered.encode())
-        if loaded is None or token is None or not genuine:
+        async with runtime.store.reading() as q:
+            stored = await q.subscriptions.secret(token.id) if token is not None else None
+        if not _genuine(stored, token.secret if token is not None else None):
+            return None
+        assert token is not None
+        loaded = await runtime.desk.read_subscription(token.id)
+        if loaded is None:  # gone since: as if it never was
             return None
         subscription, facts = loaded
         path = f"/s/{subscription.id}-{subscription.secret}"
@@ -270,15 +276,14 @@ class PermanentPages:
     async def _purchase(self, request: Request) -> tuple[Order, Vendor, str] | None:
         token = purchase_token(str(request.path_params["token"]))
         runtime = runtime_of(request)
-        order = vendor = None
-        if token is not None:
-            async with runtime.store.reading() as q:
-                order = await q.orders.get(token.id)
-                vendor = await q.vendors.get(order.vendor_id) if order else None
-        stored = order.secret if order is not None and order.secret else _NO_SECRET
-        offered = token.secret if token is not None else ""
-        genuine = hmac.compare_digest(stored.encode(), offered.encode())
-        if order is None or vendor is None or not genuine:
+        async with runtime.store.reading() as q:
+            stored = await q.orders.secret(token.id) if token is not None else None
+            if not _genuine(stored, token.secret if token is not None else None):
+                return None
+            assert token is not None
+            order = await q.orders.get(token.id)
+            vendor = await q.vendors.get(order.vendor_id) if order else None
+        if order is None or vendor is None:
             return None
         return order, vendor, f"/p/{quote(order.reference, safe='')}-{order.secret}"
 
@@ -292,6 +297,16 @@ class PermanentPages:
         response = RedirectResponse(path, status_code=303)
         flash.attach(response, runtime.settings.secret, path, message, secure=is_secure(runtime))
         return response
+
+
+def _genuine(stored: str | None, offered: str | None) -> bool:
+    """Whether the link's secret is the stored one; a missing record costs the same comparison.
+
+    One read of the secret (or of nothing) came first in both cases, so a
+    wrong secret and an unknown id take the same work up to here.
+    """
+    matches = hmac.compare_digest((stored or _NO_SECRET).encode(), (offered or "").encode())
+    return stored is not None and offered is not None and matches
 
 
 async def _open(request: Request, order: Order, kind: TicketType, details: str) -> flash.Flash:

@@ -9,7 +9,8 @@ from typing import Any
 import anyio
 import pytest
 
-from service.clock import FakeClock
+from service.catalog import import_catalog
+from service.clock import FakeClock, SystemClock
 from service.desk import Desk, MailIdentity, OpenRequest
 from service.domain.events import Open
 from service.domain.records import CloseReason, Party, TicketStatus, TicketType
@@ -132,3 +133,72 @@ async def reopen(store: Store, backend: str) -> Store:
         return await SqliteStore.open(store.path)
     assert isinstance(store, PostgresStore)
     return await PostgresStore.open(POSTGRES_URL, schema=store.schema, max_size=4)
+
+
+def _manual_subscriptions(count: int, billing_at: datetime) -> dict[str, Any]:
+    """`count` manual subscriptions of acme's ACME-PRO (see `small_catalog`) billing at one time."""
+    return {
+        "vendors": [],
+        "products": [],
+        "orders": [
+            {
+                "reference": f"MAN{i:05d}",
+                "vendor": "acme",
+                "customer": {"email": f"sub{i}@example.test"},
+                "items": [{"sku": "ACME-PRO", "quantity": 1}],
+                "payment_method": "credit_card",
+                "purchased_at": "2026-10-01T10:00:00Z",
+                "bills": [{"billed_at": "2026-10-01T10:00:00Z", "amount": "19.95"}],
+                "subscription": {
+                    "renewal": "manual",
+                    "next_billing_at": billing_at.isoformat().replace("+00:00", "Z"),
+                },
+            }
+            for i in range(count)
+        ],
+    }
+
+
+async def _reminders(store: Store) -> list[str]:
+    async with store.reading() as q:
+        return [
+            m.item.to_address for m in await q.outbox.find() if m.item.kind == "renewal_reminder"
+        ]
+
+
+async def test_two_schedulers_racing_send_each_subscription_reminder_once(
+    catalog: dict[str, Any], backend: str, store: Store, clock: FakeClock
+) -> None:
+    billing_at = clock.now() + timedelta(days=10)
+    await import_catalog(store, _manual_subscriptions(6, billing_at), clock=clock)
+    other = await reopen(store, backend)
+    try:
+        clock.advance(timedelta(days=3, minutes=1))  # past billing_at - 7 days
+        counts: list[int] = []
+
+        async def run(s: Store) -> None:
+            counts.append(await Scheduler(s, Desk(s, clock, MailIdentity(DOMAIN)), clock).run_due())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(run, store)
+            group.start_soon(run, other)
+    finally:
+        await other.close()
+    assert sum(counts) == 6
+    assert sorted(await _reminders(store)) == sorted(f"sub{i}@example.test" for i in range(6))
+
+
+async def test_on_the_real_clock_a_reminder_goes_out_when_due_and_once(
+    store: Store, catalog: dict[str, Any]
+) -> None:
+    """The system clock and the running worker, not a fake one: due in a second, sent once."""
+    clock = SystemClock()
+    billing_at = clock.now() + timedelta(days=7, seconds=1)
+    await import_catalog(store, _manual_subscriptions(1, billing_at), clock=clock)
+    scheduler = Scheduler(store, Desk(store, clock, MailIdentity(DOMAIN)), clock, poll_interval=0.2)
+    assert await scheduler.run_due() == 0  # not yet
+    async with anyio.create_task_group() as group:
+        group.start_soon(scheduler.run_forever)
+        await anyio.sleep(2.5)  # due after 1 s; polled every 0.2 s: due, then a dozen ticks
+        group.cancel_scope.cancel()
+    assert await _reminders(store) == ["sub0@example.test"]
