@@ -79,7 +79,14 @@ def every_route(served: Served) -> Iterator[tuple[str, str]]:
     for route in build_app(served.runtime).routes:
         assert isinstance(route, Route)
         path = route.path.format(
-            number="1", vendor_id="acme", reference="Q7K2M9XA", id="1", token="1-c-x", blob_id="b"
+            number="1",
+            vendor_id="acme",
+            reference="Q7K2M9XA",
+            id="1",
+            token="1-c-x",
+            blob_id="b",
+            subscription_id="S1001",
+            item="1",
         )
         for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
             yield method, path
