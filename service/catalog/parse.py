@@ -54,9 +54,11 @@ def parse_catalog(
     known_vendors: Sequence[str] = (),
     known_products: Mapping[str, Product] | None = None,
     webhook_allow: AllowList = NO_EXCEPTIONS,
+    first_order_index: int = 0,
 ) -> Catalog:
     """Validate an import document. `known_*` are records already in the database;
-    `webhook_allow` the internal webhook targets the operator admits."""
+    `webhook_allow` the internal webhook targets the operator admits; `first_order_index`
+    where the document's orders start in a streamed file (for the paths in errors)."""
     root = Field("import", data)
     for key in root.data:
         if key not in ("vendors", "products", "orders"):
@@ -74,7 +76,7 @@ def parse_catalog(
     names: dict[tuple[str, str], str] = {}
     parsed = [
         _order(Field(f"orders[{i}]", raw), vendor_ids, catalog_products, names)
-        for i, raw in enumerate(root.items("orders", required=False))
+        for i, raw in enumerate(root.items("orders", required=False), start=first_order_index)
     ]
     specs = tuple(spec for _, spec in parsed if spec is not None)
     ids = [spec.id for spec in specs if spec.id is not None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from service.catalog.fields import ImportError_
@@ -18,11 +18,12 @@ from service.catalog.parse import parse_catalog
 from service.catalog.subscriptions import SubscriptionSpec, build_subscription
 from service.clock import Clock, SystemClock
 from service.desk.subscriptions import SubscriptionChanges
-from service.domain.records import ProductKind, SubscriptionStatus
+from service.domain.records import ProductKind, SubscriptionStatus, Vendor
 from service.domain.subscription.records import Renewal
 from service.outbound.permanent_links import new_secret
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList
 from service.store import Queries, Store
+from service.store.subscriptions import FIRST_ID
 
 
 async def import_catalog(
@@ -49,14 +50,22 @@ async def write_catalog(
     now: datetime,
     *,
     webhook_allow: AllowList = NO_EXCEPTIONS,
+    first_order_index: int = 0,
+    numbers: IdNumbers | None = None,
 ) -> tuple[dict[str, int], bool]:
-    """Validate and write `data` through `q`; also whether a new subscription set a timer."""
+    """Validate and write `data` through `q`; also whether a new subscription set a timer.
+
+    A streamed import (`service.catalog.stream`) writes a file a batch of
+    orders at a time: `first_order_index` numbers the batch's orders in error
+    paths as in the file, and one `numbers` makes up ids for all its batches.
+    """
+    numbers = numbers or IdNumbers()
     known = [v.id for v in await q.vendors.all()]
     skus = _skus(data)
     known_products = {
         sku: product for sku in skus if (product := await q.orders.product(sku)) is not None
     }
-    catalog = parse_catalog(data, known, known_products, webhook_allow)
+    catalog = parse_catalog(data, known, known_products, webhook_allow, first_order_index)
     for vendor in catalog.vendors:
         if not vendor.api_key:
             # A key is generated once and then kept: re-importing must not lock a vendor out.
@@ -73,6 +82,7 @@ async def write_catalog(
         await q.orders.upsert(replace(order, secret=new_secret()))
     timers = False
     subscriptions = SubscriptionChanges(domain="")
+    sellers: dict[str, Vendor] = {}
     if catalog.subscriptions:
         await q.subscriptions.take_turn()
     # Ids the file gives first, so an id maildesk makes up never takes one the file names later.
@@ -86,13 +96,14 @@ async def write_catalog(
             )
         bought = await q.orders.get(spec.order_reference)
         assert bought is not None  # written just above
-        seller = await q.vendors.get(bought.vendor_id)
+        seller = sellers.get(bought.vendor_id) or await q.vendors.get(bought.vendor_id)
         assert seller is not None
+        sellers[seller.id] = seller
         subscription = build_subscription(
             spec,
             bought,
             seller,
-            spec.id or await q.subscriptions.next_id(),
+            spec.id or await numbers.take(q),
             spec.secret or new_secret(),
         )
         timers = await subscriptions.create(q, subscription, seller, now) or timers
@@ -111,6 +122,23 @@ def _skus(data: object) -> set[str]:
     return skus
 
 
+@dataclass
+class IdNumbers:
+    """The subscription ids one import makes up: S1001 first, then above every id in the
+    database (read once, under `take_turn`) and every id the file names (`reserved`)."""
+
+    reserved: int = 0
+    _next: int | None = None
+
+    async def take(self, q: Queries) -> str:
+        if self._next is None:
+            await q.subscriptions.take_turn()
+            highest = await q.subscriptions.highest_number()
+            self._next = max(highest, self.reserved, FIRST_ID - 1) + 1
+        number, self._next = self._next, self._next + 1
+        return f"S{number}"
+
+
 async def create_missing_subscriptions(q: Queries, now: datetime) -> int:
     """Give each subscription order from before issue #16 its subscription record.
 
@@ -120,6 +148,7 @@ async def create_missing_subscriptions(q: Queries, now: datetime) -> int:
     returns how many were made (none once they all have one).
     """
     made = 0
+    numbers = IdNumbers()
     subscriptions = SubscriptionChanges(domain="")
     await q.subscriptions.take_turn()
     last = ""
@@ -148,7 +177,7 @@ async def create_missing_subscriptions(q: Queries, now: datetime) -> int:
                 ),
             )
             subscription = build_subscription(
-                spec, order, vendor, await q.subscriptions.next_id(), new_secret()
+                spec, order, vendor, await numbers.take(q), new_secret()
             )
             await subscriptions.create(q, subscription, vendor, now)
             made += 1

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import anyio
 
-from service.catalog import import_catalog
+from service.catalog.stream import import_file
 from service.clock import SystemClock
 from service.config import DEFAULT_DOMAIN, ConfigError, env
 from service.desk import Desk, MailIdentity
@@ -37,17 +38,15 @@ async def with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable
 
 
 async def cmd_import(args: argparse.Namespace) -> int:
+    """Read as a stream (`service.catalog.stream`): a file of any size in bounded memory."""
     allow = AllowList.parse(args.webhook_allow_hosts)
-    try:
-        data = json.loads(await anyio.Path(args.file).read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{args.file}: no such file") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{args.file}: not valid JSON ({error})") from None
+    path = Path(args.file)
+    if not await anyio.Path(path).is_file():
+        raise ConfigError(f"{args.file}: no such file")
 
     async def work(store: Store) -> int:
-        counts = await import_catalog(
-            store, data, clock=await stored_clock(store), webhook_allow=allow
+        counts = await import_file(
+            store, path, clock=await stored_clock(store), webhook_allow=allow
         )
         print(json.dumps(counts))
         return 0

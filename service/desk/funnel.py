@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import IO
 
 from service.clock import Clock
 from service.desk.outgoing import address_email
@@ -179,6 +180,20 @@ class Desk:
         async with self._transaction() as (q, committed):
             counts, timers = await write_catalog(
                 q, data, self.clock.now(), webhook_allow=webhook_allow
+            )
+            committed.append(Committed(timers=timers))
+        return counts
+
+    async def import_stream(
+        self, source: IO[bytes], *, webhook_allow: AllowList = NO_EXCEPTIONS
+    ) -> dict[str, int]:
+        """`import_catalog` for an import of any size, read as a stream from `source`
+        (seekable), in one transaction (see `service.catalog.stream`)."""
+        from service.catalog.stream import write_stream
+
+        async with self._transaction() as (q, committed):
+            counts, timers = await write_stream(
+                q, source, self.clock.now(), webhook_allow=webhook_allow
             )
             committed.append(Committed(timers=timers))
         return counts

@@ -22,8 +22,20 @@ _SUBSCRIPTION_TOKEN = re.compile(r"(S[0-9]{1,18})-([A-Za-z0-9]{8,64})(?:-([1-9][
 _PURCHASE_TOKEN = re.compile(r"([^\x00-\x1f\x7f/]{1,128})-([A-Za-z0-9]{8,64})")
 
 
+_UNBIASED = 256 - 256 % len(_ALPHABET)
+"""Bytes below this map evenly onto the 62 characters (248 = 4 x 62); the others are skipped."""
+
+
 def new_secret() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(20))
+    """20 random characters of [A-Za-z0-9]: 40 random bytes, each kept byte one character.
+
+    Not `secrets.choice` per character: an import makes one per order, and that was a
+    fifth of a big import's time.
+    """
+    kept: list[str] = []
+    while len(kept) < 20:
+        kept += [_ALPHABET[b % len(_ALPHABET)] for b in secrets.token_bytes(40) if b < _UNBIASED]
+    return "".join(kept[:20])
 
 
 @dataclass(frozen=True)

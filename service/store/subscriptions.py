@@ -102,16 +102,16 @@ class SubscriptionRepository(Repository):
         if self.postgresql:
             await self.sql.execute("SELECT pg_advisory_xact_lock(?)", _ID_LOCK)
 
-    async def next_id(self) -> str:
-        """A new id, `S` + one more than the highest number so far (S1001 first).
+    async def highest_number(self) -> int:
+        """The highest number of any subscription id (S1005 -> 1005), 0 when there is none.
 
-        Taken in turn (`take_turn`), so two concurrent imports never pick one.
+        A scan of the ids: call it once per import (`service.catalog.writing.IdNumbers`),
+        and only after `take_turn`, so two concurrent imports never pick one number.
         """
-        await self.take_turn()
         highest = await self.sql.fetchval(
             "SELECT MAX(CAST(SUBSTR(id, 2) AS BIGINT)) FROM subscriptions"
         )
-        return f"S{max(int(highest or 0) + 1, FIRST_ID)}"
+        return int(highest or 0)
 
     async def insert(self, subscription: Subscription) -> None:
         """Store a new subscription, its items and history (its timer is the funnel's)."""

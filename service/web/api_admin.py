@@ -2,25 +2,48 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import isodate
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from service.catalog import ImportError_
+from service.catalog.stream import UnreadableImport
 from service.config import ConfigError, parse_time
 from service.representations import iso
 from service.runtime import Runtime
 from service.web import params
 from service.web.api_core import ApiError, Caller, json_body, optional_param, text_field
 from service.web.api_tickets import get_vendor
+from service.web.json_input import parse_object
+
+PARSED_WHOLE = 8 * 1024 * 1024
+"""Import bodies up to this size are parsed whole, with every check of an API body
+(`service.web.json_input`); larger ones are read as a stream, as `maildesk import` reads a
+file, so memory stays bounded whatever the size (up to `MAILDESK_MAX_IMPORT_BODY`)."""
 
 
 async def admin_import(request: Request, runtime: Runtime, caller: Caller) -> Response:
-    data = await json_body(request)
-    try:
-        counts = await runtime.desk.import_catalog(data, webhook_allow=runtime.webhook_allow)
-    except ImportError_ as error:
-        raise ApiError(422, str(error)) from None
+    """The import format (SPEC §8): one transaction, all of it or nothing."""
+    desk, allow = runtime.desk, runtime.webhook_allow
+    with tempfile.SpooledTemporaryFile(max_size=PARSED_WHOLE) as spool:
+        try:
+            async for chunk in request.stream():
+                spool.write(chunk)
+        except ClientDisconnect:
+            raise ApiError(400, "the connection closed before the whole body arrived") from None
+        try:
+            if spool.tell() <= PARSED_WHOLE:
+                spool.seek(0)
+                data = parse_object(spool.read())
+                counts = await desk.import_catalog(data, webhook_allow=allow)
+            else:
+                counts = await desk.import_stream(spool, webhook_allow=allow)
+        except UnreadableImport as error:
+            raise ApiError(400, str(error)) from None
+        except ImportError_ as error:
+            raise ApiError(422, str(error)) from None
     return JSONResponse(counts)
 
 

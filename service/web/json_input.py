@@ -78,7 +78,13 @@ def _no_constant(name: str) -> Any:
     )
 
 
-def _check(data: Any, *, texts: bool) -> None:
+def check_value(data: Any) -> None:
+    """Every string storable, every number within `MAX_DIGITS` and the nesting bounded: for
+    JSON read another way (a stream), whose parser reads integers of any length."""
+    _check(data, texts=True, numbers=True)
+
+
+def _check(data: Any, *, texts: bool, numbers: bool = False) -> None:
     """Nesting within `MAX_DEPTH`, and (with `texts`) every string storable, keys too.
 
     Level by level with lists, not recursion: the point is to survive depth, and
@@ -102,6 +108,10 @@ def _check(data: Any, *, texts: bool) -> None:
                 for child in children:
                     if isinstance(child, str):
                         _check_text(child)
+            if numbers:
+                for child in children:
+                    if isinstance(child, int) and not isinstance(child, bool):
+                        _integer(str(child))
             below += [child for child in children if isinstance(child, (dict, list))]
         level = below
 

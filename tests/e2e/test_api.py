@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from starlette.routing import Route
 
 from service.web.api import api_routes
 from service.web.openapi import DOCUMENT
-from tests.e2e.conftest import ADMIN, Served
+from tests.e2e.conftest import ADMIN, DEMO, Served
 
 pytestmark = pytest.mark.anyio
 
@@ -213,3 +214,26 @@ async def test_the_api_reference_page_lists_every_endpoint_of_the_openapi_docume
         for method in operations:
             assert f"<code>{method.upper()} {path}</code>" in page.text, (method, path)
     assert "<script" not in page.text and "https://" not in page.text.split("</head>")[0]
+
+
+async def test_a_large_import_is_read_as_a_stream_with_the_same_answers(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over `PARSED_WHOLE` bytes the body is spooled and streamed (issue #19), same answers."""
+    from service.web import api_admin
+
+    monkeypatch.setattr(api_admin, "PARSED_WHOLE", 64)
+    document = json.loads(DEMO.read_text())
+    response = await served.api("POST", "/api/v1/admin/import", document)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"vendors": 2, "products": 5, "orders": 11}
+    document["orders"][3]["bills"][0]["amount"] = "-1"
+    refused = await served.api("POST", "/api/v1/admin/import", document)
+    assert refused.status_code == 422
+    assert refused.json()["error"].startswith("orders[3] (")
+    garbled = await served.http.post(
+        "/api/v1/admin/import",
+        content=json.dumps(document).encode()[:-10],
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert garbled.status_code == 400 and "not valid JSON" in garbled.json()["error"]
