@@ -92,7 +92,7 @@ async def build_runtime(
         clock = await clock_for(settings, store)
     mailbox = mailbox or Mailbox()
     transport: MailTransport = (
-        SmtpRelayTransport(settings.relay.host, settings.relay.port)
+        SmtpRelayTransport.to(settings.relay, local_hostname=settings.host_name)
         if settings.relay
         else CatcherTransport(mailbox)
     )

@@ -17,7 +17,7 @@ from service.web.http_hosts import LOOPBACK_NAMES, allowed_hosts, is_loopback_ho
 def banner(runtime: Runtime) -> str:
     s = runtime.settings
     web = _web(s)
-    mail = f"relay {s.relay.host}:{s.relay.port}" if s.relay else f"{web}/mail (built-in catcher)"
+    mail = f"relay {s.relay.url}" if s.relay else f"{web}/mail (built-in catcher)"
     clock = f"fake, now {runtime.clock.now().isoformat()}" if runtime.fake_clock else "system"
     lines = [
         f"maildesk serving {s.domain} on {s.db}",

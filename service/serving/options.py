@@ -62,7 +62,19 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
     option("--smtp-port", "SMTP listen port", "2525")
     option("--http-host", "web/API listen address", "127.0.0.1")
     option("--http-port", "web/API listen port", "8025")
-    option("--relay", "HOST:PORT of the SMTP relay for outgoing mail; none: the built-in catcher")
+    option(
+        "--relay",
+        "the SMTP relay for outgoing mail: smtp://HOST:PORT (STARTTLS when offered), "
+        "smtps://HOST:PORT (TLS from the start) or HOST:PORT; login from MAILDESK_RELAY_USER "
+        "and MAILDESK_RELAY_PASSWORD; none: the built-in catcher",
+    )
+    option(
+        "--relay-starttls",
+        "auto: upgrade whenever the relay offers STARTTLS (a failed upgrade is an error); "
+        "required: refuse a relay that does not offer it; off: never (a local relay without "
+        "a certificate)",
+        "auto",
+    )
     option(
         "--base-url",
         "public URL of the web server, used in links in emails; none: http://HTTP-HOST:HTTP-PORT",
@@ -88,7 +100,13 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
 
 async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) -> Settings:
     """Validate the flags, and settle the secret and admin token (persisted in local mode)."""
-    relay = parse_relay(args.relay)
+    relay = parse_relay(
+        args.relay,
+        starttls=args.relay_starttls,
+        username=env("relay_user"),
+        password=env("relay_password"),
+        ca_file=env("relay_ca_file"),
+    )
     local = relay is None
     secret_value = env("secret")
     admin_token = env("admin_token") or ""
@@ -141,4 +159,5 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         http_keep_alive_timeout=http.keep_alive_timeout,
         http_max_connections=http.max_connections,
         mode=mode,
+        hostname=(env("hostname") or "").lower(),
     )
