@@ -117,6 +117,8 @@ class Settings:
     http_max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
     mode: str = "production"
     hostname: str = ""
+    dkim_key: str | None = None  # the file of the key that signs every notification
+    dkim_selector: str | None = None
     """This server's own name: its EHLO to the relay, its SMTP greeting, its authserv-id."""
 
     @property

@@ -20,6 +20,7 @@ from service.inbound.intake import Intake, IntakeSettings
 from service.inbound.route import Router
 from service.inbound.smtp import ListenerHandler
 from service.outbound.compose import Composer, MailSettings
+from service.outbound.dkim_signing import DkimKey
 from service.outbound.outbox import OutboxWorker
 from service.outbound.render import Renderer
 from service.outbound.transport import CatcherTransport, MailTransport, SmtpRelayTransport
@@ -99,8 +100,15 @@ async def build_runtime(
     renderer = Renderer(settings.templates)
     desk = Desk(store, clock, MailIdentity(settings.domain))
     router = Router(settings.domain, settings.secret)
+    dkim = (
+        DkimKey.load(settings.dkim_key, settings.dkim_selector, settings.domain)
+        if settings.dkim_key and settings.dkim_selector
+        else None
+    )
     composer = Composer(
-        store, renderer, MailSettings(settings.secret, settings.domain, settings.public_base_url)
+        store,
+        renderer,
+        MailSettings(settings.secret, settings.domain, settings.public_base_url, dkim=dkim),
     )
     intake = Intake(
         desk,

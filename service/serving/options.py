@@ -19,6 +19,7 @@ from service.config import (
     DEFAULT_MAX_API_BODY,
     DEFAULT_MAX_IMPORT_BODY,
     DEFAULT_SMTP_PROCESSES,
+    ConfigError,
     Settings,
     env,
     http_limits_from_env,
@@ -29,6 +30,7 @@ from service.config import (
     parse_time,
     resolve_secret,
 )
+from service.outbound.dkim_signing import DkimKey
 from service.outbound.webhook_target import AllowList
 from service.store import Store
 
@@ -79,6 +81,12 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
         "--base-url",
         "public URL of the web server, used in links in emails; none: http://HTTP-HOST:HTTP-PORT",
     )
+    option(
+        "--dkim-key",
+        "the key that DKIM-signs every notification (`maildesk dkim keygen` makes one); "
+        "none: unsigned",
+    )
+    option("--dkim-selector", "the DKIM selector the key is published under")
     option("--templates", "a folder of templates that overrides the built-in ones")
     option("--webhook-allow-hosts", WEBHOOK_ALLOW_HOSTS_HELP)
     option(
@@ -122,6 +130,13 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
                 admin_token = secrets.token_urlsafe(24)
                 await q.settings.set(ADMIN_TOKEN_KEY, admin_token)
     secret = resolve_secret(secret_value, mode)
+    if bool(args.dkim_key) != bool(args.dkim_selector):
+        raise ConfigError(
+            "--dkim-key and --dkim-selector go together: the key file, and the selector its "
+            "public half is published under (`maildesk dkim keygen` prints both)"
+        )
+    if args.dkim_key:
+        DkimKey.load(args.dkim_key, args.dkim_selector, args.domain.lower())  # fail at start
     start = None
     if args.fake_clock and args.fake_clock != "resume":
         start = parse_time("fake-clock", args.fake_clock)
@@ -160,4 +175,6 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         http_max_connections=http.max_connections,
         mode=mode,
         hostname=(env("hostname") or "").lower(),
+        dkim_key=args.dkim_key or None,
+        dkim_selector=args.dkim_selector or None,
     )
