@@ -117,6 +117,10 @@ class Settings:
     http_max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
     mode: str = "production"
     hostname: str = ""
+    sender_auth: bool = False
+    """SPF, DKIM and DMARC judged here (`--sender-auth`; on by default with `--relay`)."""
+    dns: tuple[str, ...] = ()  # the resolvers to ask (`MAILDESK_DNS`); none: the system's
+    dns_timeout: float = 5.0  # seconds one lookup may take before the message gets a 451
     dkim_key: str | None = None  # the file of the key that signs every notification
     dkim_selector: str | None = None
     """This server's own name: its EHLO to the relay, its SMTP greeting, its authserv-id."""
@@ -153,6 +157,7 @@ class Settings:
         data["secret"] = base64.b64decode(data["secret"])
         data["trusted_authserv_ids"] = tuple(data.get("trusted_authserv_ids", ()))
         data["webhook_allow_hosts"] = tuple(data.get("webhook_allow_hosts", ()))
+        data["dns"] = tuple(data.get("dns", ()))
         if data["relay"] is not None:
             data["relay"] = Relay(**data["relay"])
         if data["fake_clock_start"] is not None:
@@ -240,6 +245,18 @@ def parse_relay(
         password=password or None,
         ca_file=ca_file or None,
     )
+
+
+def parse_switch(name: str, value: str | None, default: bool) -> bool:
+    """`on`/`off` (also yes/no, true/false, 1/0); `default` when not given."""
+    if value is None or value == "":
+        return default
+    word = value.strip().lower()
+    if word in ("on", "yes", "true", "1"):
+        return True
+    if word in ("off", "no", "false", "0"):
+        return False
+    raise ConfigError(f"--{name} {value!r}: expected on or off")
 
 
 def parse_port(name: str, value: str | int) -> int:

@@ -18,6 +18,7 @@ from service.config import Settings
 from service.desk import Committed, Desk, MailIdentity
 from service.inbound.intake import Intake, IntakeSettings
 from service.inbound.route import Router
+from service.inbound.sender_auth import Resolver, SenderAuthenticator
 from service.inbound.smtp import ListenerHandler
 from service.outbound.compose import Composer, MailSettings
 from service.outbound.dkim_signing import DkimKey
@@ -119,6 +120,13 @@ async def build_runtime(
             new_tickets_per_hour=settings.new_tickets_per_hour,
             spool_dir=_spool_dir(settings.db),
             trusted_authserv_ids=settings.trusted_authserv_ids,
+        ),
+        authenticator=(
+            SenderAuthenticator(
+                settings.host_name, Resolver(settings.dns, timeout=settings.dns_timeout)
+            )
+            if settings.sender_auth
+            else None
         ),
     )
     scheduler = Scheduler(store, desk, clock)

@@ -389,6 +389,8 @@ class Maildesk:
             "0",
             "--relay",
             relay,
+            "--sender-auth",  # the load's made-up domains have no DNS records
+            "off",
             "--fake-clock",
             clock,
             "--smtp-processes",

@@ -43,7 +43,14 @@ TOO_MANY_RECIPIENTS = SmtpReply(
 DMARC_FAILED = SmtpReply(
     550,
     "5.7.1",
-    "The sender's domain failed DMARC at the receiving server; nothing was changed",
+    "The sender's domain failed DMARC (the From address is not proven to be the sender's); "
+    "nothing was changed",
+)
+DNS_UNAVAILABLE = SmtpReply(
+    451,
+    "4.4.3",
+    "Could not check the sender's SPF, DKIM or DMARC records (a DNS lookup failed); "
+    "please retry later",
 )
 UNREADABLE_SENDER = SmtpReply(
     550,

@@ -4,7 +4,11 @@ The SMTP handler hands every accepted message here and answers with the
 SMTP reply this returns. The order of checks is the order of trust:
 
 1. the same delivery seen before acts once (Message-ID, recipient, body);
-2. DMARC failing at the receiving server: refused, nothing acts;
+2. DMARC failing at the receiving server: refused, nothing acts. With
+   sender authentication on (`SenderAuthenticator`, when maildesk is the
+   MX), that server is maildesk itself: SPF, DKIM and DMARC are judged
+   before anything else and written as `Authentication-Results` on top of
+   the kept raw message; a DNS failure answers `451` and nothing is kept;
 3. automatic mail (auto-replies, lists, bounces, delay reports) never acts;
    a bounce of one of our notifications marks that address as bouncing;
 4. the recipient decides the intent (`route`); the `From` must be the party
@@ -39,6 +43,7 @@ from service.inbound.guard import (
     auto_generated_reason,
     delivery_report,
     dmarc_failed,
+    dmarc_recorded,
 )
 from service.inbound.parse import InboundMail, parse_mail
 from service.inbound.route import (
@@ -49,6 +54,12 @@ from service.inbound.route import (
     Router,
     TicketReply,
     VendorCommand,
+)
+from service.inbound.sender_auth import (
+    Client,
+    DnsUnavailable,
+    SenderAuthenticator,
+    authentication_results,
 )
 from service.private_files import owner_only_folder, write_owner_only
 from service.store import InboundReceipt, StorageError, Store
@@ -84,12 +95,20 @@ class Intake:
         router: Router,
         clock: Clock,
         settings: IntakeSettings | None = None,
+        *,
+        authenticator: SenderAuthenticator | None = None,
     ) -> None:
         self.desk = desk
         self.store = store
         self.router = router
         self.clock = clock
-        self.settings = settings = settings or IntakeSettings()
+        self.authenticator = authenticator
+        settings = settings or IntakeSettings()
+        self.upstream_ids = settings.trusted_authserv_ids  # the operator's servers, not us
+        if authenticator is not None:  # our own results are believed, as the MX's
+            trusted = (*settings.trusted_authserv_ids, authenticator.authserv_id)
+            settings = replace(settings, trusted_authserv_ids=trusted)
+        self.settings = settings
         self.actions = MailActions(
             desk,
             MailLimits(
@@ -100,8 +119,23 @@ class Intake:
         )
 
     @traced("Intake.receive (one message: parse, checks, funnel, all recipients)")
-    async def receive(self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str]) -> SmtpReply:
-        """Act on one message for each of its recipients; return the SMTP reply."""
+    async def receive(
+        self,
+        raw: bytes,
+        mail_from: str,
+        rcpt_tos: Sequence[str],
+        client: Client | None = None,
+    ) -> SmtpReply:
+        """Act on one message for each of its recipients; return the SMTP reply.
+
+        `client` is the sending server as the session saw it, for SPF; without
+        it (mail handed over in-process) the message is taken as it is.
+        """
+        if self.authenticator is not None:
+            judged = await self._judge(raw, mail_from, client)
+            if isinstance(judged, SmtpReply):
+                return judged
+            raw = judged
         try:
             mail = await anyio.to_thread.run_sync(parse_mail, raw)
             replies = [await self._for_recipient(mail, raw, mail_from, rcpt) for rcpt in rcpt_tos]
@@ -111,6 +145,24 @@ class Intake:
             return codes.TRY_LATER
         refusals = [r for r in replies if not r.accepted]
         return refusals[0] if refusals else replies[0] if len(replies) == 1 else codes.ACCEPTED
+
+    async def _judge(self, raw: bytes, mail_from: str, client: Client | None) -> bytes | SmtpReply:
+        """`raw` with our `Authentication-Results` on top, or the reply when DNS failed.
+
+        A header naming our own host is removed whoever wrote it; a message a
+        trusted upstream server already judged is not judged again.
+        """
+        authenticator = self.authenticator
+        assert authenticator is not None
+        raw = authenticator.unstamped(raw)
+        if client is None or dmarc_recorded(authentication_results(raw), self.upstream_ids):
+            return raw
+        try:
+            verdict = await anyio.to_thread.run_sync(authenticator.check, raw, client, mail_from)
+        except DnsUnavailable as error:
+            log.warning("deferred mail from <%s> at %s: %s", mail_from, client.ip, error)
+            return codes.DNS_UNAVAILABLE
+        return authenticator.stamped(raw, verdict)
 
     async def _for_recipient(
         self, mail: InboundMail, raw: bytes, mail_from: str, rcpt: str

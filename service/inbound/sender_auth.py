@@ -47,6 +47,8 @@ import dns.resolver
 import spf
 from publicsuffix2 import PublicSuffixList
 
+from service.config import ConfigError
+
 __all__ = ["Client", "DnsUnavailable", "Resolver", "SenderAuthenticator", "Verdict"]
 
 _PSL = PublicSuffixList()
@@ -71,7 +73,13 @@ class Resolver:
     """dnspython, with answers cached for their TTLs, at `MAILDESK_DNS` or the system's servers."""
 
     def __init__(self, nameservers: Sequence[str] = (), *, timeout: float = 5.0) -> None:
-        resolver = dns.resolver.Resolver(configure=not nameservers)
+        try:
+            resolver = dns.resolver.Resolver(configure=not nameservers)
+        except dns.resolver.NoResolverConfiguration:
+            raise ConfigError(
+                "no DNS resolver is configured on this machine (/etc/resolv.conf); set "
+                "MAILDESK_DNS to one, e.g. 127.0.0.1:53, or --sender-auth off"
+            ) from None
         if nameservers:
             addresses, ports = zip(*(_host_port(server) for server in nameservers), strict=True)
             resolver.nameservers = list(addresses)
@@ -155,7 +163,11 @@ class SenderAuthenticator:
     def stamped(self, raw: bytes, verdict: Verdict) -> bytes:
         """`raw` with our header on top, any header claiming to be ours removed (RFC 8601 §5)."""
         header = f"Authentication-Results: {verdict.header(self.authserv_id)}\r\n".encode()
-        return header + _without_our_headers(raw, self.authserv_id)
+        return header + self.unstamped(raw)
+
+    def unstamped(self, raw: bytes) -> bytes:
+        """`raw` without any `Authentication-Results` header that claims our authserv-id."""
+        return _without_our_headers(raw, self.authserv_id)
 
     def _spf(self, client: Client, mail_from: str) -> tuple[str, str]:
         sender = mail_from.strip().strip("<>")
@@ -183,8 +195,8 @@ class SenderAuthenticator:
         for index in range(count):
             try:
                 ok = verifier.verify(idx=index, dnsfunc=self._dkim_txt)
-            except dkim.DKIMException:
-                ok = None
+            except dkim.DKIMException:  # a body hash that differs, a broken tag: not verified
+                ok = False
             fields = verifier.signature_fields or {}
             results.append(
                 DkimResult(
@@ -255,6 +267,12 @@ def org_domain(domain: str) -> str:
     return str(found or domain).lower()
 
 
+def authentication_results(raw: bytes) -> list[str]:
+    """The `Authentication-Results` values in the head of `raw`, top first."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return [str(value) for value in headers.get_all("Authentication-Results") or []]
+
+
 def _from_domain(raw: bytes) -> str:
     """The domain of the single `From` address; "" when there is none or more than one."""
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
@@ -292,4 +310,4 @@ def _without_our_headers(raw: bytes, authserv_id: str) -> bytes:
     return b"".join(kept) + body
 
 
-__all__ += ["DkimResult", "org_domain"]
+__all__ += ["DkimResult", "authentication_results", "org_domain"]

@@ -19,6 +19,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from service.inbound import codes
 from service.inbound.intake import Intake
 from service.inbound.route import Router
+from service.inbound.sender_auth import Client
 
 MAX_RECIPIENTS = 50
 
@@ -95,8 +96,13 @@ class ListenerHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         self._open.add(envelope)
         try:
+            peer = session.peer
+            client = Client(
+                str(peer[0]) if isinstance(peer, tuple) and peer else "",
+                str(session.host_name or ""),
+            )
             reply = await self.intake.receive(
-                bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos)
+                bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos), client
             )
             return str(reply)
         finally:

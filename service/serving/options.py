@@ -27,6 +27,8 @@ from service.config import (
     parse_list,
     parse_port,
     parse_relay,
+    parse_seconds,
+    parse_switch,
     parse_time,
     resolve_secret,
 )
@@ -87,6 +89,11 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
         "none: unsigned",
     )
     option("--dkim-selector", "the DKIM selector the key is published under")
+    option(
+        "--sender-auth",
+        "on: judge SPF, DKIM and DMARC of every message here, as the MX (needs DNS); "
+        "off: only believe MAILDESK_TRUSTED_AUTHSERV_IDS; none: on with --relay, off without",
+    )
     option("--templates", "a folder of templates that overrides the built-in ones")
     option("--webhook-allow-hosts", WEBHOOK_ALLOW_HOSTS_HELP)
     option(
@@ -175,6 +182,11 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         http_max_connections=http.max_connections,
         mode=mode,
         hostname=(env("hostname") or "").lower(),
+        sender_auth=parse_switch(
+            "sender-auth", args.sender_auth, default=relay is not None and mode != "demo"
+        ),
+        dns=parse_list(env("dns")),
+        dns_timeout=parse_seconds("MAILDESK_DNS_TIMEOUT", env("dns_timeout") or 5.0),
         dkim_key=args.dkim_key or None,
         dkim_selector=args.dkim_selector or None,
     )
