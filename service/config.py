@@ -121,6 +121,9 @@ class Settings:
     """SPF, DKIM and DMARC judged here (`--sender-auth`; on by default with `--relay`)."""
     dns: tuple[str, ...] = ()  # the resolvers to ask (`MAILDESK_DNS`); none: the system's
     dns_timeout: float = 5.0  # seconds one lookup may take before the message gets a 451
+    tls_cert: str | None = None  # the listener's certificate chain (PEM), for STARTTLS
+    tls_key: str | None = None
+    smtp_require_tls: bool = False  # refuse mail sent without STARTTLS
     dkim_key: str | None = None  # the file of the key that signs every notification
     dkim_selector: str | None = None
     """This server's own name: its EHLO to the relay, its SMTP greeting, its authserv-id."""

@@ -20,6 +20,7 @@ from service.inbound.intake import Intake, IntakeSettings
 from service.inbound.route import Router
 from service.inbound.sender_auth import Resolver, SenderAuthenticator
 from service.inbound.smtp import ListenerHandler
+from service.inbound.tls import ListenerTls
 from service.outbound.compose import Composer, MailSettings
 from service.outbound.dkim_signing import DkimKey
 from service.outbound.outbox import OutboxWorker
@@ -46,6 +47,8 @@ class Runtime:
     listener: ListenerHandler
     mailbox: Mailbox
     renderer: Renderer
+    tls: ListenerTls | None = None
+    """The listener's STARTTLS certificate (`--tls-cert`), reloaded on SIGHUP."""
 
     @property
     def webhook_allow(self) -> AllowList:
@@ -150,6 +153,9 @@ async def build_runtime(
         listener=ListenerHandler(intake, router),
         mailbox=mailbox,
         renderer=renderer,
+        tls=ListenerTls(settings.tls_cert, settings.tls_key)
+        if settings.tls_cert and settings.tls_key
+        else None,
     )
 
 

@@ -32,6 +32,7 @@ from service.config import (
     parse_time,
     resolve_secret,
 )
+from service.inbound.tls import ListenerTls
 from service.outbound.dkim_signing import DkimKey
 from service.outbound.webhook_target import AllowList
 from service.store import Store
@@ -94,6 +95,17 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
         "on: judge SPF, DKIM and DMARC of every message here, as the MX (needs DNS); "
         "off: only believe MAILDESK_TRUSTED_AUTHSERV_IDS; none: on with --relay, off without",
     )
+    option(
+        "--tls-cert",
+        "the SMTP listener's certificate chain (PEM) for STARTTLS, reloaded on SIGHUP; "
+        "none: no STARTTLS",
+    )
+    option("--tls-key", "the private key (PEM) of --tls-cert")
+    option(
+        "--smtp-require-tls",
+        "on: refuse mail from a client that did not start TLS first (needs --tls-cert)",
+        "off",
+    )
     option("--templates", "a folder of templates that overrides the built-in ones")
     option("--webhook-allow-hosts", WEBHOOK_ALLOW_HOSTS_HELP)
     option(
@@ -142,6 +154,15 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
             "--dkim-key and --dkim-selector go together: the key file, and the selector its "
             "public half is published under (`maildesk dkim keygen` prints both)"
         )
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together: the certificate and its key")
+    require_tls = parse_switch("smtp-require-tls", args.smtp_require_tls, default=False)
+    if require_tls and not args.tls_cert:
+        raise ConfigError(
+            "--smtp-require-tls on needs a certificate: give --tls-cert and --tls-key"
+        )
+    if args.tls_cert:
+        ListenerTls(args.tls_cert, args.tls_key)  # fail at start, with the fix
     if args.dkim_key:
         DkimKey.load(args.dkim_key, args.dkim_selector, args.domain.lower())  # fail at start
     start = None
@@ -187,6 +208,9 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         ),
         dns=parse_list(env("dns")),
         dns_timeout=parse_seconds("MAILDESK_DNS_TIMEOUT", env("dns_timeout") or 5.0),
+        tls_cert=args.tls_cert or None,
+        tls_key=args.tls_key or None,
+        smtp_require_tls=require_tls,
         dkim_key=args.dkim_key or None,
         dkim_selector=args.dkim_selector or None,
     )

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import Process, TaskStatus
 
 from service.catcher.app import run_catcher
 from service.clock import SharedTime
@@ -70,10 +70,11 @@ async def serve(
             )
             async with (
                 serve_listener(runtime, smtp_socket),
-                helper_listeners(settings, shared_time),
+                helper_listeners(settings, shared_time) as helpers,
                 anyio.create_task_group() as group,
             ):
                 group.start_soon(_stop_on_signal, group.cancel_scope)
+                group.start_soon(_reload_on_sighup, runtime, helpers)
                 group.start_soon(runtime.scheduler.run_forever)
                 group.start_soon(runtime.outbox.run_forever)
                 app = build_app(runtime)
@@ -104,6 +105,20 @@ def _shared_fake_clock(runtime: Runtime) -> Iterator[SharedTime | None]:
     finally:
         clock.share(None)
         shared.close()
+
+
+async def _reload_on_sighup(runtime: Runtime, helpers: list[Process]) -> None:
+    """SIGHUP: take up a renewed TLS certificate here and in every SMTP helper process."""
+    try:
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            async for _ in signals:
+                if runtime.tls is not None:
+                    runtime.tls.reload()
+                for helper in helpers:
+                    if helper.returncode is None:
+                        helper.send_signal(signal.SIGHUP)
+    except (NotImplementedError, ValueError):  # not the main thread: nothing to reload on
+        await anyio.sleep_forever()
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
