@@ -8,7 +8,7 @@ database. Nothing here holds business rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from service.inbound.route import Router
 from service.inbound.sender_auth import Resolver, SenderAuthenticator
 from service.inbound.smtp import ListenerHandler
 from service.inbound.tls import ListenerTls
+from service.metrics import Metrics
 from service.outbound.compose import Composer, MailSettings
 from service.outbound.dkim_signing import DkimKey
 from service.outbound.outbox import OutboxWorker
@@ -49,6 +50,8 @@ class Runtime:
     renderer: Renderer
     tls: ListenerTls | None = None
     """The listener's STARTTLS certificate (`--tls-cert`), reloaded on SIGHUP."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """What `/metrics` shows; the listener, the outbox and the web app count into it."""
 
     @property
     def webhook_allow(self) -> AllowList:
@@ -96,6 +99,7 @@ async def build_runtime(
     if clock is None:
         clock = await clock_for(settings, store)
     mailbox = mailbox or Mailbox()
+    metrics = Metrics()
     transport: MailTransport = (
         SmtpRelayTransport.to(settings.relay, local_hostname=settings.host_name)
         if settings.relay
@@ -139,6 +143,7 @@ async def build_runtime(
         transport,
         composer,
         webhooks=WebhookSender(AllowList.parse(settings.webhook_allow_hosts)),
+        metrics=metrics,
     )
     desk.on_commit(lambda done: _wake(done, scheduler, outbox))
     return Runtime(
@@ -150,9 +155,10 @@ async def build_runtime(
         outbox=outbox,
         intake=intake,
         router=router,
-        listener=ListenerHandler(intake, router),
+        listener=ListenerHandler(intake, router, metrics=metrics),
         mailbox=mailbox,
         renderer=renderer,
+        metrics=metrics,
         tls=ListenerTls(settings.tls_cert, settings.tls_key)
         if settings.tls_cert and settings.tls_key
         else None,

@@ -11,6 +11,7 @@ message caused is committed. Message size is enforced by aiosmtpd itself
 
 from __future__ import annotations
 
+import time
 import weakref
 from typing import Any
 
@@ -20,15 +21,22 @@ from service.inbound import codes
 from service.inbound.intake import Intake
 from service.inbound.route import Router
 from service.inbound.sender_auth import Client
+from service.metrics import Metrics
 
 MAX_RECIPIENTS = 50
 
 
 class ListenerHandler:
     def __init__(
-        self, intake: Intake, router: Router, *, max_recipients: int = MAX_RECIPIENTS
+        self,
+        intake: Intake,
+        router: Router,
+        *,
+        max_recipients: int = MAX_RECIPIENTS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.intake = intake
+        self.metrics = metrics
         self.router = router
         self.max_recipients = max_recipients
         self.stopping = False
@@ -95,6 +103,7 @@ class ListenerHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         self._open.add(envelope)
+        started = time.perf_counter()
         try:
             peer = session.peer
             client = Client(
@@ -104,6 +113,8 @@ class ListenerHandler:
             reply = await self.intake.receive(
                 bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos), client
             )
+            if self.metrics is not None:
+                self.metrics.smtp_reply(reply.code, time.perf_counter() - started)
             return str(reply)
         finally:
             self._open.discard(envelope)

@@ -21,6 +21,7 @@ import anyio.lowlevel
 
 from service.clock import Clock
 from service.leases import LEASE, renewing
+from service.metrics import Metrics
 from service.outbound.compose import Composer, Snapshots
 from service.outbound.render import RenderError, UnknownNotificationKind
 from service.outbound.transport import (
@@ -61,6 +62,7 @@ class OutboxWorker(Worker):
         concurrency: int = 16,
         poll_interval: float = 1.0,
         webhooks: WebhookSender | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(poll_interval)
         self.store = store
@@ -70,6 +72,7 @@ class OutboxWorker(Worker):
         self.batch = batch
         self.concurrency = concurrency
         self.webhooks = webhooks or WebhookSender()
+        self.metrics = metrics
         self.relay_down_until: datetime | None = None
         self._relay_failures = 0
         self._lock = anyio.Lock()
@@ -161,6 +164,8 @@ class OutboxWorker(Worker):
         async with self.store.transaction() as q:
             for mail in claimed:
                 outcome, error = results.get(mail.id, ("release", ""))
+                if self.metrics is not None and outcome != "release":
+                    self.metrics.delivered(outcome)
                 if outcome == "sent":
                     sent.append(mail.id)
                 elif outcome == "failed":

@@ -134,6 +134,14 @@ class OutboxRepository(Repository):
             )
         )
 
+    async def oldest_waiting(self) -> datetime | None:
+        """When the oldest delivery still waiting (pending or retrying) was queued."""
+        return as_optional_time(
+            await self.sql.fetchval(
+                "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'retrying')"
+            )
+        )
+
 
 def _columns(item: OutboxItem) -> tuple[object, ...]:
     record = item.record
