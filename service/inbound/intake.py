@@ -32,6 +32,7 @@ from pathlib import Path
 
 import anyio
 
+from service import logs
 from service.clock import Clock
 from service.desk import Desk, DeskError, DuplicateDelivery
 from service.domain.records import TicketType
@@ -138,6 +139,7 @@ class Intake:
             raw = judged
         try:
             mail = await anyio.to_thread.run_sync(parse_mail, raw)
+            logs.annotate(message_id=mail.message_id)
             replies = [await self._for_recipient(mail, raw, mail_from, rcpt) for rcpt in rcpt_tos]
         except Exception as error:  # every failure keeps the message and asks for a retry
             log.exception("inbound message from <%s> failed; kept for the operator", mail_from)

@@ -43,6 +43,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from service import logs
 from service.clock import FollowingClock, SharedTime
 from service.config import Settings
 from service.inbound.smtp_server import serve_smtp
@@ -200,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_json(sys.stdin.readline())
+    logs.configure(settings.log_format)
     anyio.run(_run_helper, settings, int(args[0]) if args else None)
     return 0
 

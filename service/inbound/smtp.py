@@ -11,17 +11,21 @@ message caused is committed. Message size is enforced by aiosmtpd itself
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from service import logs
 from service.inbound import codes
 from service.inbound.intake import Intake
 from service.inbound.route import Router
 from service.inbound.sender_auth import Client
 from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 50
 
@@ -98,23 +102,39 @@ class ListenerHandler:
         envelope.rcpt_tos.append(address)
         return str(codes.RECIPIENT_OK)
 
+    def _purposes(self, recipients: list[str]) -> str:
+        """What the recipients are for, never the addresses: reply and command addresses are
+        unguessable capabilities, and a log is read by more people than a mailbox."""
+        return ", ".join(type(self.router.route(r)).__name__ for r in recipients) or "nobody"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw: Any = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         self._open.add(envelope)
         started = time.perf_counter()
+        peer = session.peer
+        client = Client(
+            str(peer[0]) if isinstance(peer, tuple) and peer else "",
+            str(session.host_name or ""),
+        )
         try:
-            peer = session.peer
-            client = Client(
-                str(peer[0]) if isinstance(peer, tuple) and peer else "",
-                str(session.host_name or ""),
-            )
-            reply = await self.intake.receive(
-                bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos), client
-            )
+            with logs.context(request_id=logs.new_request_id()):
+                reply = await self.intake.receive(
+                    bytes(raw), envelope.mail_from or "", list(envelope.rcpt_tos), client
+                )
+                seconds = time.perf_counter() - started
+                log.info(
+                    "SMTP message from %s <%s> for %s answered %s %s in %.0f ms",
+                    client.ip,
+                    envelope.mail_from or "",
+                    self._purposes(envelope.rcpt_tos),
+                    reply.code,
+                    reply.status,
+                    seconds * 1000,
+                )
             if self.metrics is not None:
-                self.metrics.smtp_reply(reply.code, time.perf_counter() - started)
+                self.metrics.smtp_reply(reply.code, seconds)
             return str(reply)
         finally:
             self._open.discard(envelope)

@@ -225,6 +225,13 @@ class OutboxWorker(Worker):
             return "failed", str(error)
         self._relay_failures = 0
         self.relay_down_until = None
+        log.info(
+            "sent outbox #%s (%s) to <%s>",
+            outbox_id,
+            email.kind,
+            email.to_address,
+            extra={"ticket": email.ticket_number, "message_id": email.message_id},
+        )
         return "sent", ""
 
     async def _post_webhook(self, outbox_id: int, webhook: WebhookItem) -> tuple[str, str]:

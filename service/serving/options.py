@@ -33,6 +33,7 @@ from service.config import (
     resolve_secret,
 )
 from service.inbound.tls import ListenerTls
+from service.logs import FORMATS
 from service.outbound.dkim_signing import DkimKey
 from service.outbound.webhook_target import AllowList
 from service.store import Store
@@ -45,6 +46,13 @@ WEBHOOK_ALLOW_HOSTS_HELP = (
     "internal webhook targets to allow, comma-separated host names, addresses or networks "
     "(e.g. hooks.internal,10.0.0.0/8); by default webhooks go to public addresses only"
 )
+
+
+def parse_log_format(value: str | None) -> str:
+    word = (value or "human").strip().lower()
+    if word not in FORMATS:
+        raise ConfigError(f"--log-format {value!r}: expected one of {', '.join(FORMATS)}")
+    return word
 
 
 def bundled(name: str) -> Path:
@@ -105,6 +113,11 @@ def add_serve_options(parser: argparse.ArgumentParser, db_default: str = DEFAULT
         "--smtp-require-tls",
         "on: refuse mail from a client that did not start TLS first (needs --tls-cert)",
         "off",
+    )
+    option(
+        "--log-format",
+        "human: one readable line per event on stderr; json: one JSON object a line",
+        "human",
     )
     option("--templates", "a folder of templates that overrides the built-in ones")
     option("--webhook-allow-hosts", WEBHOOK_ALLOW_HOSTS_HELP)
@@ -208,6 +221,7 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         ),
         dns=parse_list(env("dns")),
         dns_timeout=parse_seconds("MAILDESK_DNS_TIMEOUT", env("dns_timeout") or 5.0),
+        log_format=parse_log_format(args.log_format),
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
         smtp_require_tls=require_tls,

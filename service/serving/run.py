@@ -20,6 +20,7 @@ from dataclasses import replace
 import anyio
 from anyio.abc import Process, TaskStatus
 
+from service import logs
 from service.catcher.app import run_catcher
 from service.clock import SharedTime
 from service.config import (
@@ -143,6 +144,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     except BaseException:
         await store.close()
         raise
+    logs.configure(settings.log_format)
     await serve(settings, store=store, on_ready=lambda runtime: print(banner(runtime), flush=True))
     return 0
 

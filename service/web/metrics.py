@@ -11,14 +11,19 @@ crawler cannot grow it without bound.
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import logs
 from service.metrics import CONTENT_TYPE, Metrics
 from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 async def metrics(request: Request) -> Response:
@@ -54,13 +59,25 @@ class RequestTiming:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        offered = Headers(scope=scope).get("x-request-id")
+        status = 0
 
         async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
-                route = scope.get("route")
-                self.metrics.http_seconds.labels(
-                    method=scope["method"], route=getattr(route, "path", "unmatched")
-                ).observe(time.perf_counter() - started)
+                route = getattr(scope.get("route"), "path", "unmatched")
+                seconds = time.perf_counter() - started
+                self.metrics.http_seconds.labels(method=scope["method"], route=route).observe(
+                    seconds
+                )
+                # The route, never the path: paths carry signed links and secrets.
+                log.info("HTTP %s %s %s in %.0f ms", scope["method"], route, status, seconds * 1000)
 
-        await self.app(scope, receive, timed_send)
+        with logs.context(request_id=logs.new_request_id(offered)) as fields:
+            request_id = fields["request_id"]
+            await self.app(scope, receive, timed_send)
