@@ -121,6 +121,7 @@ class Settings:
     """SPF, DKIM and DMARC judged here (`--sender-auth`; on by default with `--relay`)."""
     dns: tuple[str, ...] = ()  # the resolvers to ask (`MAILDESK_DNS`); none: the system's
     dns_timeout: float = 5.0  # seconds one lookup may take before the message gets a 451
+    keep_raw_mail_days: int = 0  # days received mail is kept whole; 0: for good
     log_format: str = "human"  # or "json": one object a line (`--log-format`)
     tls_cert: str | None = None  # the listener's certificate chain (PEM), for STARTTLS
     tls_key: str | None = None

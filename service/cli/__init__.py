@@ -19,6 +19,7 @@ import anyio
 from service.bench import cli as bench
 from service.catalog import ImportError_
 from service.catcher.app import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT
+from service.cli.backup import cmd_backup
 from service.cli.demo import cmd_demo
 from service.cli.dkim import cmd_dkim
 from service.cli.operator import (
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--to", action="append", help="envelope recipient, repeatable; none: the To header"
     )
+
+    p = command(
+        "backup", "copy the SQLite database consistently, even while serve runs", cmd_backup
+    )
+    p.add_argument("file", help="the new file to write (never an existing one)")
+    _db_option(p)
 
     p = command(
         "dkim", "make a DKIM signing key for notifications and print its DNS record", cmd_dkim

@@ -222,6 +222,9 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         dns=parse_list(env("dns")),
         dns_timeout=parse_seconds("MAILDESK_DNS_TIMEOUT", env("dns_timeout") or 5.0),
         log_format=parse_log_format(args.log_format),
+        keep_raw_mail_days=parse_count(
+            "MAILDESK_KEEP_RAW_MAIL_DAYS", env("keep_raw_mail_days") or 0, least=0, flag=False
+        ),
         tls_cert=args.tls_cert or None,
         tls_key=args.tls_key or None,
         smtp_require_tls=require_tls,

@@ -29,6 +29,7 @@ from service.config import (
     parse_port,
 )
 from service.inbound.listeners import helper_listeners, serve_listener
+from service.retention import RawMailRetention
 from service.runtime import Runtime, build_runtime
 from service.serving.banner import banner
 from service.serving.options import settings_from
@@ -78,6 +79,11 @@ async def serve(
                 group.start_soon(_reload_on_sighup, runtime, helpers)
                 group.start_soon(runtime.scheduler.run_forever)
                 group.start_soon(runtime.outbox.run_forever)
+                group.start_soon(
+                    RawMailRetention(
+                        runtime.store, runtime.clock, settings.keep_raw_mail_days
+                    ).run_forever
+                )
                 app = build_app(runtime)
                 group.start_soon(serve_http, app, http_socket, settings.http_limits)
                 group.start_soon(app.state.catcher_live.stop_when_cancelled)

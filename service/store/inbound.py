@@ -91,6 +91,20 @@ class InboundRepository(Repository):
             limit,
         )
 
+    async def forget_raw_before(self, cutoff: datetime) -> int:
+        """Empty the kept raw message of every message received before `cutoff` (retention).
+
+        The row stays (what it was, who sent it, what it did, its body hash
+        for recognising a second delivery); only the customer's words go.
+        """
+        rows = await self.sql.fetch(
+            """UPDATE inbound_messages SET raw = ?, detail = detail || ' (raw message removed)'
+               WHERE received_at < ? AND LENGTH(raw) > 0 RETURNING id""",
+            b"",
+            cutoff,
+        )
+        return len(rows)
+
     async def raw(self, inbound_id: int) -> bytes | None:
         value = await self.sql.fetchval("SELECT raw FROM inbound_messages WHERE id = ?", inbound_id)
         return None if value is None else bytes(value)
