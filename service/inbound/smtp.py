@@ -64,13 +64,18 @@ class ListenerHandler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        """Advertise PIPELINING (RFC 2920), so sending servers batch MAIL, RCPT and DATA.
+        """Advertise PIPELINING (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034) and DSN (RFC 3461).
 
-        aiosmtpd already serves it: commands are read from one buffered stream, in
-        order, and each is answered in turn; nothing unread is ever discarded.
+        aiosmtpd already serves pipelining: commands are read from one buffered
+        stream, in order, and each is answered in turn. Every reply carries an
+        enhanced code (`GuardedSession.push`). DSN: its parameters are accepted
+        (`GuardedSession.smtp_MAIL`/`smtp_RCPT`); a failure is always the SMTP
+        reply itself, so the sending server writes the failure notice, and a
+        `250` means the message was acted on (no success notice is sent).
         """
         session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        extensions = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES", "250-DSN"]
+        return [*responses[:-1], *extensions, responses[-1]]
 
     async def handle_MAIL(
         self,
