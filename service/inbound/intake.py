@@ -63,7 +63,7 @@ from service.inbound.sender_auth import (
     authentication_results,
 )
 from service.private_files import owner_only_folder, write_owner_only
-from service.store import InboundReceipt, StorageError, Store
+from service.store import EmailItem, InboundReceipt, StorageError, Store
 from service.tracing import traced
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,10 @@ class Intake:
                 return codes.DMARC_FAILED
             automatic = auto_generated_reason(mail, mail_from)
             if automatic is not None or isinstance(intent, Bounces):
-                await self._automatic(mail, receipt, automatic or "sent to the bounce address")
+                bounced = intent.outbox_id if isinstance(intent, Bounces) else None
+                await self._automatic(
+                    mail, receipt, automatic or "sent to the bounce address", bounced
+                )
                 return codes.IGNORED_AUTOMATIC
             if not mail.from_address:
                 # Nobody to answer and nobody to act as: refused while the sending server
@@ -197,7 +200,12 @@ class Intake:
                     replace(receipt, status="refused", detail="no readable From address")
                 )
                 return codes.UNREADABLE_SENDER
-            return await self._act(mail, receipt, intent)
+            reply = await self._act(mail, receipt, intent)
+            if reply.accepted and await self._was_bouncing(mail.from_address):
+                log.info(
+                    "<%s> wrote in again; it is no longer marked as bouncing", mail.from_address
+                )
+            return reply
         except DuplicateDelivery:
             return codes.DUPLICATE
         except NotAuthorised as refusal:
@@ -221,19 +229,49 @@ class Intake:
             return await self.actions.new_request(mail, receipt, intent.type)
         raise NotAuthorised("That address does not take mail")  # RCPT filtering stops this first
 
-    async def _automatic(self, mail: InboundMail, receipt: InboundReceipt, reason: str) -> None:
-        """Keep automatic mail; a bounce of one of ours marks the address, in one transaction."""
+    async def _automatic(
+        self,
+        mail: InboundMail,
+        receipt: InboundReceipt,
+        reason: str,
+        outbox_id: int | None = None,
+    ) -> None:
+        """Keep automatic mail; a hard bounce of one of ours marks the address, in one
+        transaction. `outbox_id` is the notification a VERP bounce address names."""
         report = delivery_report(mail)
         if report is None or not report.is_bounce:
             await self.desk.keep(replace(receipt, status="ignored", detail=reason))
             return
-        bounced = await self._bounced_addresses(report)
+        hard = [r for r in report.recipients if r.action == "failed" and r.status[:1] != "4"]
+        if not hard:  # a failure the remote server calls temporary: noted, not marked
+            await self.desk.keep(replace(receipt, status="ignored", detail="soft bounce"))
+            return
+        if outbox_id is not None:
+            bounced, about = await self._verp_bounced(outbox_id)
+        else:
+            bounced, about = await self._bounced_addresses(report), report.original_message_id
+        why = "; ".join(f"{r.status} {r.diagnostic}".strip() for r in hard)
         detail = f"bounce of {', '.join(bounced) or 'an unknown message'}"
         await self.desk.mark_bouncing(
             bounced,
-            f"bounce of {report.original_message_id}",
+            f"bounce of {about or 'a notification'}: {why}"[:500],
             replace(receipt, status="ignored", detail=detail),
         )
+
+    async def _verp_bounced(self, outbox_id: int) -> tuple[list[str], str]:
+        """The address and Message-ID of the notification a VERP bounce names."""
+        async with self.store.reading() as q:
+            sent = await q.outbox.by_id(outbox_id)
+        if sent is None or not isinstance(sent.item, EmailItem):
+            return [], ""
+        return [sent.item.to_address.lower()], sent.item.message_id
+
+    async def _was_bouncing(self, address: str) -> bool:
+        """Clear the bouncing mark of an address that wrote in (one read when it has none)."""
+        async with self.store.reading() as q:
+            if not await q.inbound.is_bouncing(address):
+                return False
+        return await self.desk.clear_bouncing(address)
 
     async def _bounced_addresses(self, report: DeliveryReport) -> list[str]:
         """The failed recipients of the notification the report is about (none if not ours)."""

@@ -22,6 +22,7 @@ import anyio.lowlevel
 from service.clock import Clock
 from service.leases import LEASE, renewing
 from service.metrics import Metrics
+from service.outbound.addresses import bounce_address
 from service.outbound.compose import Composer, Snapshots
 from service.outbound.render import RenderError, UnknownNotificationKind
 from service.outbound.transport import (
@@ -110,9 +111,22 @@ class OutboxWorker(Worker):
         limiter = anyio.CapacityLimiter(self.concurrency)
         snapshots = Snapshots()
 
+        async with self.store.reading() as q:
+            bouncing = await q.inbound.bouncing(
+                [m.item.to_address for m in claimed if isinstance(m.item, EmailItem)]
+            )
+
         async def render(mails: list[QueuedDelivery]) -> None:
             for mail in mails:
-                if isinstance(mail.item, EmailItem):
+                if isinstance(mail.item, EmailItem) and mail.item.to_address.lower() in bouncing:
+                    since, why = bouncing[mail.item.to_address.lower()]
+                    results[mail.id] = (
+                        "failed",
+                        f"not sent: <{mail.item.to_address}> bounces hard since "
+                        f"{since:%Y-%m-%d %H:%M} UTC ({why}); it is mailed again once it "
+                        "writes in",
+                    )
+                elif isinstance(mail.item, EmailItem):
                     composed = await self._compose(mail.id, mail.item, snapshots)
                     if isinstance(composed, bytes):
                         messages[mail.id] = composed
@@ -191,13 +205,16 @@ class OutboxWorker(Worker):
             log.error("outbox #%s cannot be rendered: %s", outbox_id, error)
             return "failed", f"cannot render: {error}"
 
+    def _envelope_sender(self, outbox_id: int) -> str:
+        """This delivery's own bounce address (VERP), so a bounce names it."""
+        mail = self.composer.settings
+        return bounce_address(mail.secret, mail.domain, outbox_id)
+
     async def _send(
         self, outbox_id: int, email: EmailItem, message: bytes, now: datetime
     ) -> tuple[str, str]:
         try:
-            await self.transport.send(
-                self.composer.settings.from_address, [email.to_address], message
-            )
+            await self.transport.send(self._envelope_sender(outbox_id), [email.to_address], message)
         except MaybeDelivered as error:
             log.warning(
                 "outbox #%s may have been delivered (%s); retrying with the same Message-ID %s",

@@ -7,9 +7,10 @@ per sender and hour, replies per reply address and hour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from service.store.base import Repository, Row
+from service.store.base import Repository, Row, as_time
 from service.store.rows import InboundReceipt
 
 
@@ -119,6 +120,25 @@ class InboundRepository(Repository):
             since,
             detail,
         )
+
+    async def bouncing(self, addresses: Sequence[str]) -> dict[str, tuple[datetime, str]]:
+        """Which of `addresses` bounce hard: address → (since, what the bounce said)."""
+        wanted = sorted({address.lower() for address in addresses})
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        rows = await self.sql.fetch(
+            f"SELECT address, since, detail FROM bouncing_addresses WHERE address IN ({marks})",
+            *wanted,
+        )
+        return {str(r["address"]): (as_time(r["since"]), str(r["detail"])) for r in rows}
+
+    async def clear_bouncing(self, address: str) -> bool:
+        """Forget the mark of an address that wrote in again; True when there was one."""
+        rows = await self.sql.fetch(
+            "DELETE FROM bouncing_addresses WHERE address = ? RETURNING address", address.lower()
+        )
+        return bool(rows)
 
     async def is_bouncing(self, address: str) -> bool:
         found = await self.sql.fetchval(
