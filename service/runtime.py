@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from service.catcher.mailbox import Mailbox
@@ -26,7 +27,12 @@ from service.outbound.compose import Composer, MailSettings
 from service.outbound.dkim_signing import DkimKey
 from service.outbound.outbox import OutboxWorker
 from service.outbound.render import Renderer
-from service.outbound.transport import CatcherTransport, MailTransport, SmtpRelayTransport
+from service.outbound.transport import (
+    CatcherTransport,
+    DeliveryError,
+    MailTransport,
+    SmtpRelayTransport,
+)
 from service.outbound.webhook import WebhookSender
 from service.outbound.webhook_target import AllowList
 from service.scheduler import Scheduler
@@ -128,6 +134,7 @@ async def build_runtime(
             spool_dir=_spool_dir(settings.db),
             trusted_authserv_ids=settings.trusted_authserv_ids,
         ),
+        answerable=partial(_answerable, transport),
         authenticator=(
             SenderAuthenticator(
                 settings.host_name, Resolver(settings.dns, timeout=settings.dns_timeout)
@@ -163,6 +170,16 @@ async def build_runtime(
         if settings.tls_cert and settings.tls_key
         else None,
     )
+
+
+async def _answerable(transport: MailTransport, address: str) -> bool | None:
+    """Whether the transport can deliver to `address`; None while the relay cannot be asked."""
+    if address.isascii() or not isinstance(transport, SmtpRelayTransport):
+        return True  # the built-in catcher keeps any address
+    try:
+        return await transport.offers_smtputf8()
+    except DeliveryError:
+        return None
 
 
 def _wake(done: Committed, scheduler: Scheduler, outbox: OutboxWorker) -> None:

@@ -52,6 +52,13 @@ DNS_UNAVAILABLE = SmtpReply(
     "Could not check the sender's SPF, DKIM or DMARC records (a DNS lookup failed); "
     "please retry later",
 )
+CANNOT_ANSWER = SmtpReply(
+    553,
+    "5.6.7",
+    "Your address has non-ASCII characters, and our outgoing mail server cannot send to "
+    "such an address, so we could never answer you; please write from an ASCII address. "
+    "Nothing was changed",
+)
 UNREADABLE_SENDER = SmtpReply(
     550,
     "5.1.7",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -79,6 +79,10 @@ class IntakeSettings:
     """Receiving servers whose `Authentication-Results` are believed (the operator's own)."""
 
 
+async def _always(address: str) -> bool:
+    return True
+
+
 def body_hash(raw: bytes) -> str:
     """The body without headers: relays add Received lines, the body stays the same."""
     separator = raw.find(b"\r\n\r\n")
@@ -98,12 +102,15 @@ class Intake:
         settings: IntakeSettings | None = None,
         *,
         authenticator: SenderAuthenticator | None = None,
+        answerable: Callable[[str], Awaitable[bool | None]] | None = None,
     ) -> None:
         self.desk = desk
         self.store = store
         self.router = router
         self.clock = clock
         self.authenticator = authenticator
+        self.answerable = answerable or _always
+        """Whether mail can be sent to a (non-ASCII) address; None: cannot tell now."""
         settings = settings or IntakeSettings()
         self.upstream_ids = settings.trusted_authserv_ids  # the operator's servers, not us
         if authenticator is not None:  # our own results are believed, as the MX's
@@ -200,6 +207,15 @@ class Intake:
                     replace(receipt, status="refused", detail="no readable From address")
                 )
                 return codes.UNREADABLE_SENDER
+            if not mail.from_address.isascii():
+                answerable = await self.answerable(mail.from_address)
+                if answerable is None:
+                    return codes.TRY_LATER  # the relay is down: the sender retries later
+                if not answerable:
+                    await self._keep_quietly(
+                        replace(receipt, status="refused", detail="cannot answer this address")
+                    )
+                    return codes.CANNOT_ANSWER
             reply = await self._act(mail, receipt, intent)
             if reply.accepted and await self._was_bouncing(mail.from_address):
                 log.info(

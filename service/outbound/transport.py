@@ -101,6 +101,7 @@ class SmtpRelayTransport:
         self.local_hostname = local_hostname
         self._tls_context = _tls_context(self.relay.ca_file)
         self._idle: list[RelayClient] = []
+        self._smtputf8: bool | None = None
 
     @classmethod
     def to(cls, relay: Relay, *, local_hostname: str, timeout: float = 30.0) -> SmtpRelayTransport:
@@ -193,10 +194,18 @@ class SmtpRelayTransport:
         self, client: RelayClient, sender: str, recipients: Sequence[str], message: bytes
     ) -> None:
         data_sent = False
+        international = not (sender.isascii() and all(r.isascii() for r in recipients))
+        if international and not client.supports_extension("smtputf8"):
+            raise PermanentFailure(
+                "the relay does not offer SMTPUTF8, which an address with non-ASCII "
+                f"characters needs ({', '.join(r for r in recipients if not r.isascii())})"
+            )
+        options = ["SMTPUTF8"] if international else []
+        encoding = "utf-8" if international else "ascii"
         try:
-            await client.mail(sender)
+            await client.mail(sender, options=options, encoding=encoding)
             for recipient in recipients:
-                await client.rcpt(recipient)
+                await client.rcpt(recipient, encoding=encoding)
             data_sent = True
             await client.data_as_is(message)
         except aiosmtplib.SMTPServerDisconnected as error:
@@ -215,6 +224,19 @@ class SmtpRelayTransport:
             if data_sent:
                 raise MaybeDelivered(f"{type(error).__name__} after DATA: {error}") from error
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
+
+    async def offers_smtputf8(self) -> bool:
+        """Whether the relay takes mail for non-ASCII addresses (asked once, then known).
+
+        The listener asks before it accepts mail from such an address, so that
+        it never accepts what it could not answer. Raises `TransientFailure`
+        while the relay cannot be reached.
+        """
+        if self._smtputf8 is None:
+            client, _ = await self._checkout()
+            self._smtputf8 = client.supports_extension("smtputf8")
+            await self._give_back(client)
+        return self._smtputf8
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
