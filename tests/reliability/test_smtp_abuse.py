@@ -206,9 +206,9 @@ async def test_the_time_taken_to_act_on_a_message_is_not_counted_against_the_cli
         intake = served.runtime.listener.intake
         receive = intake.receive
 
-        async def slow_receive(raw: bytes, mail_from: str, rcpt_tos: Any) -> Any:
+        async def slow_receive(raw: bytes, mail_from: str, rcpt_tos: Any, client: Any) -> Any:
             await anyio.sleep(2.5)  # a slow disk, a busy database
-            return await receive(raw, mail_from, rcpt_tos)
+            return await receive(raw, mail_from, rcpt_tos, client)
 
         monkeypatch.setattr(intake, "receive", slow_receive)
         code, text = await served.send(JANE, SUPPORT, "B00K4JNE slow commit", "Hello")
