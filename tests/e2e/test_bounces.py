@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.outbound.addresses import parse_bounce_address
+from service.outbound.addresses import parse_bounce_address, ticket_url
 from tests.e2e.conftest import Served
 from tests.e2e.test_smtp_contract import ACME, JANE, SUPPORT, a_refund, message, report
 
@@ -62,6 +62,13 @@ async def test_a_hard_bounce_to_the_verp_address_stops_mail_until_the_address_wr
     assert held and "bounces hard" in (held[0].last_error or "")
     assert "5.1.1" in (held[0].last_error or "")
     assert (await served.ticket(number))["status"] == "open"
+    # The vendor sees it on the ticket page, and so does Jane on hers.
+    settings = served.runtime.settings
+    for party, says in (("vendor", "Email to Jane Doe bounces"), ("customer", "Email to you")):
+        url = ticket_url(settings.public_base_url, settings.secret, number, party)
+        page = await served.http.get(url.removeprefix(settings.public_base_url))
+        assert page.status_code == 200
+        assert says in page.text and "5.1.1" in page.text
 
     # Jane writes in again: the mark is gone and she is mailed once more.
     code, _ = await served.send(JANE, SUPPORT, "Q7K2M9XA", "My address works again")
