@@ -68,7 +68,7 @@ async def serve_listener(runtime: Runtime, sock: socket.socket) -> AsyncIterator
     settings, listener = runtime.settings, runtime.listener
     async with serve_smtp(
         listener,
-        hostname=settings.domain,
+        hostname=settings.host_name,  # the MX's own name in its greeting and EHLO
         ident="maildesk",
         data_size_limit=settings.max_message_size,
         idle_timeout=settings.smtp_idle_timeout,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from service.adapters.aiosmtpd import with_enhanced_code
+from service.store import Store
 from tests.conftest import DOMAIN
-from tests.e2e.conftest import Served
+from tests.e2e.conftest import Served, serving
 from tests.reliability.test_smtp_abuse import Wire
 
 pytestmark = pytest.mark.anyio
@@ -69,3 +70,12 @@ def test_replies_that_have_a_code_or_must_not_have_one_are_left_alone() -> None:
     assert with_enhanced_code("552 Error: Too much mail data") == (
         "552 5.3.4 Error: Too much mail data"
     )
+
+
+async def test_the_listener_names_itself_by_its_host_name(store: Store) -> None:
+    async with serving(store, hostname="mx1.desk.test") as served:
+        async with Wire.open(served.smtp_port) as wire:
+            _, greeting = await wire.reply()
+            _, text = await wire.command(b"EHLO postfix.example.test")
+    assert greeting.startswith("220 mx1.desk.test ")
+    assert text.split("\n")[0] == "250-mx1.desk.test"
