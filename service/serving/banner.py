@@ -25,11 +25,20 @@ def banner(runtime: Runtime) -> str:
         + (f", {s.smtp_processes} processes" if s.smtp_processes > 1 else ""),
         f"  web/API  {web}   health {web}/healthz   API reference {web}/api/v1/docs",
         f"  mail     {mail}",
+        f"  checks   {_checks(s)}",
         f"  clock    {clock}",
         _admin_line(s),
         *_exposure_notes(s),
     ]
     return "\n".join(lines)
+
+
+def _checks(s: Settings) -> str:
+    """What protects mail in and out, said rather than silent when it is off."""
+    tls = "STARTTLS required" if s.smtp_require_tls else "STARTTLS" if s.tls_cert else "no STARTTLS"
+    auth = "SPF/DKIM/DMARC judged here" if s.sender_auth else "sender authentication off"
+    dkim = f"DKIM-signed ({s.dkim_selector})" if s.dkim_key else "notifications unsigned"
+    return f"{tls}, {auth}, {dkim}"
 
 
 def demo_tour(runtime: Runtime, counts: dict[str, int], sample: Path) -> str:
