@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,12 +39,38 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the flag, the variable and a fix."""
 
 
+STARTTLS_CHOICES = ("auto", "required", "off")
+
+
 @dataclass(frozen=True)
 class Relay:
-    """Where outgoing mail goes when it leaves the machine (`--relay HOST:PORT`)."""
+    """Where outgoing mail goes when it leaves the machine, and how it is protected on the way.
+
+    `--relay smtp://HOST:PORT` (or plain `HOST:PORT`) talks SMTP and upgrades
+    with STARTTLS whenever the relay offers it; a failed upgrade is an error,
+    never a quiet fallback to plain text. `--relay-starttls required` refuses
+    a relay that does not offer it, `off` never upgrades (a relay on the same
+    machine or network that has no certificate). `smtps://HOST:PORT` is TLS
+    from the first byte (port 465). Certificates are always verified, against
+    the system's authorities or `MAILDESK_RELAY_CA_FILE`. The credentials
+    come from `MAILDESK_RELAY_USER` and `MAILDESK_RELAY_PASSWORD` only, so
+    they never show in a process list or a shell's history.
+    """
 
     host: str
     port: int
+    implicit_tls: bool = False
+    starttls: str = "auto"
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    ca_file: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The relay as the operator would write it, without credentials (for banners, logs)."""
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,23 @@ class Settings:
     http_keep_alive_timeout: float = DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT
     http_max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
     mode: str = "production"
+    hostname: str = ""
+    sender_auth: bool = False
+    """SPF, DKIM and DMARC judged here (`--sender-auth`; on by default with `--relay`)."""
+    dns: tuple[str, ...] = ()  # the resolvers to ask (`MAILDESK_DNS`); none: the system's
+    dns_timeout: float = 5.0  # seconds one lookup may take before the message gets a 451
+    keep_raw_mail_days: int = 0  # days received mail is kept whole; 0: for good
+    log_format: str = "human"  # or "json": one object a line (`--log-format`)
+    tls_cert: str | None = None  # the listener's certificate chain (PEM), for STARTTLS
+    tls_key: str | None = None
+    smtp_require_tls: bool = False  # refuse mail sent without STARTTLS
+    dkim_key: str | None = None  # the file of the key that signs every notification
+    dkim_selector: str | None = None
+    """This server's own name: its EHLO to the relay, its SMTP greeting, its authserv-id."""
+
+    @property
+    def host_name(self) -> str:
+        return self.hostname or default_hostname(self.domain)
 
     @property
     def public_base_url(self) -> str:
@@ -118,11 +162,25 @@ class Settings:
         data["secret"] = base64.b64decode(data["secret"])
         data["trusted_authserv_ids"] = tuple(data.get("trusted_authserv_ids", ()))
         data["webhook_allow_hosts"] = tuple(data.get("webhook_allow_hosts", ()))
+        data["dns"] = tuple(data.get("dns", ()))
         if data["relay"] is not None:
             data["relay"] = Relay(**data["relay"])
         if data["fake_clock_start"] is not None:
             data["fake_clock_start"] = datetime.fromisoformat(data["fake_clock_start"])
         return cls(**data)
+
+
+def default_hostname(domain: str) -> str:
+    """The machine's fully qualified name, or the support domain when it has none.
+
+    A relay or a receiving MX judges a client partly by its EHLO name, and
+    `localhost` (what a machine without a DNS name calls itself) marks it as
+    misconfigured; `MAILDESK_HOSTNAME` sets the name outright.
+    """
+    name = socket.getfqdn().lower()
+    if "." not in name or name.startswith("localhost") or name.endswith(".localdomain"):
+        return domain
+    return name
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -134,13 +192,76 @@ def parse_list(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
 
-def parse_relay(value: str | None) -> Relay | None:
+def parse_relay(
+    value: str | None,
+    *,
+    starttls: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: str | None = None,
+) -> Relay | None:
+    """`--relay` (`smtp://HOST:PORT`, `smtps://HOST:PORT` or `HOST:PORT`) and its TLS and login.
+
+    Credentials in the URL are refused: a command line is visible to every
+    local user (`ps`), so they come from `MAILDESK_RELAY_USER` and
+    `MAILDESK_RELAY_PASSWORD` instead.
+    """
     if not value:
         return None
-    host, sep, port = value.rpartition(":")
+    example = "e.g. smtp://smtp.example.com:587 or smtps://smtp.example.com:465"
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "smtp", value
+    scheme = scheme.lower()
+    if scheme not in ("smtp", "smtps"):
+        raise ConfigError(f"--relay {value!r}: expected smtp:// or smtps://, {example}")
+    if "@" in rest:
+        raise ConfigError(
+            f"--relay {value!r}: no credentials on the command line; set MAILDESK_RELAY_USER "
+            "and MAILDESK_RELAY_PASSWORD instead"
+        )
+    rest = rest.rstrip("/")
+    host, sep, port = rest.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise ConfigError(f"--relay {value!r}: expected HOST:PORT, e.g. smtp.example.com:587")
-    return Relay(host.strip("[]"), int(port))
+        raise ConfigError(f"--relay {value!r}: expected a host and a port, {example}")
+    mode = (starttls or "auto").lower()
+    if mode not in STARTTLS_CHOICES:
+        raise ConfigError(
+            f"--relay-starttls {starttls!r}: expected one of {', '.join(STARTTLS_CHOICES)}"
+        )
+    if scheme == "smtps" and mode == "off":
+        raise ConfigError(
+            "--relay-starttls off does not apply to smtps://, which is TLS from the start; "
+            "use smtp://HOST:PORT for a relay without TLS"
+        )
+    if bool(username) != bool(password):
+        raise ConfigError(
+            "set both MAILDESK_RELAY_USER and MAILDESK_RELAY_PASSWORD for a relay that asks "
+            "for a login, or neither"
+        )
+    if ca_file and not os.path.isfile(ca_file):
+        raise ConfigError(f"MAILDESK_RELAY_CA_FILE {ca_file!r}: no such file")
+    return Relay(
+        host.strip("[]"),
+        int(port),
+        implicit_tls=scheme == "smtps",
+        starttls=mode,
+        username=username or None,
+        password=password or None,
+        ca_file=ca_file or None,
+    )
+
+
+def parse_switch(name: str, value: str | None, default: bool) -> bool:
+    """`on`/`off` (also yes/no, true/false, 1/0); `default` when not given."""
+    if value is None or value == "":
+        return default
+    word = value.strip().lower()
+    if word in ("on", "yes", "true", "1"):
+        return True
+    if word in ("off", "no", "false", "0"):
+        return False
+    raise ConfigError(f"--{name} {value!r}: expected on or off")
 
 
 def parse_port(name: str, value: str | int) -> int:

@@ -8,8 +8,9 @@ database. Nothing here holds business rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from service.catcher.mailbox import Mailbox
@@ -18,11 +19,20 @@ from service.config import Settings
 from service.desk import Committed, Desk, MailIdentity
 from service.inbound.intake import Intake, IntakeSettings
 from service.inbound.route import Router
+from service.inbound.sender_auth import Resolver, SenderAuthenticator
 from service.inbound.smtp import ListenerHandler
+from service.inbound.tls import ListenerTls
+from service.metrics import Metrics
 from service.outbound.compose import Composer, MailSettings
+from service.outbound.dkim_signing import DkimKey
 from service.outbound.outbox import OutboxWorker
 from service.outbound.render import Renderer
-from service.outbound.transport import CatcherTransport, MailTransport, SmtpRelayTransport
+from service.outbound.transport import (
+    CatcherTransport,
+    DeliveryError,
+    MailTransport,
+    SmtpRelayTransport,
+)
 from service.outbound.webhook import WebhookSender
 from service.outbound.webhook_target import AllowList
 from service.scheduler import Scheduler
@@ -44,6 +54,10 @@ class Runtime:
     listener: ListenerHandler
     mailbox: Mailbox
     renderer: Renderer
+    tls: ListenerTls | None = None
+    """The listener's STARTTLS certificate (`--tls-cert`), reloaded on SIGHUP."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """What `/metrics` shows; the listener, the outbox and the web app count into it."""
 
     @property
     def webhook_allow(self) -> AllowList:
@@ -91,16 +105,24 @@ async def build_runtime(
     if clock is None:
         clock = await clock_for(settings, store)
     mailbox = mailbox or Mailbox()
+    metrics = Metrics()
     transport: MailTransport = (
-        SmtpRelayTransport(settings.relay.host, settings.relay.port)
+        SmtpRelayTransport.to(settings.relay, local_hostname=settings.host_name)
         if settings.relay
         else CatcherTransport(mailbox)
     )
     renderer = Renderer(settings.templates)
     desk = Desk(store, clock, MailIdentity(settings.domain))
     router = Router(settings.domain, settings.secret)
+    dkim = (
+        DkimKey.load(settings.dkim_key, settings.dkim_selector, settings.domain)
+        if settings.dkim_key and settings.dkim_selector
+        else None
+    )
     composer = Composer(
-        store, renderer, MailSettings(settings.secret, settings.domain, settings.public_base_url)
+        store,
+        renderer,
+        MailSettings(settings.secret, settings.domain, settings.public_base_url, dkim=dkim),
     )
     intake = Intake(
         desk,
@@ -112,6 +134,14 @@ async def build_runtime(
             spool_dir=_spool_dir(settings.db),
             trusted_authserv_ids=settings.trusted_authserv_ids,
         ),
+        answerable=partial(_answerable, transport),
+        authenticator=(
+            SenderAuthenticator(
+                settings.host_name, Resolver(settings.dns, timeout=settings.dns_timeout)
+            )
+            if settings.sender_auth
+            else None
+        ),
     )
     scheduler = Scheduler(store, desk, clock)
     outbox = OutboxWorker(
@@ -120,6 +150,7 @@ async def build_runtime(
         transport,
         composer,
         webhooks=WebhookSender(AllowList.parse(settings.webhook_allow_hosts)),
+        metrics=metrics,
     )
     desk.on_commit(lambda done: _wake(done, scheduler, outbox))
     return Runtime(
@@ -131,10 +162,24 @@ async def build_runtime(
         outbox=outbox,
         intake=intake,
         router=router,
-        listener=ListenerHandler(intake, router),
+        listener=ListenerHandler(intake, router, metrics=metrics),
         mailbox=mailbox,
         renderer=renderer,
+        metrics=metrics,
+        tls=ListenerTls(settings.tls_cert, settings.tls_key)
+        if settings.tls_cert and settings.tls_key
+        else None,
     )
+
+
+async def _answerable(transport: MailTransport, address: str) -> bool | None:
+    """Whether the transport can deliver to `address`; None while the relay cannot be asked."""
+    if address.isascii() or not isinstance(transport, SmtpRelayTransport):
+        return True  # the built-in catcher keeps any address
+    try:
+        return await transport.offers_smtputf8()
+    except DeliveryError:
+        return None
 
 
 def _wake(done: Committed, scheduler: Scheduler, outbox: OutboxWorker) -> None:

@@ -35,3 +35,17 @@ def test_a_bad_http_limit_is_an_error_that_names_its_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=variable):
         http_limits_from_env()
+
+
+def test_the_ehlo_name_is_the_machine_s_dns_name_never_localhost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service import config
+
+    monkeypatch.setattr(config.socket, "getfqdn", lambda: "localhost")
+    assert config.default_hostname("support.example.com") == "support.example.com"
+    monkeypatch.setattr(config.socket, "getfqdn", lambda: "box.localdomain")
+    assert config.default_hostname("support.example.com") == "support.example.com"
+    monkeypatch.setattr(config.socket, "getfqdn", lambda: "MX1.Example.com")
+    assert config.default_hostname("support.example.com") == "mx1.example.com"
+    assert config.Settings(hostname="mx9.example.com").host_name == "mx9.example.com"

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 from typing import Any, Protocol
 
@@ -78,6 +79,52 @@ MIN_DATA_RATE = 500
 ALL_RECEIVED = sys.maxsize
 """What a DATA section asks of the stream at once: all it holds, so that the bytes after the
 end of data can be handed back in front (its buffer holds ~2 KB plus one socket read)."""
+
+
+_MAIL_DSN = re.compile(r"\s+(?:RET|ENVID)=\S*", re.IGNORECASE)
+_RCPT_DSN = re.compile(r"\s+(?:NOTIFY|ORCPT)=\S*", re.IGNORECASE)
+_REPLY = re.compile(r"(\d{3})( )(?!\d\.\d{1,3}\.\d{1,3}\b)(.*)", re.DOTALL)
+_ENHANCED = {
+    421: "4.3.0",
+    451: "4.3.0",
+    452: "4.3.1",
+    454: "4.7.0",
+    500: "5.5.2",
+    501: "5.5.4",
+    502: "5.5.1",
+    503: "5.5.1",
+    504: "5.5.4",
+    530: "5.7.0",
+    534: "5.7.9",
+    535: "5.7.8",
+    538: "5.7.11",
+    550: "5.0.0",
+    551: "5.1.6",
+    552: "5.3.4",
+    553: "5.1.3",
+    554: "5.0.0",
+    555: "5.5.4",
+}
+
+
+def with_enhanced_code(status: str) -> str:
+    """`552 Error: …` → `552 5.3.4 Error: …`; replies that have one, EHLO lines, the greeting,
+    `354` and `334` are left alone (RFC 2034 §3)."""
+    match = _REPLY.fullmatch(status)
+    if match is None:
+        return status
+    code = int(match.group(1))
+    if code >= 400:
+        enhanced = _ENHANCED.get(code, f"{code // 100}.0.0")
+    elif (code, match.group(3)) in ((250, "OK"), (221, "Bye")):
+        enhanced = "2.0.0"
+    else:
+        return status
+    return f"{code} {enhanced} {match.group(3)}"
+
+
+def _without_params(arg: str | None, params: re.Pattern[str]) -> str | None:
+    return None if arg is None else params.sub("", arg)
 
 
 class SessionRegistry(Protocol):
@@ -112,6 +159,28 @@ class GuardedSession(SMTP):
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             transport.write(reply.encode() + b"\r\n")
             transport.close()
+
+    async def push(self, status: Any) -> None:
+        """Every reply with its RFC 3463 enhanced status code (we advertise ENHANCEDSTATUSCODES).
+
+        maildesk's own replies carry theirs (`service.inbound.codes`); aiosmtpd's
+        (`552` over the size, `555`, `500`, `501`, `503`, `530`…) get one here.
+        """
+        await super().push(with_enhanced_code(status) if isinstance(status, str) else status)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """aiosmtpd's MAIL, with the DSN parameters (RFC 3461: RET, ENVID) accepted.
+
+        A receiving MX that advertises DSN must accept them; aiosmtpd knows none
+        and answers `555`. They are taken off before aiosmtpd reads the rest.
+        """
+        await super().smtp_MAIL(_without_params(arg, _MAIL_DSN))
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """aiosmtpd's RCPT, with the DSN parameters (RFC 3461: NOTIFY, ORCPT) accepted."""
+        await super().smtp_RCPT(_without_params(arg, _RCPT_DSN))
 
     def data_received(self, data: bytes) -> None:
         self._received += len(data)

@@ -360,6 +360,7 @@ class Maildesk:
         extra_env: Mapping[str, str] | None = None,
         trace: Path | None = None,
         smtp_processes: int = 1,
+        sender_auth: bool = False,
     ) -> Maildesk:
         """Start serving `db`; `relay` is HOST:PORT of where notifications go.
 
@@ -389,6 +390,8 @@ class Maildesk:
             "0",
             "--relay",
             relay,
+            "--sender-auth",  # on: with MAILDESK_DNS at `service.bench.dns` (extra_env)
+            "on" if sender_auth else "off",
             "--fake-clock",
             clock,
             "--smtp-processes",

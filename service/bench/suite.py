@@ -14,7 +14,10 @@
 4. `maildesk serve` #2 (relay: a closed port, so the outbox pauses after one
    probe and every notification stays queued): new-ticket mail in a closed
    loop (the peak), then an open loop at half that peak (p50/p99), then the
-   replies in a closed loop. Its VmHWM is the peak RSS.
+   replies in a closed loop. Its VmHWM is the peak RSS. Then `serve` #2a the same
+   way with `--sender-auth on` against a DNS server on loopback
+   (`service.bench.dns`): new tickets in a closed loop, SPF and DMARC judged
+   for each (the cost of facing the internet as the MX).
 5. `maildesk serve` #3 (relay: the catcher): the queued notifications
    delivered, counted at the catcher.
 6. The scheduler: a database of many open tickets with many timers due at
@@ -47,6 +50,7 @@ import anyio
 
 from service.bench import corpus, load, outbound, report, scheduler
 from service.bench.corpus import START, Job, NewTickets
+from service.bench.dns import corpus_dns
 from service.bench.load import RunResult, percentile
 from service.bench.profile import Profiler
 from service.bench.report import Measured
@@ -382,7 +386,26 @@ class Bench:
         finally:
             await maildesk.stop()
         self.result["peak_rss_mb"] = mb(memory.get("VmHWM"))
+        await self.inbound_with_sender_auth(db, tickets, max(20, plan.new_tickets // 2))
         self.check = await anyio.to_thread.run_sync(_inbound_check, db)
+
+    async def inbound_with_sender_auth(self, db: Path, tickets: NewTickets, count: int) -> None:
+        """New tickets again, with SPF, DKIM and DMARC judged by maildesk (`--sender-auth on`)
+        against the corpus's DNS server on loopback (`service.bench.dns`)."""
+        async with corpus_dns(HOST) as nameserver:
+            maildesk = await Maildesk.start(
+                db,
+                log_path=self.workdir / "serve-2-sender-auth.log",
+                relay=f"{HOST}:{_closed_port()}",
+                clock=START.isoformat(),
+                smtp_processes=self.smtp_processes,
+                sender_auth=True,
+                extra_env={"MAILDESK_DNS": nameserver, "MAILDESK_HOSTNAME": "mx.bench.test"},
+            )
+            try:
+                await self.maildesk_run(maildesk, "inbound-auth", iter(tickets.make(count)))
+            finally:
+                await maildesk.stop()
 
     async def maildesk_run(self, maildesk: Maildesk, label: str, jobs: Any) -> RunResult:
         recording = await self.profiler.start(maildesk.pid, label) if self.profiler else None
@@ -451,6 +474,7 @@ class Bench:
             runs[STOCK],
         )
         new, reply, fixed = runs["inbound-new"], runs["inbound-reply"], runs["latency"]
+        auth = runs.get("inbound-auth")
         due = max(1, int(sched["due"]))
         timers_10k = sched["fire_s"] * 10_000 / due
         lat, soj = fixed.run.latencies_ms, fixed.run.sojourn_ms
@@ -470,6 +494,11 @@ class Bench:
             "stock_parse_msgs_per_s": report.number(stock.run.throughput),
             "ratio_to_stock_parse": report.ratio(new.run.throughput, stock.run.throughput),
             "reply_ratio_to_stock_parse": report.ratio(reply.run.throughput, stock.run.throughput),
+            "sender_auth_msgs_per_s": report.number(auth.run.throughput) if auth else None,
+            "sender_auth_ratio_to_stock_parse": (
+                report.ratio(auth.run.throughput, stock.run.throughput) if auth else None
+            ),
+            "sender_auth_cpu_ms_per_msg": report.number(auth.cpu_ms_per_msg, 3) if auth else None,
             # context
             "reply_ratio_to_parse_only": report.ratio(reply.run.throughput, parse.run.throughput),
             "parse_maildesk_msgs_per_s": report.number(pmd.run.throughput) if pmd else None,
@@ -536,9 +565,12 @@ class Bench:
             report.load_row("S  stock aiosmtpd SMTP + mail-parser", stock),
             report.load_row("3  maildesk serve: new tickets", new),
             report.load_row("3r maildesk serve: replies", reply),
+            report.load_row("3a maildesk serve: new, sender auth", auth),
             f"  ratios against the stock stack (S: aiosmtpd's own SMTP class and DATA reading): "
             f"3/S = {summary['ratio_to_stock_parse']}, "
-            f"replies/S = {summary['reply_ratio_to_stock_parse']}",
+            f"replies/S = {summary['reply_ratio_to_stock_parse']}, "
+            f"3a/S = {summary['sender_auth_ratio_to_stock_parse']} (SPF and DMARC on every "
+            "message, DNS from a loopback server, answers cached)",
             f"  ratios against 1 and 2 (maildesk's own SMTP session and DATA reader): "
             f"3/2 = {summary['ratio_to_parse_only']}, 3/1 = {summary['ratio_to_noop']}, "
             f"replies/2 = {summary['reply_ratio_to_parse_only']}",

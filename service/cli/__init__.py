@@ -19,7 +19,9 @@ import anyio
 from service.bench import cli as bench
 from service.catalog import ImportError_
 from service.catcher.app import DEFAULT_HTTP_PORT, DEFAULT_SMTP_PORT
+from service.cli.backup import cmd_backup
 from service.cli.demo import cmd_demo
+from service.cli.dkim import cmd_dkim
 from service.cli.operator import (
     cmd_escalations,
     cmd_import,
@@ -27,7 +29,7 @@ from service.cli.operator import (
     cmd_outbox,
 )
 from service.cli.send import cmd_send
-from service.config import DEFAULT_DB, ConfigError, env
+from service.config import DEFAULT_DB, DEFAULT_DOMAIN, ConfigError, env
 from service.serving.options import DEMO_DB, WEBHOOK_ALLOW_HOSTS_HELP, add_serve_options
 from service.serving.run import cmd_catcher, cmd_serve
 from service.store import StorageError
@@ -139,6 +141,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="sender", help="envelope sender; none: the From header")
     p.add_argument(
         "--to", action="append", help="envelope recipient, repeatable; none: the To header"
+    )
+
+    p = command(
+        "backup", "copy the SQLite database consistently, even while serve runs", cmd_backup
+    )
+    p.add_argument("file", help="the new file to write (never an existing one)")
+    _db_option(p)
+
+    p = command(
+        "dkim", "make a DKIM signing key for notifications and print its DNS record", cmd_dkim
+    )
+    p.add_argument("action", choices=["keygen"], help="keygen: write a new key")
+    p.add_argument("--selector", required=True, help="the DKIM selector, e.g. md2026")
+    p.add_argument("--type", choices=["rsa", "ed25519"], default="rsa", help="RSA-2048 or Ed25519")
+    p.add_argument("--out", help="the key file to write; none: dkim-SELECTOR.key")
+    p.add_argument(
+        "--domain",
+        default=env("domain", DEFAULT_DOMAIN),
+        help="the support domain that signs (MAILDESK_DOMAIN)",
     )
 
     p = command("bench", "measure throughput, latency and memory beside the bare stack", bench.run)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from service import logs
 from service.catalog import import_catalog
 from service.config import ConfigError
 from service.outbound.webhook_target import AllowList
@@ -33,6 +34,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         if not args.fake_clock:
             args.fake_clock = "resume" if resumed else DEMO_START
         settings = await settings_from(args, store, mode="demo")
+        logs.configure(settings.log_format, "warning")  # the demo's tour is its story
         data = json.loads((bundled("fixtures") / "demo.json").read_text("utf-8"))
         counts = await import_catalog(
             store,

@@ -233,6 +233,11 @@ class Desk:
                 await q.inbound.mark_bouncing(address, receipt.received_at, detail)
             await self._keep(q, receipt)
 
+    async def clear_bouncing(self, address: str) -> bool:
+        """An address marked as bouncing wrote in again, so it receives mail: clear the mark."""
+        async with self._transaction() as (q, _):
+            return await q.inbound.clear_bouncing(address)
+
     async def set_vendor_abusing(self, vendor_id: str, abusing: bool) -> Vendor | None:
         """The operator's mark on a vendor that abuses the save-the-sale window; None if absent."""
         async with self._transaction() as (q, _):

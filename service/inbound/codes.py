@@ -43,7 +43,21 @@ TOO_MANY_RECIPIENTS = SmtpReply(
 DMARC_FAILED = SmtpReply(
     550,
     "5.7.1",
-    "The sender's domain failed DMARC at the receiving server; nothing was changed",
+    "The sender's domain failed DMARC (the From address is not proven to be the sender's); "
+    "nothing was changed",
+)
+DNS_UNAVAILABLE = SmtpReply(
+    451,
+    "4.4.3",
+    "Could not check the sender's SPF, DKIM or DMARC records (a DNS lookup failed); "
+    "please retry later",
+)
+CANNOT_ANSWER = SmtpReply(
+    553,
+    "5.6.7",
+    "Your address has non-ASCII characters, and our outgoing mail server cannot send to "
+    "such an address, so we could never answer you; please write from an ASCII address. "
+    "Nothing was changed",
 )
 UNREADABLE_SENDER = SmtpReply(
     550,

@@ -38,6 +38,7 @@ __all__ = [
     "auto_generated_reason",
     "delivery_report",
     "dmarc_failed",
+    "dmarc_recorded",
     "sender_authenticated",
 ]
 
@@ -222,8 +223,9 @@ _HEADER_FROM = re.compile(r"\bheader\.from\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
 def dmarc_failed(mail: InboundMail, trusted_authserv_ids: Sequence[str] = ()) -> bool:
     """Whether a receiving server recorded `dmarc=fail` in `Authentication-Results`.
 
-    maildesk's listener writes no such header itself, so every one it sees was
-    written by some earlier hop, or by the sender. With `trusted_authserv_ids`
+    With `--sender-auth` maildesk writes its own header on top (its host name
+    is then among the trusted ids); every other one was written by some
+    earlier hop, or by the sender. With `trusted_authserv_ids`
     (the operator's own receiving servers, `MAILDESK_TRUSTED_AUTHSERV_IDS`) only
     their headers count. Without them, the top-most header's server is taken,
     with every other header carrying the same authserv-id (one server may write
@@ -263,6 +265,13 @@ def sender_authenticated(mail: InboundMail, trusted_authserv_ids: Sequence[str])
             if result == "pass" and header_from and header_from.group(1).lower() == domain:
                 return True
     return False
+
+
+def dmarc_recorded(values: Sequence[str], trusted_authserv_ids: Sequence[str]) -> bool:
+    """Whether a server the operator trusts already recorded a DMARC result in these
+    `Authentication-Results` values, so maildesk need not judge the message itself."""
+    trusted = _trusted(trusted_authserv_ids)
+    return any(_authserv_id(value) in trusted and _dmarc_results(value) for value in values)
 
 
 def _trusted(authserv_ids: Sequence[str]) -> set[str]:

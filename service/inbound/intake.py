@@ -4,7 +4,11 @@ The SMTP handler hands every accepted message here and answers with the
 SMTP reply this returns. The order of checks is the order of trust:
 
 1. the same delivery seen before acts once (Message-ID, recipient, body);
-2. DMARC failing at the receiving server: refused, nothing acts;
+2. DMARC failing at the receiving server: refused, nothing acts. With
+   sender authentication on (`SenderAuthenticator`, when maildesk is the
+   MX), that server is maildesk itself: SPF, DKIM and DMARC are judged
+   before anything else and written as `Authentication-Results` on top of
+   the kept raw message; a DNS failure answers `451` and nothing is kept;
 3. automatic mail (auto-replies, lists, bounces, delay reports) never acts;
    a bounce of one of our notifications marks that address as bouncing;
 4. the recipient decides the intent (`route`); the `From` must be the party
@@ -22,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
 
+from service import logs
 from service.clock import Clock
 from service.desk import Desk, DeskError, DuplicateDelivery
 from service.domain.records import TicketType
@@ -39,6 +44,7 @@ from service.inbound.guard import (
     auto_generated_reason,
     delivery_report,
     dmarc_failed,
+    dmarc_recorded,
 )
 from service.inbound.parse import InboundMail, parse_mail
 from service.inbound.route import (
@@ -51,8 +57,14 @@ from service.inbound.route import (
     TicketReply,
     VendorCommand,
 )
+from service.inbound.sender_auth import (
+    Client,
+    DnsUnavailable,
+    SenderAuthenticator,
+    authentication_results,
+)
 from service.private_files import owner_only_folder, write_owner_only
-from service.store import InboundReceipt, StorageError, Store
+from service.store import EmailItem, InboundReceipt, StorageError, Store
 from service.tracing import traced
 
 log = logging.getLogger(__name__)
@@ -66,6 +78,10 @@ class IntakeSettings:
     spool_dir: Path = Path("maildesk-spool")
     trusted_authserv_ids: tuple[str, ...] = ()
     """Receiving servers whose `Authentication-Results` are believed (the operator's own)."""
+
+
+async def _always(address: str) -> bool:
+    return True
 
 
 def body_hash(raw: bytes) -> str:
@@ -85,12 +101,23 @@ class Intake:
         router: Router,
         clock: Clock,
         settings: IntakeSettings | None = None,
+        *,
+        authenticator: SenderAuthenticator | None = None,
+        answerable: Callable[[str], Awaitable[bool | None]] | None = None,
     ) -> None:
         self.desk = desk
         self.store = store
         self.router = router
         self.clock = clock
-        self.settings = settings = settings or IntakeSettings()
+        self.authenticator = authenticator
+        self.answerable = answerable or _always
+        """Whether mail can be sent to a (non-ASCII) address; None: cannot tell now."""
+        settings = settings or IntakeSettings()
+        self.upstream_ids = settings.trusted_authserv_ids  # the operator's servers, not us
+        if authenticator is not None:  # our own results are believed, as the MX's
+            trusted = (*settings.trusted_authserv_ids, authenticator.authserv_id)
+            settings = replace(settings, trusted_authserv_ids=trusted)
+        self.settings = settings
         self.actions = MailActions(
             desk,
             MailLimits(
@@ -101,10 +128,26 @@ class Intake:
         )
 
     @traced("Intake.receive (one message: parse, checks, funnel, all recipients)")
-    async def receive(self, raw: bytes, mail_from: str, rcpt_tos: Sequence[str]) -> SmtpReply:
-        """Act on one message for each of its recipients; return the SMTP reply."""
+    async def receive(
+        self,
+        raw: bytes,
+        mail_from: str,
+        rcpt_tos: Sequence[str],
+        client: Client | None = None,
+    ) -> SmtpReply:
+        """Act on one message for each of its recipients; return the SMTP reply.
+
+        `client` is the sending server as the session saw it, for SPF; without
+        it (mail handed over in-process) the message is taken as it is.
+        """
+        if self.authenticator is not None:
+            judged = await self._judge(raw, mail_from, client)
+            if isinstance(judged, SmtpReply):
+                return judged
+            raw = judged
         try:
             mail = await anyio.to_thread.run_sync(parse_mail, raw)
+            logs.annotate(message_id=mail.message_id)
             replies = [await self._for_recipient(mail, raw, mail_from, rcpt) for rcpt in rcpt_tos]
         except Exception as error:  # every failure keeps the message and asks for a retry
             log.exception("inbound message from <%s> failed; kept for the operator", mail_from)
@@ -112,6 +155,24 @@ class Intake:
             return codes.TRY_LATER
         refusals = [r for r in replies if not r.accepted]
         return refusals[0] if refusals else replies[0] if len(replies) == 1 else codes.ACCEPTED
+
+    async def _judge(self, raw: bytes, mail_from: str, client: Client | None) -> bytes | SmtpReply:
+        """`raw` with our `Authentication-Results` on top, or the reply when DNS failed.
+
+        A header naming our own host is removed whoever wrote it; a message a
+        trusted upstream server already judged is not judged again.
+        """
+        authenticator = self.authenticator
+        assert authenticator is not None
+        raw = authenticator.unstamped(raw)
+        if client is None or dmarc_recorded(authentication_results(raw), self.upstream_ids):
+            return raw
+        try:
+            verdict = await anyio.to_thread.run_sync(authenticator.check, raw, client, mail_from)
+        except DnsUnavailable as error:
+            log.warning("deferred mail from <%s> at %s: %s", mail_from, client.ip, error)
+            return codes.DNS_UNAVAILABLE
+        return authenticator.stamped(raw, verdict)
 
     async def _for_recipient(
         self, mail: InboundMail, raw: bytes, mail_from: str, rcpt: str
@@ -135,7 +196,10 @@ class Intake:
                 return codes.DMARC_FAILED
             automatic = auto_generated_reason(mail, mail_from)
             if automatic is not None or isinstance(intent, Bounces):
-                await self._automatic(mail, receipt, automatic or "sent to the bounce address")
+                bounced = intent.outbox_id if isinstance(intent, Bounces) else None
+                await self._automatic(
+                    mail, receipt, automatic or "sent to the bounce address", bounced
+                )
                 return codes.IGNORED_AUTOMATIC
             if not mail.from_address:
                 # Nobody to answer and nobody to act as: refused while the sending server
@@ -144,7 +208,21 @@ class Intake:
                     replace(receipt, status="refused", detail="no readable From address")
                 )
                 return codes.UNREADABLE_SENDER
-            return await self._act(mail, receipt, intent)
+            if not mail.from_address.isascii():
+                answerable = await self.answerable(mail.from_address)
+                if answerable is None:
+                    return codes.TRY_LATER  # the relay is down: the sender retries later
+                if not answerable:
+                    await self._keep_quietly(
+                        replace(receipt, status="refused", detail="cannot answer this address")
+                    )
+                    return codes.CANNOT_ANSWER
+            reply = await self._act(mail, receipt, intent)
+            if reply.accepted and await self._was_bouncing(mail.from_address):
+                log.info(
+                    "<%s> wrote in again; it is no longer marked as bouncing", mail.from_address
+                )
+            return reply
         except DuplicateDelivery:
             return codes.DUPLICATE
         except NotAuthorised as refusal:
@@ -170,19 +248,49 @@ class Intake:
             return await self.actions.new_request(mail, receipt, intent.type)
         raise NotAuthorised("That address does not take mail")  # RCPT filtering stops this first
 
-    async def _automatic(self, mail: InboundMail, receipt: InboundReceipt, reason: str) -> None:
-        """Keep automatic mail; a bounce of one of ours marks the address, in one transaction."""
+    async def _automatic(
+        self,
+        mail: InboundMail,
+        receipt: InboundReceipt,
+        reason: str,
+        outbox_id: int | None = None,
+    ) -> None:
+        """Keep automatic mail; a hard bounce of one of ours marks the address, in one
+        transaction. `outbox_id` is the notification a VERP bounce address names."""
         report = delivery_report(mail)
         if report is None or not report.is_bounce:
             await self.desk.keep(replace(receipt, status="ignored", detail=reason))
             return
-        bounced = await self._bounced_addresses(report)
+        hard = [r for r in report.recipients if r.action == "failed" and r.status[:1] != "4"]
+        if not hard:  # a failure the remote server calls temporary: noted, not marked
+            await self.desk.keep(replace(receipt, status="ignored", detail="soft bounce"))
+            return
+        if outbox_id is not None:
+            bounced, about = await self._verp_bounced(outbox_id)
+        else:
+            bounced, about = await self._bounced_addresses(report), report.original_message_id
+        why = "; ".join(f"{r.status} {r.diagnostic}".strip() for r in hard)
         detail = f"bounce of {', '.join(bounced) or 'an unknown message'}"
         await self.desk.mark_bouncing(
             bounced,
-            f"bounce of {report.original_message_id}",
+            f"bounce of {about or 'a notification'}: {why}"[:500],
             replace(receipt, status="ignored", detail=detail),
         )
+
+    async def _verp_bounced(self, outbox_id: int) -> tuple[list[str], str]:
+        """The address and Message-ID of the notification a VERP bounce names."""
+        async with self.store.reading() as q:
+            sent = await q.outbox.by_id(outbox_id)
+        if sent is None or not isinstance(sent.item, EmailItem):
+            return [], ""
+        return [sent.item.to_address.lower()], sent.item.message_id
+
+    async def _was_bouncing(self, address: str) -> bool:
+        """Clear the bouncing mark of an address that wrote in (one read when it has none)."""
+        async with self.store.reading() as q:
+            if not await q.inbound.is_bouncing(address):
+                return False
+        return await self.desk.clear_bouncing(address)
 
     async def _bounced_addresses(self, report: DeliveryReport) -> list[str]:
         """The failed recipients of the notification the report is about (none if not ours)."""

@@ -43,6 +43,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from service import logs
 from service.clock import FollowingClock, SharedTime
 from service.config import Settings
 from service.inbound.smtp_server import serve_smtp
@@ -67,7 +68,7 @@ async def serve_listener(runtime: Runtime, sock: socket.socket) -> AsyncIterator
     settings, listener = runtime.settings, runtime.listener
     async with serve_smtp(
         listener,
-        hostname=settings.domain,
+        hostname=settings.host_name,  # the MX's own name in its greeting and EHLO
         ident="maildesk",
         data_size_limit=settings.max_message_size,
         idle_timeout=settings.smtp_idle_timeout,
@@ -75,6 +76,8 @@ async def serve_listener(runtime: Runtime, sock: socket.socket) -> AsyncIterator
         sock=sock,
         in_flight=lambda: listener.in_flight,
         on_stop=listener.stop_accepting,
+        tls_context=runtime.tls.context if runtime.tls else None,
+        require_tls=settings.smtp_require_tls,
     ):
         yield
 
@@ -82,14 +85,15 @@ async def serve_listener(runtime: Runtime, sock: socket.socket) -> AsyncIterator
 @asynccontextmanager
 async def helper_listeners(
     settings: Settings, shared_time: SharedTime | None
-) -> AsyncIterator[None]:
+) -> AsyncIterator[list[Process]]:
     """Run `settings.smtp_processes - 1` helpers on the SMTP port while the context is open.
 
     The main process listens already, with SO_REUSEPORT, on `settings.smtp_port`.
+    Yields the helpers, so that `serve` can pass SIGHUP on to them.
     """
     count = settings.smtp_processes - 1
     if count < 1:
-        yield
+        yield []
         return
     helpers: list[Process] = []
     try:
@@ -99,7 +103,7 @@ async def helper_listeners(
                 helpers.append(helper)
                 group.start_soon(_watch, helper)
             try:
-                yield
+                yield helpers
             finally:
                 group.cancel_scope.cancel()
     finally:
@@ -161,7 +165,7 @@ async def _run_helper(settings: Settings, shared_fd: int | None) -> None:
         # Signals are ours from before `ready` to the end, so one arriving while open
         # transactions finish (a second SIGTERM, a Ctrl-C) cannot cut them short.
         with (
-            anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
+            anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals,
             listening_socket(settings.smtp_host, settings.smtp_port, reuse_port=True) as sock,
         ):
             async with serve_listener(runtime, sock), anyio.create_task_group() as group:
@@ -170,7 +174,11 @@ async def _run_helper(settings: Settings, shared_fd: int | None) -> None:
                 group.start_soon(_stop_when_orphaned, group.cancel_scope, os.getppid())
                 if settings.relay:  # the built-in catcher's mailbox is the main process's
                     group.start_soon(runtime.outbox.run_forever)
-                async for _ in signals:
+                async for received in signals:
+                    if received == signal.SIGHUP:  # passed on by `serve`: a renewed certificate
+                        if runtime.tls is not None:
+                            runtime.tls.reload()
+                        continue
                     group.cancel_scope.cancel()
                     break
     finally:
@@ -193,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_json(sys.stdin.readline())
+    logs.configure(settings.log_format)
     anyio.run(_run_helper, settings, int(args[0]) if args else None)
     return 0
 

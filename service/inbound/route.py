@@ -6,6 +6,7 @@ of SPEC §3:
     refund@ cancel@ support@    a customer opens a ticket of that type
     lookup@                     purchase lookup
     bounces@                    delivery reports for maildesk's own mail
+    bounces+<id>.<sig>@         the same, for one notification (VERP)
     t<n>.<c|v>.<sig>@           a reply on ticket n as the customer or vendor
     s<n>.<sig>@                 the customer's reply on subscription S<n> (SPEC §7)
     v.<vendor>.<sig>@           a vendor's command address
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from service.domain.records import Party, TicketType
 from service.outbound.addresses import (
+    parse_bounce_address,
     parse_reply_address,
     parse_subscription_reply_address,
     parse_vendor_command_address,
@@ -50,6 +52,9 @@ class Lookup:
 @dataclass(frozen=True)
 class Bounces:
     """Mail to bounces@: delivery reports about maildesk's own mail."""
+
+    outbox_id: int | None = None
+    """The notification a VERP bounce address names (`bounces+<id>.<sig>@`)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,9 @@ class Router:
             return Lookup()
         if mailbox == BOUNCE_MAILBOX:
             return Bounces()
+        if mailbox.startswith(BOUNCE_MAILBOX + "+"):
+            outbox_id = parse_bounce_address(self.secret, mailbox)
+            return Bounces(outbox_id) if outbox_id is not None else None
         reply = parse_reply_address(self.secret, mailbox)
         if reply is not None:
             number, party = reply

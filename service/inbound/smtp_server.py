@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -128,6 +129,8 @@ async def serve_smtp(
     setting: str = "",
     in_flight: Callable[[], int] = lambda: 0,
     on_stop: Callable[[], None] = lambda: None,
+    tls_context: ssl.SSLContext | None = None,
+    require_tls: bool = False,
 ) -> AsyncIterator[tuple[str, int]]:
     """Serve SMTP with `handler` while the context is open; yields the bound (host, port).
 
@@ -140,7 +143,8 @@ async def serve_smtp(
     SO_REUSEPORT when other processes listen on the port too) instead of
     binding `host`:`port`; the limits then hold per process. A port that
     cannot be had is a one-line `ConfigError` naming `setting` (the flag that
-    chooses another).
+    chooses another). With `tls_context`, STARTTLS is offered in EHLO (aiosmtpd's
+    own); `require_tls` refuses MAIL until the session is encrypted (`530`).
     """
     loop = asyncio.get_running_loop()
     sessions = _Sessions(max_connections)
@@ -156,6 +160,8 @@ async def serve_smtp(
             data_size_limit=data_size_limit,
             enable_SMTPUTF8=True,
             timeout=idle_timeout,
+            tls_context=tls_context,
+            require_starttls=require_tls and tls_context is not None,
             loop=loop,
         )
         sessions.add(protocol)

@@ -45,12 +45,14 @@ _LINK_TOKEN = re.compile(rf"({_NUMBER})-([cv])-({_SIG})")
 _SUBSCRIPTION_LOCAL = re.compile(rf"s({_NUMBER})\.({_SIG})")
 _COMMAND_LOCAL = re.compile(rf"v\.([a-z0-9][a-z0-9_-]{{0,39}})\.({_SIG})")
 _VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_BOUNCE_LOCAL = re.compile(rf"bounces\+({_NUMBER})\.({_SIG})")
 
 # Distinct purposes: each derives its own key, so signatures never cross over.
 _REPLY = b"reply-address"
 _COMMAND = b"vendor-command-address"
 _LINK = b"ticket-link"
 _SUBSCRIPTION = b"subscription-reply-address"
+_BOUNCE = b"bounce-address"
 
 
 def reply_address(secret: bytes, domain: str, ticket_number: int, party: str) -> str:
@@ -114,6 +116,26 @@ def parse_vendor_command_address(secret: bytes, address: str) -> str | None:
     if not _verify(secret, _COMMAND, vendor_id, signature):
         return None
     return vendor_id
+
+
+def bounce_address(secret: bytes, domain: str, outbox_id: int) -> str:
+    """The envelope sender of one notification (VERP): a bounce to it names that delivery.
+
+    A bounce then tells which message and which address failed even when the
+    remote server's report quotes neither; the signature keeps anyone else
+    from marking an address as bouncing.
+    """
+    number = _ticket_number(outbox_id)
+    return f"bounces+{number}.{_sign(secret, _BOUNCE, str(number))}@{domain}"
+
+
+def parse_bounce_address(secret: bytes, address: str) -> int | None:
+    """The outbox id named by a genuine bounce address (full address or local part)."""
+    match = _BOUNCE_LOCAL.fullmatch(_local_part(address))
+    if match is None:
+        return None
+    number, signature = match.groups()
+    return int(number) if _verify(secret, _BOUNCE, number, signature) else None
 
 
 def ticket_link_token(secret: bytes, ticket_number: int, party: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from service.domain.records import RecordKind
 from service.outbound.addresses import reply_address, subscription_reply_address, ticket_url
+from service.outbound.dkim_signing import DkimKey
 from service.outbound.email_environment import SharedSections
 from service.outbound.message import MailFile, build_message
 from service.outbound.permanent_links import purchase_url, subscription_url
@@ -41,6 +42,8 @@ class MailSettings:
     base_url: str
     from_name: str = "maildesk support"
     attachment_limit: int = ATTACHMENT_LIMIT
+    dkim: DkimKey | None = None
+    """Signs every message when set (`--dkim-key`), so receivers can tie it to the domain."""
 
     @property
     def from_address(self) -> str:
@@ -113,7 +116,7 @@ class Composer:
         context["attached"] = [file.id for file in files]
         rendered = self.renderer.render(item.kind, context, shared.sections)
         root = item.thread_root
-        return build_message(
+        message = build_message(
             rendered,
             from_address=self.settings.from_address,
             from_name=self._from_name(context),
@@ -126,6 +129,7 @@ class Composer:
             date=item.created_at,
             files=files,
         )
+        return self.settings.dkim.sign(message) if self.settings.dkim else message
 
     async def _files(self, item: EmailItem, shared: _Shared) -> list[MailFile]:
         """The files this email carries: those the funnel named, in order, while they fit.

@@ -129,7 +129,7 @@ def build_message(
         headers.append(alternative)
     else:
         headers.append(f'Content-Type: multipart/mixed;\r\n boundary="{mixed}"')
-    head = "\r\n".join(_fold(header) for header in headers).encode("ascii")
+    head = "\r\n".join(_fold(header) for header in headers).encode("utf-8")
     delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
     body = [
         delimiter,
@@ -296,9 +296,11 @@ def _encoded_words(field: str, value: str) -> str:
 
 
 def _address(address: str) -> str:
+    """An addr-spec as it goes in a header: ASCII, or UTF-8 as RFC 6532 writes it (such a
+    message can only travel by SMTPUTF8, which the transport checks before sending)."""
     address = address.strip()
-    if not address.isascii() or not _ADDRESS.fullmatch(address):
-        raise ValueError(f"not a plain ASCII email address: {address!r}")
+    if not _ADDRESS.fullmatch(address) or _CONTROL.search(address):
+        raise ValueError(f"not an email address: {address!r}")
     return address
 
 

@@ -21,6 +21,8 @@ import anyio.lowlevel
 
 from service.clock import Clock
 from service.leases import LEASE, renewing
+from service.metrics import Metrics
+from service.outbound.addresses import bounce_address
 from service.outbound.compose import Composer, Snapshots
 from service.outbound.render import RenderError, UnknownNotificationKind
 from service.outbound.transport import (
@@ -61,6 +63,7 @@ class OutboxWorker(Worker):
         concurrency: int = 16,
         poll_interval: float = 1.0,
         webhooks: WebhookSender | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(poll_interval)
         self.store = store
@@ -70,6 +73,7 @@ class OutboxWorker(Worker):
         self.batch = batch
         self.concurrency = concurrency
         self.webhooks = webhooks or WebhookSender()
+        self.metrics = metrics
         self.relay_down_until: datetime | None = None
         self._relay_failures = 0
         self._lock = anyio.Lock()
@@ -107,9 +111,22 @@ class OutboxWorker(Worker):
         limiter = anyio.CapacityLimiter(self.concurrency)
         snapshots = Snapshots()
 
+        async with self.store.reading() as q:
+            bouncing = await q.inbound.bouncing(
+                [m.item.to_address for m in claimed if isinstance(m.item, EmailItem)]
+            )
+
         async def render(mails: list[QueuedDelivery]) -> None:
             for mail in mails:
-                if isinstance(mail.item, EmailItem):
+                if isinstance(mail.item, EmailItem) and mail.item.to_address.lower() in bouncing:
+                    since, why = bouncing[mail.item.to_address.lower()]
+                    results[mail.id] = (
+                        "failed",
+                        f"not sent: <{mail.item.to_address}> bounces hard since "
+                        f"{since:%Y-%m-%d %H:%M} UTC ({why}); it is mailed again once it "
+                        "writes in",
+                    )
+                elif isinstance(mail.item, EmailItem):
                     composed = await self._compose(mail.id, mail.item, snapshots)
                     if isinstance(composed, bytes):
                         messages[mail.id] = composed
@@ -161,6 +178,8 @@ class OutboxWorker(Worker):
         async with self.store.transaction() as q:
             for mail in claimed:
                 outcome, error = results.get(mail.id, ("release", ""))
+                if self.metrics is not None and outcome != "release":
+                    self.metrics.delivered(outcome)
                 if outcome == "sent":
                     sent.append(mail.id)
                 elif outcome == "failed":
@@ -186,13 +205,16 @@ class OutboxWorker(Worker):
             log.error("outbox #%s cannot be rendered: %s", outbox_id, error)
             return "failed", f"cannot render: {error}"
 
+    def _envelope_sender(self, outbox_id: int) -> str:
+        """This delivery's own bounce address (VERP), so a bounce names it."""
+        mail = self.composer.settings
+        return bounce_address(mail.secret, mail.domain, outbox_id)
+
     async def _send(
         self, outbox_id: int, email: EmailItem, message: bytes, now: datetime
     ) -> tuple[str, str]:
         try:
-            await self.transport.send(
-                self.composer.settings.from_address, [email.to_address], message
-            )
+            await self.transport.send(self._envelope_sender(outbox_id), [email.to_address], message)
         except MaybeDelivered as error:
             log.warning(
                 "outbox #%s may have been delivered (%s); retrying with the same Message-ID %s",
@@ -220,6 +242,13 @@ class OutboxWorker(Worker):
             return "failed", str(error)
         self._relay_failures = 0
         self.relay_down_until = None
+        log.info(
+            "sent outbox #%s (%s) to <%s>",
+            outbox_id,
+            email.kind,
+            email.to_address,
+            extra={"ticket": email.ticket_number, "message_id": email.message_id},
+        )
         return "sent", ""
 
     async def _post_webhook(self, outbox_id: int, webhook: WebhookItem) -> tuple[str, str]:

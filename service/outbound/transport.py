@@ -17,6 +17,7 @@ here, once, into one of three answers the outbox knows how to act on:
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -24,6 +25,7 @@ import aiosmtplib
 
 from service.adapters.aiosmtplib import RelayClient
 from service.catcher.mailbox import Mailbox
+from service.config import Relay
 from service.tracing import traced
 
 
@@ -70,14 +72,43 @@ class SmtpRelayTransport:
     before DATA and replaced once, without counting as a relay failure.
     Messages already in wire form are sent with `RelayClient.data_as_is`
     (`service.adapters.aiosmtplib`), anything else with aiosmtplib's `data()`.
+
+    TLS (see `Relay`): `smtps://` wraps the connection from the start; for
+    `smtp://` aiosmtplib upgrades with STARTTLS when the relay offers it
+    (`auto`), always (`required`: a relay that does not offer it is refused)
+    or never (`off`). A certificate that does not verify is the relay's
+    trouble, like a refused connection: the outbox keeps the mail and the
+    operator sees why in `maildesk outbox`. The login, when configured, runs
+    after the upgrade, so a password never crosses the network in clear
+    unless STARTTLS is switched off.
     """
 
-    def __init__(self, host: str, port: int, *, timeout: float = 30.0, pool_size: int = 16) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 30.0,
+        pool_size: int = 16,
+        relay: Relay | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         self.pool_size = pool_size
+        self.relay = relay or Relay(host, port)
+        self.local_hostname = local_hostname
+        self._tls_context = _tls_context(self.relay.ca_file)
         self._idle: list[RelayClient] = []
+        self._smtputf8: bool | None = None
+
+    @classmethod
+    def to(cls, relay: Relay, *, local_hostname: str, timeout: float = 30.0) -> SmtpRelayTransport:
+        """The transport for `--relay`, greeting it as `local_hostname`."""
+        return cls(
+            relay.host, relay.port, timeout=timeout, relay=relay, local_hostname=local_hostname
+        )
 
     @traced("SmtpRelayTransport.send (one message to the relay)")
     async def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
@@ -123,15 +154,37 @@ class SmtpRelayTransport:
             client = self._idle.pop()
             if client.is_connected:
                 return client, True
+        relay = self.relay
+        start_tls = {"auto": None, "required": True, "off": False}[relay.starttls]
         client = RelayClient(
-            hostname=self.host, port=self.port, timeout=self.timeout, start_tls=False
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout,
+            local_hostname=self.local_hostname,
+            use_tls=relay.implicit_tls,
+            start_tls=False if relay.implicit_tls else start_tls,
+            tls_context=self._tls_context,
+            username=relay.username,
+            password=relay.password,
         )
         try:
             await client.connect()
             await client.ehlo()
+        except aiosmtplib.SMTPAuthenticationError as error:
+            client.close()
+            raise TransientFailure(
+                f"the relay refused the login ({error.code} {error.message}); check "
+                "MAILDESK_RELAY_USER and MAILDESK_RELAY_PASSWORD"
+            ) from error
         except aiosmtplib.SMTPResponseException as error:
             client.close()
             raise _classify(error) from error
+        except ssl.SSLCertVerificationError as error:
+            client.close()
+            raise TransientFailure(
+                f"the relay's certificate did not verify ({error.verify_message}); give its "
+                "authority in MAILDESK_RELAY_CA_FILE if it is a private one"
+            ) from error
         except (aiosmtplib.SMTPException, OSError) as error:
             client.close()
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
@@ -141,10 +194,18 @@ class SmtpRelayTransport:
         self, client: RelayClient, sender: str, recipients: Sequence[str], message: bytes
     ) -> None:
         data_sent = False
+        international = not (sender.isascii() and all(r.isascii() for r in recipients))
+        if international and not client.supports_extension("smtputf8"):
+            raise PermanentFailure(
+                "the relay does not offer SMTPUTF8, which an address with non-ASCII "
+                f"characters needs ({', '.join(r for r in recipients if not r.isascii())})"
+            )
+        options = ["SMTPUTF8"] if international else []
+        encoding = "utf-8" if international else "ascii"
         try:
-            await client.mail(sender)
+            await client.mail(sender, options=options, encoding=encoding)
             for recipient in recipients:
-                await client.rcpt(recipient)
+                await client.rcpt(recipient, encoding=encoding)
             data_sent = True
             await client.data_as_is(message)
         except aiosmtplib.SMTPServerDisconnected as error:
@@ -164,10 +225,30 @@ class SmtpRelayTransport:
                 raise MaybeDelivered(f"{type(error).__name__} after DATA: {error}") from error
             raise TransientFailure(f"{type(error).__name__}: {error}") from error
 
+    async def offers_smtputf8(self) -> bool:
+        """Whether the relay takes mail for non-ASCII addresses (asked once, then known).
+
+        The listener asks before it accepts mail from such an address, so that
+        it never accepts what it could not answer. Raises `TransientFailure`
+        while the relay cannot be reached.
+        """
+        if self._smtputf8 is None:
+            client, _ = await self._checkout()
+            self._smtputf8 = client.supports_extension("smtputf8")
+            await self._give_back(client)
+        return self._smtputf8
+
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
         for client in idle:
             await _quit(client)
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verified TLS 1.2 or later, against the system's authorities or the operator's own."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 class _StaleConnection(Exception):

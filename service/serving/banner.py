@@ -17,7 +17,7 @@ from service.web.http_hosts import LOOPBACK_NAMES, allowed_hosts, is_loopback_ho
 def banner(runtime: Runtime) -> str:
     s = runtime.settings
     web = _web(s)
-    mail = f"relay {s.relay.host}:{s.relay.port}" if s.relay else f"{web}/mail (built-in catcher)"
+    mail = f"relay {s.relay.url}" if s.relay else f"{web}/mail (built-in catcher)"
     clock = f"fake, now {runtime.clock.now().isoformat()}" if runtime.fake_clock else "system"
     lines = [
         f"maildesk serving {s.domain} on {s.db}",
@@ -25,11 +25,20 @@ def banner(runtime: Runtime) -> str:
         + (f", {s.smtp_processes} processes" if s.smtp_processes > 1 else ""),
         f"  web/API  {web}   health {web}/healthz   API reference {web}/api/v1/docs",
         f"  mail     {mail}",
+        f"  checks   {_checks(s)}",
         f"  clock    {clock}",
         _admin_line(s),
         *_exposure_notes(s),
     ]
     return "\n".join(lines)
+
+
+def _checks(s: Settings) -> str:
+    """What protects mail in and out, said rather than silent when it is off."""
+    tls = "STARTTLS required" if s.smtp_require_tls else "STARTTLS" if s.tls_cert else "no STARTTLS"
+    auth = "SPF/DKIM/DMARC judged here" if s.sender_auth else "sender authentication off"
+    dkim = f"DKIM-signed ({s.dkim_selector})" if s.dkim_key else "notifications unsigned"
+    return f"{tls}, {auth}, {dkim}"
 
 
 def demo_tour(runtime: Runtime, counts: dict[str, int], sample: Path) -> str:

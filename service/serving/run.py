@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import Process, TaskStatus
 
+from service import logs
 from service.catcher.app import run_catcher
 from service.clock import SharedTime
 from service.config import (
@@ -28,6 +29,7 @@ from service.config import (
     parse_port,
 )
 from service.inbound.listeners import helper_listeners, serve_listener
+from service.retention import RawMailRetention
 from service.runtime import Runtime, build_runtime
 from service.serving.banner import banner
 from service.serving.options import settings_from
@@ -70,12 +72,18 @@ async def serve(
             )
             async with (
                 serve_listener(runtime, smtp_socket),
-                helper_listeners(settings, shared_time),
+                helper_listeners(settings, shared_time) as helpers,
                 anyio.create_task_group() as group,
             ):
                 group.start_soon(_stop_on_signal, group.cancel_scope)
+                group.start_soon(_reload_on_sighup, runtime, helpers)
                 group.start_soon(runtime.scheduler.run_forever)
                 group.start_soon(runtime.outbox.run_forever)
+                group.start_soon(
+                    RawMailRetention(
+                        runtime.store, runtime.clock, settings.keep_raw_mail_days
+                    ).run_forever
+                )
                 app = build_app(runtime)
                 group.start_soon(serve_http, app, http_socket, settings.http_limits)
                 group.start_soon(app.state.catcher_live.stop_when_cancelled)
@@ -106,6 +114,20 @@ def _shared_fake_clock(runtime: Runtime) -> Iterator[SharedTime | None]:
         shared.close()
 
 
+async def _reload_on_sighup(runtime: Runtime, helpers: list[Process]) -> None:
+    """SIGHUP: take up a renewed TLS certificate here and in every SMTP helper process."""
+    try:
+        with anyio.open_signal_receiver(signal.SIGHUP) as signals:
+            async for _ in signals:
+                if runtime.tls is not None:
+                    runtime.tls.reload()
+                for helper in helpers:
+                    if helper.returncode is None:
+                        helper.send_signal(signal.SIGHUP)
+    except (NotImplementedError, ValueError):  # not the main thread: nothing to reload on
+        await anyio.sleep_forever()
+
+
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -128,6 +150,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     except BaseException:
         await store.close()
         raise
+    logs.configure(settings.log_format)
     await serve(settings, store=store, on_ready=lambda runtime: print(banner(runtime), flush=True))
     return 0
 

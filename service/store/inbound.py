@@ -7,9 +7,10 @@ per sender and hour, replies per reply address and hour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from service.store.base import Repository, Row
+from service.store.base import Repository, Row, as_time
 from service.store.rows import InboundReceipt
 
 
@@ -91,6 +92,20 @@ class InboundRepository(Repository):
             limit,
         )
 
+    async def forget_raw_before(self, cutoff: datetime) -> int:
+        """Empty the kept raw message of every message received before `cutoff` (retention).
+
+        The row stays (what it was, who sent it, what it did, its body hash
+        for recognising a second delivery); only the customer's words go.
+        """
+        rows = await self.sql.fetch(
+            """UPDATE inbound_messages SET raw = ?, detail = detail || ' (raw message removed)'
+               WHERE received_at < ? AND LENGTH(raw) > 0 RETURNING id""",
+            b"",
+            cutoff,
+        )
+        return len(rows)
+
     async def raw(self, inbound_id: int) -> bytes | None:
         value = await self.sql.fetchval("SELECT raw FROM inbound_messages WHERE id = ?", inbound_id)
         return None if value is None else bytes(value)
@@ -105,6 +120,25 @@ class InboundRepository(Repository):
             since,
             detail,
         )
+
+    async def bouncing(self, addresses: Sequence[str]) -> dict[str, tuple[datetime, str]]:
+        """Which of `addresses` bounce hard: address → (since, what the bounce said)."""
+        wanted = sorted({address.lower() for address in addresses})
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        rows = await self.sql.fetch(
+            f"SELECT address, since, detail FROM bouncing_addresses WHERE address IN ({marks})",
+            *wanted,
+        )
+        return {str(r["address"]): (as_time(r["since"]), str(r["detail"])) for r in rows}
+
+    async def clear_bouncing(self, address: str) -> bool:
+        """Forget the mark of an address that wrote in again; True when there was one."""
+        rows = await self.sql.fetch(
+            "DELETE FROM bouncing_addresses WHERE address = ? RETURNING address", address.lower()
+        )
+        return bool(rows)
 
     async def is_bouncing(self, address: str) -> bool:
         found = await self.sql.fetchval(

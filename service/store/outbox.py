@@ -67,6 +67,10 @@ class OutboxRepository(Repository):
         # The query asks for the email channel, so the row is an email's.
         return cast(QueuedEmail, _queued(row)) if row else None
 
+    async def by_id(self, outbox_id: int) -> QueuedDelivery | None:
+        row = await self.sql.fetchrow("SELECT * FROM outbox WHERE id = ?", outbox_id)
+        return _queued(row) if row else None
+
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[QueuedDelivery]:
         """Take up to `limit` deliveries that are due, holding them until `lease_until`."""
         skip = " FOR UPDATE SKIP LOCKED" if self.postgresql else ""
@@ -131,6 +135,14 @@ class OutboxRepository(Repository):
         return as_optional_time(
             await self.sql.fetchval(
                 "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('pending', 'retrying')"
+            )
+        )
+
+    async def oldest_waiting(self) -> datetime | None:
+        """When the oldest delivery still waiting (pending or retrying) was queued."""
+        return as_optional_time(
+            await self.sql.fetchval(
+                "SELECT MIN(created_at) FROM outbox WHERE status IN ('pending', 'retrying')"
             )
         )
 

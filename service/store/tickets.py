@@ -142,6 +142,13 @@ class TicketRepository(Repository):
     async def open_count(self) -> int:
         return int(await self.sql.fetchval("SELECT COUNT(*) FROM tickets WHERE status = 'open'"))
 
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """Tickets by (type, status), for `/metrics`."""
+        rows = await self.sql.fetch(
+            "SELECT type, status, COUNT(*) AS n FROM tickets GROUP BY type, status"
+        )
+        return {(str(r["type"]), str(r["status"])): int(r["n"]) for r in rows}
+
     async def insert(
         self, ticket: Ticket, threads: ThreadRoots, blobs: Mapping[str, bytes]
     ) -> None:

@@ -77,3 +77,12 @@ class TimerRepository(Repository):
 
     async def next_at(self) -> datetime | None:
         return as_optional_time(await self.sql.fetchval("SELECT MIN(due_at) FROM timers"))
+
+    async def due(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many timers are due at `now`, and the earliest due time among them."""
+        row = await self.sql.fetchrow(
+            "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM timers WHERE due_at <= ?", now
+        )
+        if row is None:
+            return 0, None
+        return int(row["n"]), as_optional_time(row["oldest"])

@@ -26,6 +26,7 @@ from service.web.api import api_routes
 from service.web.catcher_access import CatcherAccess
 from service.web.http_body import NO_BODY
 from service.web.http_hosts import HostCheck, allowed_hosts
+from service.web.metrics import RequestTiming, metrics
 from service.web.pages import page_routes
 from service.web.rendering import PageRenderer
 from service.web.security_headers import SecurityHeaders
@@ -68,6 +69,7 @@ def build_app(runtime: Runtime) -> Starlette:
     catcher_live = LiveUpdates(runtime.mailbox)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, middleware=NO_BODY),
+        Route("/metrics", metrics, middleware=NO_BODY),
         *api_routes(),
         *catcher_routes(runtime.mailbox, templates, catcher_access, live=catcher_live),
         *page_routes(),
@@ -80,7 +82,11 @@ def build_app(runtime: Runtime) -> Starlette:
     )
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), host_check],
+        middleware=[
+            Middleware(RequestTiming, metrics=runtime.metrics),
+            Middleware(SecurityHeaders),
+            host_check,
+        ],
         exception_handlers={404: not_found_handler(PageRenderer()), 405: method_not_allowed},
     )
     app.state.runtime = runtime

@@ -81,6 +81,14 @@ class TicketPages:
             "operator": "The maildesk operator",
         }
         zone = reader_zone(link.party, vendor.timezone, ticket.customer_utc_offset)
+        addresses = {"customer": ticket.customer_email, "vendor": vendor.notification_email}
+        async with runtime.store.reading() as q:
+            bouncing = await q.inbound.bouncing(list(addresses.values()))
+        undeliverable = {
+            party: {"since": bouncing[address.lower()][0], "why": bouncing[address.lower()][1]}
+            for party, address in addresses.items()
+            if address.lower() in bouncing
+        }
         reason = pending_processing_reason(ticket)
         response = self.pages.render(
             request,
@@ -100,6 +108,7 @@ class TicketPages:
                 allowed_actions(ticket, link.party, facts, runtime.clock.now()),
             ),
             flash=message,
+            undeliverable=undeliverable,
             page_path=link.path,
             max_upload=filesize(runtime.settings.max_message_size),
         )

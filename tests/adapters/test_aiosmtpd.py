@@ -43,6 +43,9 @@ OVERRIDDEN = {
     "smtp_DATA": (["self", "arg"], True),
     "data_received": (["self", "data"], False),
     "connection_lost": (["self", "error"], False),
+    "push": (["self", "status"], True),
+    "smtp_MAIL": (["self", "arg"], True),
+    "smtp_RCPT": (["self", "arg"], True),
 }
 """aiosmtpd's methods `GuardedSession` overrides: (parameters, is a coroutine function)."""
 

@@ -30,6 +30,8 @@ REQUIRED = (
     "idle_tick_ms",
     "peak_rss_mb",
     "stock_parse_msgs_per_s",
+    "sender_auth_msgs_per_s",  # new tickets with SPF and DMARC judged (DNS on loopback)
+    "sender_auth_ratio_to_stock_parse",
     "stock_parse_cpu_ms_per_msg",
     "ratio_to_stock_parse",
     "reply_ratio_to_stock_parse",

@@ -202,6 +202,8 @@ def test_three_processes_share_the_work_and_survive_one_being_killed(
                 database,
                 "--relay",
                 f"127.0.0.1:{relay_smtp}",
+                "--sender-auth",  # the test sends from made-up domains with no DNS
+                "off",
                 "--smtp-port",
                 str(smtp),
                 "--http-port",

@@ -100,6 +100,8 @@ def start(database: str, relay_port: int, cwd: Path) -> tuple[subprocess.Popen[s
             database,
             "--relay",
             f"127.0.0.1:{relay_port}",
+            "--sender-auth",  # the test sends from made-up domains with no DNS
+            "off",
             "--smtp-port",
             str(smtp),
             "--http-port",
