@@ -31,6 +31,8 @@ from service.domain.records import (
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList, RefusedTarget, check_url
 
 VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+MAX_QUANTITY = 1_000_000_000
+"""The most of one item an order may hold: more is a typo, and a column's integer overflows."""
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,14 @@ def _order(
         if product.vendor_id != vendor:
             raise ImportError_(f"{item.path}.sku: {sku!r} belongs to vendor {product.vendor_id}")
         quantity = item.data.get("quantity", 1)
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
-            raise ImportError_(f"{item.path}.quantity: expected a whole number >= 1")
+        if (
+            not isinstance(quantity, int)
+            or isinstance(quantity, bool)
+            or not 1 <= quantity <= MAX_QUANTITY
+        ):
+            raise ImportError_(
+                f"{item.path}.quantity: expected a whole number from 1 to {MAX_QUANTITY:,}"
+            )
         unit_price = item.decimal("unit_price") if "unit_price" in item.data else product.price
         items.append(
             OrderItem(sku, quantity, unit_price, product.name, product.kind, product.currency)

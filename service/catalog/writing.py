@@ -75,11 +75,9 @@ async def write_catalog(
         await q.vendors.upsert(vendor)
     for product in catalog.products:
         await q.orders.upsert_product(product)
-    for (vendor_id, email), name in catalog.customer_names.items():
-        await q.orders.upsert_customer(vendor_id, email, name)
-    for order in catalog.orders:
-        # A new purchase gets its link's secret; an existing one keeps its own.
-        await q.orders.upsert(replace(order, secret=new_secret()))
+    await q.orders.upsert_customers(catalog.customer_names)
+    # A new purchase gets its link's secret; an existing one keeps its own.
+    await q.orders.upsert([replace(order, secret=new_secret()) for order in catalog.orders])
     timers = False
     subscriptions = SubscriptionChanges(domain="")
     sellers: dict[str, Vendor] = {}

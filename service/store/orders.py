@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -80,10 +80,13 @@ class OrderRepository(Repository):
             secret=row["secret"] or "",
         )
 
-    async def upsert(self, order: Order) -> None:
-        """Insert or update an order; refunds already recorded on its bills are kept."""
-        status = order.subscription_status.value if order.subscription_status else None
-        await self.sql.execute(
+    async def upsert(self, orders: Sequence[Order]) -> None:
+        """Insert or update orders; refunds already recorded on their bills are kept.
+
+        A statement of each kind for all of `orders` (an import writes thousands at a
+        time): one round trip per kind, not one per order.
+        """
+        await self.sql.executemany(
             """INSERT INTO orders (reference, vendor_id, customer_email, payment_method,
                    purchased_at, license_key, download_url, subscription_status, secret)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -95,29 +98,42 @@ class OrderRepository(Repository):
                    subscription_status = COALESCE(orders.subscription_status,
                                                   excluded.subscription_status),
                    secret = COALESCE(orders.secret, excluded.secret)""",
-            order.reference,
-            order.vendor_id,
-            order.customer_email,
-            order.payment_method,
-            order.purchased_at,
-            order.license_key,
-            order.download_url,
-            status,
-            order.secret or None,
+            [
+                (
+                    order.reference,
+                    order.vendor_id,
+                    order.customer_email,
+                    order.payment_method,
+                    order.purchased_at,
+                    order.license_key,
+                    order.download_url,
+                    order.subscription_status.value if order.subscription_status else None,
+                    order.secret or None,
+                )
+                for order in orders
+            ],
         )
-        await self.sql.execute("DELETE FROM order_items WHERE order_reference = ?", order.reference)
+        await self.sql.executemany(
+            "DELETE FROM order_items WHERE order_reference = ?",
+            [(order.reference,) for order in orders],
+        )
         await self.sql.executemany(
             """INSERT INTO order_items (order_reference, line, sku, quantity, unit_price)
                VALUES (?, ?, ?, ?, ?)""",
             [
                 (order.reference, line, item.sku, item.quantity, item.unit_price)
+                for order in orders
                 for line, item in enumerate(order.items, start=1)
             ],
         )
         await self.sql.executemany(
             """INSERT INTO bills (order_reference, billed_at, amount) VALUES (?, ?, ?)
                ON CONFLICT (order_reference, billed_at) DO UPDATE SET amount = excluded.amount""",
-            [(order.reference, bill.billed_at, bill.amount) for bill in order.bills],
+            [
+                (order.reference, bill.billed_at, bill.amount)
+                for order in orders
+                for bill in order.bills
+            ],
         )
 
     async def is_vendors(self, vendor_id: str, reference: str) -> bool:
@@ -206,13 +222,12 @@ class OrderRepository(Repository):
 
     # --- the catalog an order refers to -------------------------------------------------
 
-    async def upsert_customer(self, vendor_id: str, email: str, name: str) -> None:
-        await self.sql.execute(
+    async def upsert_customers(self, names: Mapping[tuple[str, str], str]) -> None:
+        """Each customer's name by (vendor id, email), all in one statement's round trip."""
+        await self.sql.executemany(
             """INSERT INTO customers (vendor_id, email, name) VALUES (?, ?, ?)
                ON CONFLICT (vendor_id, email) DO UPDATE SET name = excluded.name""",
-            vendor_id,
-            email,
-            name,
+            [(vendor_id, email, name) for (vendor_id, email), name in names.items()],
         )
 
     async def product(self, sku: str) -> Product | None:
