@@ -1,0 +1,77 @@
+"""What every page of the desk and the console shares: who may see it, and the frame around it.
+
+`vendor_viewer` and `operator_viewer` answer a page with the signed-in
+person, or with where to go instead: the sign-in page for a browser that is
+not signed in, and a plain 404 for a signed-in person of the other kind
+(the console does not exist for a vendor). The frame (`desk_nav`,
+`console_nav`) is the header's navigation and the sign-out button.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from service.domain.records import Vendor
+from service.web.rendering import PageRenderer, runtime_of
+from service.web.signed_in import Viewer, signed_in
+
+DESK_LINKS = (
+    ("/desk", "Dashboard"),
+    ("/desk/tickets", "Tickets"),
+    ("/desk/orders", "Orders"),
+    ("/desk/settings", "Settings"),
+)
+CONSOLE_LINKS = (
+    ("/console", "Vendors"),
+    ("/console/escalations", "Escalations"),
+    ("/console/outbox", "Outbox"),
+    ("/console/inbound", "Kept mail"),
+    ("/console/bouncing", "Bouncing"),
+)
+
+
+async def vendor_viewer(request: Request, pages: PageRenderer) -> tuple[Viewer, Vendor] | Response:
+    """The signed-in vendor's person and vendor, or the answer to give instead."""
+    viewer = await signed_in(request)
+    if viewer is None:
+        return RedirectResponse("/desk", status_code=303)
+    if viewer.vendor_id is None:
+        return pages.not_found(request)
+    async with runtime_of(request).store.reading() as q:
+        vendor = await q.vendors.get(viewer.vendor_id)
+    if vendor is None:  # removed since it signed in
+        return RedirectResponse("/desk", status_code=303)
+    return viewer, vendor
+
+
+async def operator_viewer(request: Request, pages: PageRenderer) -> Viewer | Response:
+    viewer = await signed_in(request)
+    if viewer is None:
+        return RedirectResponse("/console", status_code=303)
+    if not viewer.is_operator:
+        return pages.not_found(request)
+    return viewer
+
+
+def desk_nav(viewer: Viewer, vendor: Vendor, current: str) -> Mapping[str, Any]:
+    return {
+        "label": "Desk",
+        "title": f"{vendor.name} · desk",
+        "home": "/desk",
+        "links": [(href, label, href == current) for href, label in DESK_LINKS],
+        "who": viewer.email,
+    }
+
+
+def console_nav(viewer: Viewer, current: str) -> Mapping[str, Any]:
+    return {
+        "label": "Console",
+        "title": "maildesk console",
+        "home": "/console",
+        "links": [(href, label, href == current) for href, label in CONSOLE_LINKS],
+        "who": viewer.email,
+    }
