@@ -4,7 +4,8 @@ No passwords: a person asks for a link at an address maildesk knows (a
 vendor's account or agent email, or one of `MAILDESK_OPERATOR_EMAILS`); the
 link is emailed through the outbox, works once, for `LINK_LIFE`; spending
 it starts a session. The operator may also sign in with the admin token.
-Only SHA-256 hashes of link tokens and session ids are stored.
+Only SHA-256 hashes of link tokens and session ids are kept in their tables (the
+email carrying a link waits in the outbox like any email; the link dies in 15 minutes).
 
 A session ends when its holder signs out (for every browser that holds it),
 after `IDLE_LIMIT` without a request, or `SESSION_LIMIT` after it began,

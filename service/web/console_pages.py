@@ -1,6 +1,7 @@
 """The operator's console (issue #17): what the CLI and the admin API do, in pages.
 
     GET  /console                              vendors (signed out: the sign-in page)
+    POST /console/import                       import vendors, products, orders (a JSON file)
     GET  /console/vendors/{id}                 one vendor: settings, tickets, abuse mark history
     POST /console/vendors/{id}/abuse           mark or clear abusing (`abusing` = 1 or 0)
     GET  /console/escalations                  escalations to review, with mark and clear
@@ -18,14 +19,17 @@ page. Every change goes through the desk (the funnel) or the intake.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from service.catalog import ImportError_
 from service.outbound.addresses import vendor_command_address
 from service.outbound.render import TICKET_TYPE_LABELS
 from service.store.base import as_time
@@ -34,6 +38,7 @@ from service.web import flash
 from service.web.desk_frame import console_nav, operator_viewer
 from service.web.desk_pages import ticket_row
 from service.web.forms import text
+from service.web.http_body import body_limit
 from service.web.moments import absolute
 from service.web.rendering import PageRenderer, is_secure, runtime_of
 from service.web.signed_in import Viewer, signed_in
@@ -70,6 +75,36 @@ class ConsolePages:
         return self._page(
             request, found, "/console", "web/console/vendors.html", vendors=vendors, wanted=wanted
         )
+
+    async def import_catalog(self, request: Request) -> Response:
+        """The import file (SPEC §8), as `maildesk import` and the admin API take it."""
+        viewer = await operator_viewer(request, self.pages)
+        if isinstance(viewer, Response):
+            return viewer
+        form = await self.pages.posted_form(request, session_id=viewer.session_id)
+        if isinstance(form, Response):
+            return form
+        try:
+            upload = form.get("catalog")
+            data = await upload.read() if isinstance(upload, UploadFile) else b""
+        finally:
+            await form.close()
+        runtime = runtime_of(request)
+        try:
+            catalog = json.loads(data)
+        except (ValueError, RecursionError):
+            note = flash.Flash(
+                "refused", "Nothing was imported: choose a JSON file in the import format."
+            )
+            return self._redirect(request, "/console", note)
+        try:
+            counts = await runtime.desk.import_catalog(catalog, webhook_allow=runtime.webhook_allow)
+        except ImportError_ as error:
+            return self._redirect(
+                request, "/console", flash.Flash("refused", f"Nothing was imported: {error}")
+            )
+        summary = ", ".join(f"{n} {name[:-1] if n == 1 else name}" for name, n in counts.items())
+        return self._redirect(request, "/console", flash.Flash("done", f"Imported {summary}."))
 
     async def vendor(self, request: Request) -> Response:
         viewer = await operator_viewer(request, self.pages)
@@ -333,8 +368,13 @@ def console_routes(
     post: Callable[[str, Endpoint], Route],
 ) -> list[BaseRoute]:
     console = ConsolePages(renderer, signin)
+    import_form = body_limit(
+        lambda scope: scope["app"].state.runtime.settings.max_import_body + 64 * 1024,
+        renderer.too_large,
+    )
     return [
         get("/console", console.home),
+        Route("/console/import", console.import_catalog, methods=["POST"], middleware=import_form),
         get("/console/vendors/{vendor_id}", console.vendor),
         post("/console/vendors/{vendor_id}/abuse", console.set_abuse),
         get("/console/escalations", console.escalations),

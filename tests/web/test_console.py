@@ -177,3 +177,31 @@ async def test_the_console_refuses_strangers_and_forged_forms(served: Served) ->
         )
         assert forged.status_code == 403
     assert (await served.api("GET", "/api/v1/vendors/acme")).json()["abusing"] is False
+
+
+async def test_the_operator_imports_a_file_from_the_console(served: Served) -> None:
+    import json
+
+    catalog = {
+        "vendors": [{"id": "initech", "name": "Initech", "account_email": "bill@initech.test"}]
+    }
+    async with browser(served) as client:
+        await sign_in_as_operator(client)
+        from tests.web.desk_support import page_token
+
+        token = await page_token(client, "/console")
+        done = await client.post(
+            "/console/import",
+            data={"csrf_token": token},
+            files={"catalog": ("c.json", json.dumps(catalog).encode(), "application/json")},
+        )
+        assert done.status_code == 303
+        assert "Imported 1 vendor, 0 products, 0 orders." in (await client.get("/console")).text
+        bad = await client.post(
+            "/console/import",
+            data={"csrf_token": token},
+            files={"catalog": ("c.json", b'{"vendors": [{"id": "X!"}]}', "application/json")},
+        )
+        assert bad.status_code == 303
+        assert "Nothing was imported: vendors[0]" in (await client.get("/console")).text
+    assert (await served.api("GET", "/api/v1/vendors/initech")).status_code == 200
