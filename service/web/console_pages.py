@@ -219,7 +219,7 @@ class ConsolePages:
         if isinstance(form, Response):
             return form
         await form.close()
-        raw = str(request.path_params["outbox_id"])
+        raw = str(request.path_params["id"])
         if not _ID.fullmatch(raw):
             return self.pages.not_found(request)
         desk = runtime_of(request).desk
@@ -259,7 +259,7 @@ class ConsolePages:
         viewer = await operator_viewer(request, self.pages)
         if isinstance(viewer, Response):
             return viewer
-        raw_id = str(request.path_params["inbound_id"])
+        raw_id = str(request.path_params["id"])
         if not _ID.fullmatch(raw_id):
             return self.pages.not_found(request)
         async with runtime_of(request).store.reading() as q:
@@ -285,7 +285,7 @@ class ConsolePages:
         if isinstance(form, Response):
             return form
         await form.close()
-        raw_id = str(request.path_params["inbound_id"])
+        raw_id = str(request.path_params["id"])
         if not _ID.fullmatch(raw_id):
             return self.pages.not_found(request)
         runtime = runtime_of(request)
@@ -379,11 +379,11 @@ def console_routes(
         post("/console/vendors/{vendor_id}/abuse", console.set_abuse),
         get("/console/escalations", console.escalations),
         get("/console/outbox", console.outbox),
-        post("/console/outbox/{outbox_id}/retry", console.outbox_retry),
-        post("/console/outbox/{outbox_id}/give-up", console.outbox_give_up),
+        post("/console/outbox/{id}/retry", console.outbox_retry),
+        post("/console/outbox/{id}/give-up", console.outbox_give_up),
         get("/console/inbound", console.inbound),
-        get("/console/inbound/{inbound_id}/raw", console.inbound_raw),
-        post("/console/inbound/{inbound_id}/replay", console.inbound_replay),
+        get("/console/inbound/{id}/raw", console.inbound_raw),
+        post("/console/inbound/{id}/replay", console.inbound_replay),
         get("/console/bouncing", console.bouncing),
         post("/console/bouncing/clear", console.clear_bouncing),
     ]
