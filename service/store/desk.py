@@ -127,7 +127,7 @@ class DeskRepository(Repository):
         text = query.search.strip()
         if text:
             clauses.append(
-                "(t.order_reference = ? OR LOWER(t.customer_email) = ? OR EXISTS ("
+                "(t.order_reference = ? OR t.customer_email = ? OR EXISTS ("
                 "SELECT 1 FROM comments c WHERE c.ticket_number = t.number "
                 "AND LOWER(c.text) LIKE ? ESCAPE '\\'))"
             )
@@ -144,9 +144,8 @@ class DeskRepository(Repository):
                 ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {int(offset)}""",
             *args,
         )
-        total = await self.sql.fetchval(
-            f"SELECT COUNT(*) FROM tickets t {_TIMER_JOIN} {where}", *args
-        )
+        join = _TIMER_JOIN if query.due_before is not None else ""  # only a due filter needs it
+        total = await self.sql.fetchval(f"SELECT COUNT(*) FROM tickets t {join} {where}", *args)
         return [_ticket_line(r) for r in rows], int(total)
 
     async def order_tickets(self, vendor_id: str, reference: str) -> list[TicketLine]:
