@@ -2,6 +2,8 @@
 
     GET  /console                              vendors (signed out: the sign-in page)
     POST /console/import                       import vendors, products, orders (a JSON file)
+    POST /console/clock                        advance the fake clock (`--fake-clock` only)
+    GET  /console/tickets/{number}             any ticket, read-only
     GET  /console/vendors/{id}                 one vendor: settings, tickets, abuse mark history
     POST /console/vendors/{id}/abuse           mark or clear abusing (`abusing` = 1 or 0)
     GET  /console/escalations                  escalations to review, with mark and clear
@@ -22,8 +24,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
+import isodate
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -32,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 from service.catalog import ImportError_
 from service.outbound.addresses import vendor_command_address
 from service.outbound.render import TICKET_TYPE_LABELS
+from service.representations import ticket_json
 from service.store.base import as_time
 from service.store.desk import TicketQuery
 from service.web import flash
@@ -73,7 +78,14 @@ class ConsolePages:
         async with runtime_of(request).store.reading() as q:
             vendors = await q.vendors.search(wanted)
         return self._page(
-            request, found, "/console", "web/console/vendors.html", vendors=vendors, wanted=wanted
+            request,
+            found,
+            "/console",
+            "web/console/vendors.html",
+            vendors=vendors,
+            wanted=wanted,
+            fake_clock=runtime_of(request).fake_clock is not None,
+            now=absolute(runtime_of(request).clock.now(), "UTC"),
         )
 
     async def import_catalog(self, request: Request) -> Response:
@@ -105,6 +117,64 @@ class ConsolePages:
             )
         summary = ", ".join(f"{n} {name[:-1] if n == 1 else name}" for name, n in counts.items())
         return self._redirect(request, "/console", flash.Flash("done", f"Imported {summary}."))
+
+    async def move_clock(self, request: Request) -> Response:
+        """The fake clock, moved as the admin API moves it (`--fake-clock` only)."""
+        viewer = await operator_viewer(request, self.pages)
+        if isinstance(viewer, Response):
+            return viewer
+        form = await self.pages.posted_form(request, session_id=viewer.session_id)
+        if isinstance(form, Response):
+            return form
+        try:
+            typed = text(form, "advance").strip().upper()
+        finally:
+            await form.close()
+        runtime = runtime_of(request)
+        if runtime.fake_clock is None:
+            return self.pages.not_found(request)
+        try:
+            by = isodate.parse_duration(typed)
+        except (ValueError, ArithmeticError):
+            by = None
+        if not isinstance(by, timedelta) or by <= timedelta(0):
+            note = flash.Flash(
+                "refused",
+                f"{typed!r} is not a duration to advance by: write one like PT2H (two hours) "
+                "or P1D (a day).",
+            )
+            return self._redirect(request, "/console", note)
+        try:
+            now, fired = await runtime.move_clock(by=by)
+        except (ValueError, OverflowError) as error:
+            return self._redirect(request, "/console", flash.Flash("refused", str(error)))
+        note = flash.Flash(
+            "done", f"The clock now reads {absolute(now, 'UTC')}; {fired} timers fired."
+        )
+        return self._redirect(request, "/console", note)
+
+    async def ticket(self, request: Request) -> Response:
+        """Any ticket, read-only, for the operator's review (an escalation, a vendor's list)."""
+        viewer = await operator_viewer(request, self.pages)
+        if isinstance(viewer, Response):
+            return viewer
+        raw = str(request.path_params["number"])
+        if not _ID.fullmatch(raw):
+            return self.pages.not_found(request)
+        async with runtime_of(request).store.reading() as q:
+            ticket = await q.tickets.get(int(raw))
+            vendor = await q.vendors.get(ticket.vendor_id) if ticket else None
+        if ticket is None or vendor is None:
+            return self.pages.not_found(request)
+        return self._page(
+            request,
+            viewer,
+            "/console",
+            "web/console/ticket.html",
+            ticket=ticket_json(ticket),
+            vendor=vendor,
+            zone=vendor.timezone,
+        )
 
     async def vendor(self, request: Request) -> Response:
         viewer = await operator_viewer(request, self.pages)
@@ -374,6 +444,8 @@ def console_routes(
     )
     return [
         get("/console", console.home),
+        post("/console/clock", console.move_clock),
+        get("/console/tickets/{number}", console.ticket),
         Route("/console/import", console.import_catalog, methods=["POST"], middleware=import_form),
         get("/console/vendors/{vendor_id}", console.vendor),
         post("/console/vendors/{vendor_id}/abuse", console.set_abuse),

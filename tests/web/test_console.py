@@ -205,3 +205,27 @@ async def test_the_operator_imports_a_file_from_the_console(served: Served) -> N
         assert bad.status_code == 303
         assert "Nothing was imported: vendors[0]" in (await client.get("/console")).text
     assert (await served.api("GET", "/api/v1/vendors/initech")).status_code == 200
+
+
+async def test_the_operator_reads_an_escalated_ticket_and_moves_the_fake_clock(
+    served: Served,
+) -> None:
+    number = await escalated_refund(served)
+    async with browser(served) as client:
+        await sign_in_as_operator(client)
+        escalations = (await client.get("/console/escalations")).text
+        assert f'href="/console/tickets/{number}"' in escalations
+        ticket = await client.get(f"/console/tickets/{number}")
+        assert ticket.status_code == 200
+        assert "Not for me." in ticket.text and "I never agreed." in ticket.text
+        assert "Escalated by the customer" in ticket.text
+        assert (await client.get("/console/tickets/99999")).status_code == 404
+
+        wrong = await post_from(client, "/console", "/console/clock", {"advance": "soon"})
+        assert wrong.status_code == 303
+        assert "is not a duration" in (await client.get("/console")).text
+        moved = await post_from(client, "/console", "/console/clock", {"advance": "P1D"})
+        assert moved.status_code == 303
+        assert (
+            "The clock now reads Tue 24 Nov 2026 14:00 UTC" in (await client.get("/console")).text
+        )
