@@ -158,6 +158,8 @@ async def test_a_vendors_day_and_the_operators_review_in_a_real_browser(
             for path in ("/console/outbox", "/console/inbound", "/console/bouncing"):
                 await page.goto(base + path)
                 await check(path)
+            await page.goto(f"{base}/console/tickets/{escalated}")
+            await check("/console/tickets/<n>")
             await page.goto(f"{base}/console/vendors/acme")
             await check("/console/vendors/acme")
             await page.screenshot(path=ARTIFACTS / "console-vendor-desktop.png", full_page=True)
