@@ -125,7 +125,8 @@ class SigninPages:
             typed = text(form, "token").strip()
         finally:
             await form.close()
-        wait = self.limiter.attempt(_client(request), "admin-token", runtime.clock.now())
+        client = _client(request)  # per client only: nobody can lock the operator out
+        wait = self.limiter.attempt(client, f"admin-token from {client}", runtime.clock.now())
         if wait is not None:
             return self.pages.too_many(request, wait)
         expected = runtime.settings.admin_token

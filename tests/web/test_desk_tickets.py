@@ -155,3 +155,24 @@ async def test_a_form_posted_from_another_site_is_refused(served: Served) -> Non
         stolen = await client.post(f"{path}/reply", data={"text": "x", "csrf_token": their_token})
         assert stolen.status_code == 403
     assert [c["text"] for c in (await served.ticket(number))["comments"]] == ["Hello?"]
+
+
+async def test_a_refund_waiting_for_approval_is_approved_from_the_desk(served: Served) -> None:
+    """Globex approves every refund; Erin paid by wire transfer."""
+    number = await open_by_email(
+        served, "erin@example.test", "refund", "Refund GLXW1RE1", "Please refund."
+    )
+    async with browser(served) as client:
+        await sign_in(served, client, "owner@globex.test")
+        waiting = await client.get("/desk/tickets", params={"mine": "1"})
+        assert listed(waiting.text) == [number]
+        assert "Waiting for your approval" in waiting.text
+        path = f"/desk/tickets/{number}"
+        assert "approve" in buttons_on((await client.get(path)).text)
+        approved = await post_from(client, path, f"{path}/action", {"action": "approve"})
+        assert approved.status_code == 303
+        assert "The refund is approved." in (await client.get(path)).text
+    ticket = await served.ticket(number)
+    assert ticket["status"] == "closed" and ticket["close_reason"] == "refunded"
+    mail = await served.latest_to("erin@example.test", f"[#{number}]")
+    assert mail is not None
