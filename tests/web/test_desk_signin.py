@@ -6,10 +6,14 @@ mail the outbox delivered to the catcher, as the person would read it.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
-from tests.e2e.conftest import Served
+from tests.e2e.conftest import Served, serving, text_of
 from tests.web.desk_support import (
+    SIGNIN_LINK,
     ask_for_link,
     browser,
     emailed_link,
@@ -158,8 +162,6 @@ async def test_the_operator_signs_in_with_the_admin_token_and_a_vendor_never_see
 
 
 async def test_an_operator_address_gets_a_console_link(served: Served) -> None:
-    from dataclasses import replace
-
     served.runtime.settings = replace(  # type: ignore[misc]
         served.runtime.settings, operator_emails=("ops@maildesk.test",)
     )
@@ -179,3 +181,31 @@ async def test_asking_for_links_is_limited_per_address(served: Served) -> None:
             (await ask_for_link(served, client, "owner@acme.test")).status_code for _ in range(6)
         ]
     assert answers == [200] * 5 + [429]
+
+
+async def test_the_session_cookie_is_secure_when_the_site_is_served_over_https(
+    store: object,
+) -> None:
+    async with serving(store, base_url="https://desk.test") as running:  # type: ignore[arg-type]
+        host = {"Host": "desk.test"}
+        page = await running.http.get("/desk", headers=host)
+        csrf_cookie = page.cookies["maildesk_csrf"]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        jar = {"Cookie": f"maildesk_csrf={csrf_cookie}", **host}
+        running.http.cookies.clear()
+        asked = await running.http.post(
+            "/desk/signin",
+            data={"email": "owner@acme.test", "csrf_token": token.group(1)},
+            headers=jar,
+        )
+        assert asked.status_code == 200
+        link = SIGNIN_LINK.search(text_of(await running.latest_to("owner@acme.test", "Sign in")))
+        assert link and link.group(0).startswith("https://desk.test/desk/signin/")
+        signed = await running.http.post(
+            link.group(1), data={"csrf_token": token.group(1)}, headers=jar
+        )
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"]
+        assert cookie.startswith("maildesk_session=")
+        assert "secure" in cookie.lower() and "httponly" in cookie.lower()
