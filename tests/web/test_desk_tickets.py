@@ -99,7 +99,9 @@ async def test_the_vendor_replies_and_acts_from_the_desk_as_by_email(served: Ser
         assert (await served.ticket(number))["status"] == "closed"
         refused = await post_from(client, path, f"{path}/action", {"action": "close"})
         assert refused.status_code == 303
-        assert "Not done:" in (await client.get(path)).text
+        closed_page = (await client.get(path)).text
+        assert "Not done:" in closed_page
+        assert "order page of Q7K2M9XA" in closed_page
 
 
 async def test_another_vendors_ticket_is_the_same_404_as_a_missing_one(served: Served) -> None:
