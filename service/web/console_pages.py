@@ -200,7 +200,7 @@ class ConsolePages:
             "web/console/vendor.html",
             vendor=vendor,
             command_address=vendor_command_address(settings.secret, settings.domain, vendor.id),
-            rows=[ticket_row(line, now, vendor.timezone) for line in lines],
+            rows=[ticket_row(line, now, vendor.timezone, for_vendor=False) for line in lines],
             total=total,
             marks=marks,
             escalations=escalations,

@@ -508,17 +508,21 @@ def _with_page(chosen: dict[str, str], page: int) -> dict[str, str]:
     return {**chosen, "page": str(page)}
 
 
-def ticket_row(line: TicketLine, now: datetime, zone: str) -> dict[str, Any]:
+def ticket_row(
+    line: TicketLine, now: datetime, zone: str, *, for_vendor: bool = True
+) -> dict[str, Any]:
+    """A list's row; `for_vendor` words it for the vendor ("you"), else for the operator."""
+    you, your = ("you", "your") if for_vendor else ("the vendor", "the vendor's")
     if line.status == "open":
-        state = "Open"
         if line.awaiting_approval:
-            state = "Waiting for your approval"
+            state = f"Waiting for {your} approval"
         elif line.waiting_on == "vendor":
-            state = "Waiting for you"
+            state = f"Waiting for {you}"
         else:
             state = "Waiting for the customer"
     else:
-        state = f"Closed ({CLOSE_REASONS.get(line.close_reason or '', 'closed')})"
+        reasons = {**CLOSE_REASONS, "closed_by_vendor": f"closed by {you}"}
+        state = f"Closed ({reasons.get(line.close_reason or '', 'closed')})"
     due = None
     if line.status == "open" and line.due_at is not None:
         due = {
