@@ -437,7 +437,7 @@ class DeskPages:
             deliveries=deliveries,
             zone=vendor.timezone,
             at=absolute,
-            masked_key=vendor.api_key[:8] + "…" if vendor.api_key else "",
+            key_start=vendor.api_key[:8],
             flash=message,
         )
         flash.clear(request, response, "/desk/settings")
