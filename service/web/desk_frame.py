@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from service.domain.records import Vendor
-from service.web.rendering import PageRenderer, runtime_of
+from service.usecases.signin import sign_out
+from service.web.rendering import PageRenderer, is_secure, runtime_of
+from service.web.sessions import clear_cookie
 from service.web.signed_in import Viewer, signed_in
 
 DESK_LINKS = (
@@ -41,11 +43,24 @@ async def vendor_viewer(request: Request, pages: PageRenderer) -> tuple[Viewer, 
         return RedirectResponse("/desk", status_code=303)
     if viewer.vendor_id is None:
         return pages.not_found(request)
-    async with runtime_of(request).store.reading() as q:
+    runtime = runtime_of(request)
+    async with runtime.store.reading() as q:
         vendor = await q.vendors.get(viewer.vendor_id)
-    if vendor is None:  # removed since it signed in
-        return RedirectResponse("/desk", status_code=303)
+    if vendor is None or not may_sign_in(vendor, viewer.email):
+        # The vendor dropped this address (an agent who left) since it signed in.
+        await sign_out(runtime.desk, viewer.session_id)
+        response = RedirectResponse("/desk", status_code=303)
+        clear_cookie(response, secure=is_secure(runtime))
+        return response
     return viewer, vendor
+
+
+def may_sign_in(vendor: Vendor, email: str) -> bool:
+    """Whether `email` is still one of the addresses that sign in for `vendor`."""
+    address = email.lower()
+    return address == vendor.account_email.lower() or address in (
+        a.lower() for a in vendor.agent_emails
+    )
 
 
 async def operator_viewer(request: Request, pages: PageRenderer) -> Viewer | Response:

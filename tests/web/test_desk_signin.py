@@ -209,3 +209,25 @@ async def test_the_session_cookie_is_secure_when_the_site_is_served_over_https(
         cookie = signed.headers["set-cookie"]
         assert cookie.startswith("maildesk_session=")
         assert "secure" in cookie.lower() and "httponly" in cookie.lower()
+
+
+async def test_an_agent_the_vendor_removes_is_signed_out_at_once(served: Served) -> None:
+    async with browser(served) as owner, browser(served) as agent:
+        await sign_in(served, owner, "owner@acme.test")
+        await sign_in(served, agent, "agent@acme.test")
+        assert (await agent.get("/desk/tickets")).status_code == 200
+        saved = await post_from(
+            owner,
+            "/desk/settings",
+            "/desk/settings",
+            {
+                "timezone": "America/New_York",
+                "support_email": "help@acme.test",
+                "agent_emails": "",
+                "webhook_url": "",
+            },
+        )
+        assert saved.status_code == 303
+        assert (await agent.get("/desk/tickets")).status_code == 303
+        await ask_for_link(served, agent, "agent@acme.test")
+        assert len(await served.mail_to("agent@acme.test", "Sign in")) == 1  # no new link
