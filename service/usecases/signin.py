@@ -35,6 +35,8 @@ TOUCH_EVERY = timedelta(minutes=5)
 request)."""
 MAX_VENDORS_PER_ADDRESS = 10
 OPERATOR = "operator"
+ADMIN_TOKEN_SIGNIN = "admin token"
+"""The `email` of an operator session started with the admin token."""
 VENDOR = "vendor"
 
 
@@ -102,7 +104,7 @@ async def redeem_link(desk: Desk, token: str) -> SignedIn | None:
 async def sign_in_with_admin_token(desk: Desk) -> SignedIn:
     """A new operator session; the door has checked the token (in constant time)."""
     session_id = new_secret()
-    grant = SigninGrant(OPERATOR, None, "admin token")
+    grant = SigninGrant(OPERATOR, None, ADMIN_TOKEN_SIGNIN)
     await desk.start_session(digest(session_id), grant)
     return SignedIn(session_id, grant)
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from service.domain.records import Vendor
-from service.usecases.signin import sign_out
+from service.usecases.signin import ADMIN_TOKEN_SIGNIN, sign_out
 from service.web.rendering import PageRenderer, is_secure, runtime_of
 from service.web.sessions import clear_cookie
 from service.web.signed_in import Viewer, signed_in
@@ -69,6 +69,13 @@ async def operator_viewer(request: Request, pages: PageRenderer) -> Viewer | Res
         return RedirectResponse("/console", status_code=303)
     if not viewer.is_operator:
         return pages.not_found(request)
+    runtime = runtime_of(request)
+    if viewer.email != ADMIN_TOKEN_SIGNIN and viewer.email not in runtime.settings.operator_emails:
+        # No longer an operator address (MAILDESK_OPERATOR_EMAILS changed): signed out.
+        await sign_out(runtime.desk, viewer.session_id)
+        response = RedirectResponse("/console", status_code=303)
+        clear_cookie(response, secure=is_secure(runtime))
+        return response
     return viewer
 
 
