@@ -19,6 +19,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 
 from service.desk import Desk
 from service.desk.outgoing import address_email
@@ -58,9 +59,16 @@ class SignedIn:
 
 
 async def send_signin_links(
-    desk: Desk, *, email: str, base_url: str, operator_emails: tuple[str, ...]
+    desk: Desk,
+    *,
+    email: str,
+    base_url: str,
+    operator_emails: tuple[str, ...],
+    then: str = "",
 ) -> int:
     """Email a link for each desk and console `email` may sign in to; how many were sent.
+
+    `then` (a path the door checked) is where the link leads after signing in.
 
     The caller answers the same whatever this returns.
     """
@@ -78,7 +86,8 @@ async def send_signin_links(
     for grant, vendor_name in grants:
         token = new_secret()
         facts = {
-            "link": f"{base_url.rstrip('/')}/desk/signin/{token}",
+            "link": f"{base_url.rstrip('/')}/desk/signin/{token}"
+            + (f"?next={quote(then, safe='/')}" if then else ""),
             "minutes": str(int(LINK_LIFE.total_seconds() // 60)),
             "place": "console" if grant.role == OPERATOR else "desk",
             "vendor_name": vendor_name,

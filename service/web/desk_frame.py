@@ -9,8 +9,10 @@ not signed in, and a plain 404 for a signed-in person of the other kind
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -40,7 +42,7 @@ async def vendor_viewer(request: Request, pages: PageRenderer) -> tuple[Viewer, 
     """The signed-in vendor's person and vendor, or the answer to give instead."""
     viewer = await signed_in(request)
     if viewer is None:
-        return RedirectResponse("/desk", status_code=303)
+        return RedirectResponse(signin_path(request, "/desk"), status_code=303)
     if viewer.vendor_id is None:
         return pages.not_found(request)
     runtime = runtime_of(request)
@@ -55,6 +57,27 @@ async def vendor_viewer(request: Request, pages: PageRenderer) -> tuple[Viewer, 
     return viewer, vendor
 
 
+_NEXT = re.compile(r"/(desk|console)(/[A-Za-z0-9_-]+)*/?(\?[A-Za-z0-9_.=&%+-]*)?")
+
+
+def safe_next(value: str, place: str | None = None) -> str:
+    """`value` when it is a page of the desk or console (of `place`, if given), else ""."""
+    if len(value) > 500 or not _NEXT.fullmatch(value):
+        return ""
+    if place is not None and not value.startswith(f"/{place}"):
+        return ""
+    return value
+
+
+def signin_path(request: Request, place: str) -> str:
+    """The sign-in page, asked to come back here afterwards (pages that are read only)."""
+    if request.method != "GET":
+        return place
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    then = safe_next(here)
+    return f"{place}?next={quote(then, safe='/')}" if then and then != place else place
+
+
 def may_sign_in(vendor: Vendor, email: str) -> bool:
     """Whether `email` is still one of the addresses that sign in for `vendor`."""
     address = email.lower()
@@ -66,7 +89,7 @@ def may_sign_in(vendor: Vendor, email: str) -> bool:
 async def operator_viewer(request: Request, pages: PageRenderer) -> Viewer | Response:
     viewer = await signed_in(request)
     if viewer is None:
-        return RedirectResponse("/console", status_code=303)
+        return RedirectResponse(signin_path(request, "/console"), status_code=303)
     if not viewer.is_operator:
         return pages.not_found(request)
     runtime = runtime_of(request)

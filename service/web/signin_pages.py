@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import hmac
 import re
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from service.usecases import signin
 from service.web import flash, sessions
+from service.web.desk_frame import safe_next
 from service.web.forms import text
 from service.web.ratelimit import FormLimiter
 from service.web.rendering import PageRenderer, is_secure, runtime_of
@@ -47,6 +49,7 @@ class SigninPages:
         status_code: int = 200,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
+        then: str | None = None,
     ) -> Response:
         runtime = runtime_of(request)
         message = flash.take(request, runtime.settings.secret, f"/{place}")
@@ -55,6 +58,7 @@ class SigninPages:
             "web/desk/signin.html",
             status_code=status_code,
             place=place,
+            then=safe_next(request.query_params.get("next", ""), place) if then is None else then,
             flash=message,
             values=values or {},
             errors=errors or {},
@@ -70,6 +74,7 @@ class SigninPages:
         try:
             email = text(form, "email").strip()
             place = "console" if text(form, "place") == "console" else "desk"
+            then = safe_next(text(form, "next"))
         finally:
             await form.close()
         if len(email) > 254 or not _EMAIL.fullmatch(email):
@@ -79,6 +84,7 @@ class SigninPages:
                 status_code=400,
                 values={"email": email},
                 errors={"email": "Enter your email address, like name@example.com."},
+                then=then,
             )
         wait = self.limiter.attempt(_client(request), email, runtime.clock.now())
         if wait is not None:
@@ -88,6 +94,7 @@ class SigninPages:
             email=email,
             base_url=runtime.settings.public_base_url,
             operator_emails=runtime.settings.operator_emails,
+            then=then,
         )
         return self.pages.render(request, "web/desk/signin_sent.html", email=email, place=place)
 
@@ -96,7 +103,10 @@ class SigninPages:
         token = str(request.path_params["token"])
         if not _TOKEN.fullmatch(token) or not await signin.link_is_live(runtime.desk, token):
             return self._link_gone(request)
-        return self.pages.render(request, "web/desk/signin_confirm.html", token=token)
+        then = safe_next(request.query_params.get("next", ""))
+        return self.pages.render(
+            request, "web/desk/signin_confirm.html", token=token, then=quote(then, safe="/")
+        )
 
     async def redeem(self, request: Request) -> Response:
         runtime = runtime_of(request)
@@ -114,7 +124,8 @@ class SigninPages:
         if previous is not None:  # whoever was signed in here before is signed out
             await signin.sign_out(runtime.desk, previous)
         place = "/console" if signed.grant.role == signin.OPERATOR else "/desk"
-        return self._signed_in(request, signed, place)
+        then = safe_next(request.query_params.get("next", ""), place.strip("/"))
+        return self._signed_in(request, signed, then or place)
 
     async def admin_token(self, request: Request) -> Response:
         runtime = runtime_of(request)
@@ -123,6 +134,7 @@ class SigninPages:
             return form
         try:
             typed = text(form, "token").strip()
+            then = safe_next(text(form, "next"), "console")
         finally:
             await form.close()
         client = _client(request)  # per client only: nobody can lock the operator out
@@ -140,12 +152,13 @@ class SigninPages:
                     "token": "That is not the admin token. Copy it again from where "
                     "maildesk printed it, or sign in with an emailed link."
                 },
+                then=then,
             )
         previous = sessions.session_id_of(request, runtime.settings.secret)
         if previous is not None:
             await signin.sign_out(runtime.desk, previous)
         signed = await signin.sign_in_with_admin_token(runtime.desk)
-        return self._signed_in(request, signed, "/console")
+        return self._signed_in(request, signed, then or "/console")
 
     async def sign_out(self, request: Request) -> Response:
         runtime = runtime_of(request)

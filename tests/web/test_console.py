@@ -167,7 +167,8 @@ async def test_the_console_refuses_strangers_and_forged_forms(served: Served) ->
     async with browser(served) as stranger:
         for path in ("/console/outbox", "/console/escalations", "/console/vendors/acme"):
             response = await stranger.get(path)
-            assert response.status_code == 303 and response.headers["location"] == "/console"
+            assert response.status_code == 303
+            assert response.headers["location"] == f"/console?next={path}"
         response = await stranger.post("/console/vendors/acme/abuse", data={"abusing": "1"})
         assert response.status_code == 303
     async with httpx.AsyncClient(base_url=str(served.http.base_url)) as operator:

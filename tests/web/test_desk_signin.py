@@ -22,7 +22,7 @@ from tests.web.desk_support import (
     sign_in,
     sign_in_as_operator,
 )
-from tests.web.support import post_form
+from tests.web.support import JANE, open_by_email, post_form
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,8 @@ async def test_signed_out_the_desk_is_its_sign_in_page_and_its_pages_send_you_th
         assert "Sign in to your desk" in page.text
         for path in ("/desk/tickets", "/desk/orders", "/desk/settings", "/desk/tickets/1"):
             response = await client.get(path)
-            assert response.status_code == 303 and response.headers["location"] == "/desk", path
+            assert response.status_code == 303, path
+            assert response.headers["location"] == f"/desk?next={path}", path
 
 
 async def test_an_agent_signs_in_with_the_emailed_link_and_lands_on_the_desk(
@@ -58,6 +59,33 @@ async def test_an_agent_signs_in_with_the_emailed_link_and_lands_on_the_desk(
         desk = await client.get("/desk")
         assert desk.status_code == 200 and "Acme Software: today" in desk.text
         assert "agent@acme.test" in desk.text
+
+
+async def test_after_signing_in_the_link_leads_back_to_the_page_that_asked(
+    served: Served,
+) -> None:
+    number = await open_by_email(served, JANE, "support", "Q7K2M9XA", "Hello?")
+    async with browser(served) as client:
+        asked_at = await client.get(f"/desk/tickets/{number}")
+        assert asked_at.headers["location"] == f"/desk?next=/desk/tickets/{number}"
+        page = f"/desk?next=/desk/tickets/{number}"
+        await post_form(
+            client,
+            page,
+            "/desk/signin",
+            {"email": "owner@acme.test", "place": "desk", "next": f"/desk/tickets/{number}"},
+        )
+        link = await emailed_link(served, "owner@acme.test")
+        message = text_of(await served.latest_to("owner@acme.test", "Sign in"))
+        assert f"{link}?next=/desk/tickets/{number}" in message
+        signed = await post_form(client, link, f"{link}?next=/desk/tickets/{number}", {})
+        assert signed.headers["location"] == f"/desk/tickets/{number}"
+    for hostile in ("//evil.test/desk", "https://evil.test/", "/desk/../console", "/console"):
+        async with browser(served) as client:
+            await ask_for_link(served, client, "owner@acme.test")
+            link = await emailed_link(served, "owner@acme.test")
+            signed = await post_form(client, link, f"{link}?next={hostile}", {})
+            assert signed.headers["location"] == "/desk", hostile
 
 
 async def test_an_unknown_address_gets_the_same_answer_and_no_mail(served: Served) -> None:
