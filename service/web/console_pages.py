@@ -3,6 +3,7 @@
     GET  /console                              vendors (signed out: the sign-in page)
     POST /console/import                       import vendors, products, orders (a JSON file)
     POST /console/clock                        advance the fake clock (`--fake-clock` only)
+    GET  /console/tickets                      every vendor's tickets, with the desk's filters
     GET  /console/tickets/{number}             any ticket, read-only
     GET  /console/vendors/{id}                 one vendor: settings, tickets, abuse mark history
     POST /console/vendors/{id}/abuse           mark or clear abusing (`abusing` = 1 or 0)
@@ -34,14 +35,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from service.catalog import ImportError_
+from service.domain.records import TicketType
 from service.outbound.addresses import vendor_command_address
 from service.outbound.render import TICKET_TYPE_LABELS
 from service.representations import ticket_json
 from service.store.base import as_time
-from service.store.desk import TicketQuery
+from service.store.desk import PAGE_SIZE, TicketQuery
 from service.web import flash
 from service.web.desk_frame import console_nav, operator_viewer
-from service.web.desk_pages import ticket_row
+from service.web.desk_pages import ticket_query, ticket_row, with_page
 from service.web.forms import text
 from service.web.http_body import body_limit
 from service.web.moments import absolute
@@ -152,6 +154,45 @@ class ConsolePages:
             "done", f"The clock now reads {absolute(now, 'UTC')}; {fired} timers fired."
         )
         return self._redirect(request, "/console", note)
+
+    async def tickets(self, request: Request) -> Response:
+        """Every vendor's tickets (or one vendor's), with the desk's filters."""
+        viewer = await operator_viewer(request, self.pages)
+        if isinstance(viewer, Response):
+            return viewer
+        runtime = runtime_of(request)
+        now = runtime.clock.now()
+        query, chosen = ticket_query(request, now)
+        wanted = request.query_params.get("vendor", "")
+        async with runtime.store.reading() as q:
+            vendors = await q.vendors.all()
+            known = {v.id: v for v in vendors}
+            vendor_id = wanted if wanted in known else None
+            lines, total = await q.desk.tickets(vendor_id, query)
+        if vendor_id:
+            chosen["vendor"] = vendor_id
+        pages = max(1, -(-total // PAGE_SIZE))
+        rows = [
+            ticket_row(line, now, known[line.vendor_id].timezone, for_vendor=False)
+            | {"vendor": known[line.vendor_id].name}
+            for line in lines
+            if line.vendor_id in known
+        ]
+        return self._page(
+            request,
+            viewer,
+            "/console/tickets",
+            "web/console/tickets.html",
+            rows=rows,
+            total=total,
+            page=query.page,
+            pages=pages,
+            chosen=chosen,
+            vendors=vendors,
+            prev_query=with_page(chosen, query.page - 1) if query.page > 1 else None,
+            next_query=with_page(chosen, query.page + 1) if query.page < pages else None,
+            types=[(t.value, TICKET_TYPE_LABELS[t.value]) for t in TicketType],
+        )
 
     async def ticket(self, request: Request) -> Response:
         """Any ticket, read-only, for the operator's review (an escalation, a vendor's list)."""
@@ -445,6 +486,7 @@ def console_routes(
     return [
         get("/console", console.home),
         post("/console/clock", console.move_clock),
+        get("/console/tickets", console.tickets),
         get("/console/tickets/{number}", console.ticket),
         Route("/console/import", console.import_catalog, methods=["POST"], middleware=import_form),
         get("/console/vendors/{vendor_id}", console.vendor),

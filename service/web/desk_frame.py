@@ -31,6 +31,7 @@ DESK_LINKS = (
 )
 CONSOLE_LINKS = (
     ("/console", "Vendors"),
+    ("/console/tickets", "Tickets"),
     ("/console/escalations", "Escalations"),
     ("/console/outbox", "Outbox"),
     ("/console/inbound", "Kept mail"),

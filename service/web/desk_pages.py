@@ -125,7 +125,7 @@ class DeskPages:
         viewer, vendor = found
         runtime = runtime_of(request)
         now = runtime.clock.now()
-        query, chosen = _ticket_query(request, now)
+        query, chosen = ticket_query(request, now)
         async with runtime.store.reading() as q:
             lines, total = await q.desk.tickets(vendor.id, query)
         pages = max(1, -(-total // PAGE_SIZE))
@@ -140,8 +140,8 @@ class DeskPages:
             page=query.page,
             pages=pages,
             chosen=chosen,
-            prev_query=_with_page(chosen, query.page - 1) if query.page > 1 else None,
-            next_query=_with_page(chosen, query.page + 1) if query.page < pages else None,
+            prev_query=with_page(chosen, query.page - 1) if query.page > 1 else None,
+            next_query=with_page(chosen, query.page + 1) if query.page < pages else None,
             types=[(t.value, TICKET_TYPE_LABELS[t.value]) for t in TicketType],
         )
 
@@ -475,7 +475,7 @@ class DeskPages:
         return response
 
 
-def _ticket_query(request: Request, now: datetime) -> tuple[TicketQuery, dict[str, str]]:
+def ticket_query(request: Request, now: datetime) -> tuple[TicketQuery, dict[str, str]]:
     """The list's filters from the query string; odd values fall back to the defaults."""
     params = request.query_params
     status = params.get("status", "open")
@@ -504,7 +504,7 @@ def _ticket_query(request: Request, now: datetime) -> tuple[TicketQuery, dict[st
     return query, chosen
 
 
-def _with_page(chosen: dict[str, str], page: int) -> dict[str, str]:
+def with_page(chosen: dict[str, str], page: int) -> dict[str, str]:
     return {**chosen, "page": str(page)}
 
 

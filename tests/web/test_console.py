@@ -230,3 +230,28 @@ async def test_the_operator_reads_an_escalated_ticket_and_moves_the_fake_clock(
         assert (
             "The clock now reads Tue 24 Nov 2026 14:00 UTC" in (await client.get("/console")).text
         )
+
+
+async def test_the_operator_lists_every_vendors_tickets_and_filters_by_vendor(
+    served: Served,
+) -> None:
+    acme = await open_by_email(served, JANE, "support", "Q7K2M9XA", "Acme question")
+    opened = await served.api(
+        "POST",
+        "/api/v1/tickets",
+        {"order": "GLX75DAY", "type": "support", "text": "Globex question"},
+        "globex-demo-key",
+    )
+    globex = int(opened.json()["number"])
+    async with browser(served) as client:
+        await sign_in_as_operator(client)
+        every = (await client.get("/console/tickets")).text
+        assert f'href="/console/tickets/{acme}"' in every
+        assert f'href="/console/tickets/{globex}"' in every
+        assert "Globex" in every and "Acme Software" in every
+        only = (await client.get("/console/tickets", params={"vendor": "globex"})).text
+        assert f'href="/console/tickets/{globex}"' in only
+        assert f'href="/console/tickets/{acme}"' not in only
+        found = (await client.get("/console/tickets", params={"q": "acme question"})).text
+        assert f'href="/console/tickets/{acme}"' in found
+        assert f'href="/console/tickets/{globex}"' not in found

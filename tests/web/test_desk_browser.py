@@ -155,7 +155,12 @@ async def test_a_vendors_day_and_the_operators_review_in_a_real_browser(
             async with page.expect_navigation():
                 await page.click("button:has-text('Mark Acme Software as abusing')")
             assert "is marked as abusing" in await page.locator(".flash.done").inner_text()
-            for path in ("/console/outbox", "/console/inbound", "/console/bouncing"):
+            for path in (
+                "/console/tickets",
+                "/console/outbox",
+                "/console/inbound",
+                "/console/bouncing",
+            ):
                 await page.goto(base + path)
                 await check(path)
             await page.goto(f"{base}/console/tickets/{escalated}")
