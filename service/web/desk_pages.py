@@ -96,12 +96,12 @@ class DeskPages:
         runtime = runtime_of(request)
         now = runtime.clock.now()
         local = BusinessCalendar(vendor.timezone).local(now)
-        day_ends = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        midnight = day_ends(now, vendor.timezone)
         week_began = local.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
             days=local.weekday()
         )
         async with runtime.store.reading() as q:
-            counts = await q.desk.dashboard(vendor.id, now, day_ends, week_began)
+            counts = await q.desk.dashboard(vendor.id, now, midnight, week_began)
         message = flash.take(request, runtime.settings.secret, "/desk")
         response = self._page(
             request,
@@ -125,7 +125,7 @@ class DeskPages:
         viewer, vendor = found
         runtime = runtime_of(request)
         now = runtime.clock.now()
-        query, chosen = ticket_query(request, now)
+        query, chosen = ticket_query(request, now, vendor.timezone)
         async with runtime.store.reading() as q:
             lines, total = await q.desk.tickets(vendor.id, query)
         pages = max(1, -(-total // PAGE_SIZE))
@@ -475,8 +475,19 @@ class DeskPages:
         return response
 
 
-def ticket_query(request: Request, now: datetime) -> tuple[TicketQuery, dict[str, str]]:
-    """The list's filters from the query string; odd values fall back to the defaults."""
+def day_ends(now: datetime, zone: str) -> datetime:
+    """The next midnight in `zone`: where "today" ends for a reader there."""
+    local = BusinessCalendar(zone).local(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def ticket_query(
+    request: Request, now: datetime, zone: str = "UTC"
+) -> tuple[TicketQuery, dict[str, str]]:
+    """The list's filters from the query string; odd values fall back to the defaults.
+
+    `due` is "1" (within 24 hours) or "today" (before midnight in `zone`).
+    """
     params = request.query_params
     status = params.get("status", "open")
     status = status if status in ("open", "closed", "all") else "open"
@@ -491,11 +502,14 @@ def ticket_query(request: Request, now: datetime) -> tuple[TicketQuery, dict[str
     flags = {name: params.get(name) == "1" for name in ("mine", "due", "escalated")}
     chosen = {"status": status, "type": kind, "sort": sort, "q": search}
     chosen.update({name: "1" for name, on in flags.items() if on})
+    due_before = now + timedelta(hours=24) if flags["due"] else None
+    if params.get("due") == "today":
+        chosen["due"], due_before = "today", day_ends(now, zone)
     query = TicketQuery(
         status=None if status == "all" else status,
         type=kind or None,
         waiting_on_me=flags["mine"],
-        due_before=now + timedelta(hours=24) if flags["due"] else None,
+        due_before=due_before,
         escalated=flags["escalated"],
         search=search,
         sort=sort,

@@ -114,7 +114,13 @@ async def test_the_dashboard_counts_the_vendors_day(served: Served) -> None:
         )
         assert re.search(r'<span class="n">1</span>\s*<a href="[^"]*type=support">Support', page)
         assert re.search(r'<span class="n">3</span>\s*<a href="[^"]*mine=1">Waiting for you', page)
-        await served.advance("P1D")  # both refunds are processed (and the session idled out)
+        today = (await client.get("/desk/tickets", params={"due": "today"})).text
+        assert "0 tickets due today" in today  # Monday 09:00 in New York: all due tomorrow
+        await served.advance("PT16H")  # Tuesday 01:00 in New York
+        await sign_in(served, client, "owner@acme.test")
+        today = (await client.get("/desk/tickets", params={"due": "today"})).text
+        assert "2 tickets due today" in today  # the refunds, at 09:00 and 09:00
+        await served.advance("PT8H1M")  # both refunds are processed; the session idled out
         await sign_in(served, client, "owner@acme.test")
         page = (await client.get("/desk")).text
         week = page[page.index("This week") :]
