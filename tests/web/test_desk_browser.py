@@ -85,6 +85,10 @@ async def test_a_vendors_day_and_the_operators_review_in_a_real_browser(
                 await page.click("button:has-text('Sign in')")
             assert await page.locator("h1").inner_text() == "Acme Software: today"
             await check("/desk (dashboard)")
+            await page.keyboard.press("Tab")  # the first stop skips the navigation
+            assert await page.evaluate("document.activeElement.textContent") == (
+                "Skip to the content"
+            )
 
             # The ticket list and a filter.
             await page.click("nav.desk >> text=Tickets")
