@@ -112,6 +112,8 @@ class Settings:
     trusted_authserv_ids: tuple[str, ...] = ()
     """Receiving servers whose Authentication-Results maildesk believes (the operator's own)."""
     webhook_allow_hosts: tuple[str, ...] = ()  # internal webhook targets the operator admits
+    operator_emails: tuple[str, ...] = ()
+    """Addresses that may sign in to the operator's console by emailed link (lower case)."""
     http_header_timeout: float = DEFAULT_HTTP_HEADER_TIMEOUT
     http_keep_alive_timeout: float = DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT
     http_max_connections: int = DEFAULT_HTTP_MAX_CONNECTIONS
@@ -163,6 +165,7 @@ class Settings:
         data["trusted_authserv_ids"] = tuple(data.get("trusted_authserv_ids", ()))
         data["webhook_allow_hosts"] = tuple(data.get("webhook_allow_hosts", ()))
         data["dns"] = tuple(data.get("dns", ()))
+        data["operator_emails"] = tuple(data.get("operator_emails", ()))
         if data["relay"] is not None:
             data["relay"] = Relay(**data["relay"])
         if data["fake_clock_start"] is not None:

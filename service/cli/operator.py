@@ -60,7 +60,7 @@ async def cmd_escalations(args: argparse.Namespace) -> int:
         for vendor_id, abusing in ((args.abusing, True), (args.clear, False)):
             if vendor_id is None:
                 continue
-            if await desk.set_vendor_abusing(vendor_id, abusing) is None:
+            if await desk.set_vendor_abusing(vendor_id, abusing, by="command line") is None:
                 raise ConfigError(f"there is no vendor {vendor_id!r}; see `maildesk escalations`")
             state = "now marked as abusing" if abusing else "no longer marked as abusing"
             print(f"vendor {vendor_id} is {state} the save-the-sale window")

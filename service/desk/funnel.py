@@ -44,7 +44,8 @@ from service.domain.subscription.machine import SubscriptionFacts
 from service.domain.subscription.records import Subscription
 from service.outbound.permanent_links import new_secret
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList
-from service.store import InboundReceipt, Queries, Store
+from service.store import EmailItem, InboundReceipt, Queries, Store, WebhookItem
+from service.store.access import SigninGrant
 from service.tracing import traced
 
 
@@ -234,14 +235,18 @@ class Desk:
             await self._keep(q, receipt)
 
     async def clear_bouncing(self, address: str) -> bool:
-        """An address marked as bouncing wrote in again, so it receives mail: clear the mark."""
+        """Mail to `address` may be sent again: it wrote in (so it receives mail), or the
+        operator says so in the console; True when there was a mark."""
         async with self._transaction() as (q, _):
             return await q.inbound.clear_bouncing(address)
 
-    async def set_vendor_abusing(self, vendor_id: str, abusing: bool) -> Vendor | None:
-        """The operator's mark on a vendor that abuses the save-the-sale window; None if absent."""
+    async def set_vendor_abusing(
+        self, vendor_id: str, abusing: bool, *, by: str = "operator"
+    ) -> Vendor | None:
+        """The operator's mark on a vendor that abuses the save-the-sale window, noted in the
+        vendor's mark history with `by` (who set it); None if the vendor is absent."""
         async with self._transaction() as (q, _):
-            if not await q.vendors.set_abusing(vendor_id, abusing):
+            if not await q.vendors.set_abusing(vendor_id, abusing, at=self.clock.now(), by=by):
                 return None
             return await q.vendors.get(vendor_id)
 
@@ -284,6 +289,72 @@ class Desk:
             if receipt is not None:
                 await self._keep(q, receipt)
             committed.append(Committed(queued=1))
+
+    # --- the desk's and the console's own writes (issue #17) ------------------------------
+
+    async def issue_signin_link(
+        self, token_hash: str, grant: SigninGrant, expires_at: datetime, email: EmailItem
+    ) -> None:
+        """Keep a sign-in link (its hash) and queue the email that carries it, together."""
+        now = self.clock.now()
+        async with self._transaction() as (q, committed):
+            await q.access.forget_links_before(now)
+            await q.access.add_link(token_hash, grant, now, expires_at)
+            await q.outbox.enqueue([email])
+            committed.append(Committed(queued=1))
+
+    async def redeem_signin_link(self, token_hash: str, session_hash: str) -> SigninGrant | None:
+        """Spend a link and start the session it grants, at once; None for a spent or stale link."""
+        now = self.clock.now()
+        async with self._transaction() as (q, _):
+            grant = await q.access.use_link(token_hash, now)
+            if grant is not None:
+                await q.access.start_session(session_hash, grant, now)
+            return grant
+
+    async def start_session(self, session_hash: str, grant: SigninGrant) -> None:
+        """A session granted without a link (the operator's admin token)."""
+        async with self._transaction() as (q, _):
+            await q.access.start_session(session_hash, grant, self.clock.now())
+
+    async def touch_session(self, session_hash: str) -> None:
+        async with self._transaction() as (q, _):
+            await q.access.touch_session(session_hash, self.clock.now())
+
+    async def end_session(self, session_hash: str) -> None:
+        """Sign out: the session ends for every browser and tab that holds it."""
+        async with self._transaction() as (q, _):
+            await q.access.end_session(session_hash, self.clock.now())
+
+    async def save_vendor(self, vendor: Vendor) -> None:
+        """A vendor's changed settings (time zone, addresses, webhook, API key), as a whole."""
+        async with self._transaction() as (q, _):
+            await q.vendors.upsert(vendor)
+
+    async def queue_webhook(self, item: WebhookItem) -> None:
+        """A webhook that belongs to no record: the desk's "send a test event"."""
+        async with self._transaction() as (q, committed):
+            await q.outbox.enqueue([item])
+            committed.append(Committed(queued=1))
+
+    async def retry_delivery(self, outbox_id: int) -> bool:
+        """The operator's "try again now" for a failed or retrying delivery."""
+        async with self._transaction() as (q, committed):
+            done = await q.outbox.retry_now(outbox_id, self.clock.now())
+            if done:
+                committed.append(Committed(queued=1))
+            return done
+
+    async def give_up_delivery(self, outbox_id: int) -> bool:
+        """The operator's "give up" for a delivery still being retried."""
+        async with self._transaction() as (q, _):
+            return await q.outbox.give_up(outbox_id)
+
+    async def release_for_replay(self, inbound_id: int) -> tuple[bytes, str, str] | None:
+        """Take a kept message that was not acted on out of the duplicate check, so the intake
+        can act on it again: (raw, envelope sender, recipient); None if absent or acted on."""
+        async with self._transaction() as (q, _):
+            return await q.inbound.release_for_replay(inbound_id)
 
     # --- the transaction ---------------------------------------------------------------
 

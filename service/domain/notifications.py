@@ -30,6 +30,8 @@ REFUSED = "refused"
 # Kinds sent without a ticket-changing history entry.
 REQUEST_REFUSED = "request_refused"
 LOOKUP_RESULT = "lookup_result"
+SIGNIN = "signin"
+"""A one-time sign-in link to the desk or the console (issue #17): mail to an address."""
 
 SUBSCRIPTION_REFUSED = "subscription_refused"
 """A refused choice or report on a subscription (see `service.domain.subscription.machine`)."""
@@ -132,7 +134,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 TEMPLATE_KINDS: frozenset[str] = frozenset(
-    {rule.template for rule in RULES if rule.channel is Channel.EMAIL} | {LOOKUP_RESULT}
+    {rule.template for rule in RULES if rule.channel is Channel.EMAIL} | {LOOKUP_RESULT, SIGNIN}
 )
 """Every email kind: each needs `email/<kind>.txt` and `.html`."""
 

@@ -211,6 +211,7 @@ async def settings_from(args: argparse.Namespace, store: Store, *, mode: str) ->
         smtp_processes=parse_count("smtp-processes", args.smtp_processes),
         trusted_authserv_ids=parse_list(env("trusted_authserv_ids")),
         webhook_allow_hosts=AllowList.parse(args.webhook_allow_hosts).entries(),
+        operator_emails=tuple(e.lower() for e in parse_list(env("operator_emails"))),
         http_header_timeout=http.header_timeout,
         http_keep_alive_timeout=http.keep_alive_timeout,
         http_max_connections=http.max_connections,

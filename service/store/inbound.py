@@ -145,3 +145,21 @@ class InboundRepository(Repository):
             "SELECT address FROM bouncing_addresses WHERE address = ?", address.lower()
         )
         return found is not None
+
+    async def bouncing_addresses(self, limit: int = 500) -> list[Row]:
+        """Every address marked as bouncing, newest first (the console's list)."""
+        return await self.sql.fetch(
+            "SELECT address, since, detail FROM bouncing_addresses ORDER BY since DESC LIMIT ?",
+            limit,
+        )
+
+    async def release_for_replay(self, inbound_id: int) -> tuple[bytes, str, str] | None:
+        """Mark a kept, not-acted-on message `replayed` and free its delivery key."""
+        row = await self.sql.fetchrow(
+            """UPDATE inbound_messages SET status = 'replayed',
+                   body_hash = body_hash || '/replayed-' || CAST(id AS TEXT)
+               WHERE id = ? AND status NOT IN ('acted', 'replayed')
+               RETURNING raw, mail_from, rcpt_to""",
+            inbound_id,
+        )
+        return (bytes(row["raw"]), row["mail_from"], row["rcpt_to"]) if row else None

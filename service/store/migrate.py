@@ -38,6 +38,9 @@ TABLES = (
     "inbound_messages",
     "bouncing_addresses",
     "settings",
+    "signin_links",
+    "web_sessions",
+    "abuse_marks",
 )
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

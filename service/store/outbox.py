@@ -131,6 +131,36 @@ class OutboxRepository(Repository):
             outbox_id,
         )
 
+    async def retry_now(self, outbox_id: int, now: datetime) -> bool:
+        """Make a failed or retrying delivery due now (the operator's retry)."""
+        found = await self.sql.fetchval(
+            """UPDATE outbox SET status = 'retrying', next_attempt_at = ?, claimed_until = NULL
+               WHERE id = ? AND status IN ('failed', 'retrying') RETURNING id""",
+            now,
+            outbox_id,
+        )
+        return found is not None
+
+    async def give_up(self, outbox_id: int) -> bool:
+        """Stop retrying a delivery (the operator's give-up): it is failed from now on."""
+        found = await self.sql.fetchval(
+            """UPDATE outbox SET status = 'failed', claimed_until = NULL,
+                   last_error = COALESCE(last_error || '; ', '') || 'given up by the operator'
+               WHERE id = ? AND status IN ('pending', 'retrying') RETURNING id""",
+            outbox_id,
+        )
+        return found is not None
+
+    async def webhooks_of(self, vendor_id: str, limit: int = 10) -> list[QueuedDelivery]:
+        """A vendor's newest webhook deliveries, for its settings page."""
+        rows = await self.sql.fetch(
+            "SELECT * FROM outbox WHERE channel = ? AND to_name = ? ORDER BY id DESC LIMIT ?",
+            Channel.WEBHOOK.value,
+            vendor_id,
+            limit,
+        )
+        return [_queued(r) for r in rows]
+
     async def next_at(self) -> datetime | None:
         return as_optional_time(
             await self.sql.fetchval(

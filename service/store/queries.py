@@ -9,7 +9,9 @@ allowed, it only records one.
 
 from __future__ import annotations
 
+from service.store.access import AccessRepository
 from service.store.base import SqlConnection
+from service.store.desk import DeskRepository
 from service.store.inbound import InboundRepository
 from service.store.orders import OrderRepository
 from service.store.outbox import OutboxRepository
@@ -34,3 +36,5 @@ class Queries:
         self.outbox = OutboxRepository(sql)
         self.inbound = InboundRepository(sql)
         self.settings = SettingsRepository(sql)
+        self.access = AccessRepository(sql)
+        self.desk = DeskRepository(sql)

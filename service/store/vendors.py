@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from service.domain.records import RefundCategory, RefundPolicy, Vendor
-from service.store.base import Repository, Row
+from service.store.base import Repository, Row, as_time
 
 
 class VendorRepository(Repository):
@@ -16,6 +17,37 @@ class VendorRepository(Repository):
     async def by_api_key(self, api_key: str) -> Vendor | None:
         row = await self.sql.fetchrow("SELECT * FROM vendors WHERE api_key = ?", api_key)
         return vendor_from(row) if row else None
+
+    async def signing_in_as(self, email: str) -> list[Vendor]:
+        """The vendors whose account email or one of whose agent emails is `email`."""
+        address = email.strip().lower()
+        rows = await self.sql.fetch(
+            """SELECT * FROM vendors WHERE LOWER(account_email) = ?
+                   OR LOWER(agent_emails) LIKE ? ORDER BY id""",
+            address,
+            f'%"{address}"%',
+        )
+        found = [vendor_from(r) for r in rows]  # LIKE is a sieve ('_' matches any character)
+        return [
+            v
+            for v in found
+            if v.account_email.lower() == address or address in (a.lower() for a in v.agent_emails)
+        ]
+
+    async def search(self, text: str, *, limit: int = 100) -> list[Vendor]:
+        """Vendors whose id, name or an address contains `text` (all when it is empty)."""
+        pattern = f"%{text.strip().lower()}%"
+        rows = await self.sql.fetch(
+            """SELECT * FROM vendors WHERE LOWER(id) LIKE ? OR LOWER(name) LIKE ?
+                   OR LOWER(account_email) LIKE ? OR LOWER(COALESCE(support_email, '')) LIKE ?
+               ORDER BY id LIMIT ?""",
+            pattern,
+            pattern,
+            pattern,
+            pattern,
+            limit,
+        )
+        return [vendor_from(r) for r in rows]
 
     async def all(self) -> list[Vendor]:
         return [vendor_from(r) for r in await self.sql.fetch("SELECT * FROM vendors ORDER BY id")]
@@ -52,11 +84,30 @@ class VendorRepository(Repository):
             vendor.payment_update_url,
         )
 
-    async def set_abusing(self, vendor_id: str, abusing: bool) -> bool:
+    async def set_abusing(
+        self, vendor_id: str, abusing: bool, *, at: datetime | None = None, by: str = ""
+    ) -> bool:
+        """Set or clear the mark; with `at`, also note it in the vendor's mark history."""
         found = await self.sql.fetchval(
             "UPDATE vendors SET abusing = ? WHERE id = ? RETURNING id", abusing, vendor_id
         )
+        if found is not None and at is not None:
+            await self.sql.execute(
+                "INSERT INTO abuse_marks (vendor_id, abusing, at, by_whom) VALUES (?, ?, ?, ?)",
+                vendor_id,
+                abusing,
+                at,
+                by,
+            )
         return found is not None
+
+    async def abuse_marks(self, vendor_id: str) -> list[tuple[bool, datetime, str]]:
+        """The vendor's marks, oldest first: (abusing, when, by whom)."""
+        rows = await self.sql.fetch(
+            "SELECT abusing, at, by_whom FROM abuse_marks WHERE vendor_id = ? ORDER BY at, id",
+            vendor_id,
+        )
+        return [(bool(r["abusing"]), as_time(r["at"]), r["by_whom"]) for r in rows]
 
 
 def vendor_from(row: Row) -> Vendor:

@@ -82,7 +82,7 @@ async def admin_abuse(request: Request, runtime: Runtime, caller: Caller) -> Res
     data = await json_body(request, allowed=frozenset({"abusing"}))
     if not isinstance(data.get("abusing"), bool):
         raise ApiError(400, "field 'abusing' must be true or false")
-    if await runtime.desk.set_vendor_abusing(vendor_id, data["abusing"]) is None:
+    if await runtime.desk.set_vendor_abusing(vendor_id, data["abusing"], by="admin API") is None:
         raise ApiError(404, f"there is no vendor {vendor_id!r}")
     return await get_vendor(request, runtime, caller)
 

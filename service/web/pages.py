@@ -10,6 +10,8 @@
     GET  /s/{id}-{secret}[-n], POST …/choose, …/request, GET …/payment
                                              a subscription's permanent page (SPEC §7)
     GET  /p/{reference}-{secret}, POST …/refund   a purchase's permanent page
+    /desk…, /console…                        the vendor's desk and the operator's console
+                                             (`desk_pages`, `console_pages`, `signin_pages`)
 
 Each route declares its body limit (`service.web.http_body`). The pages live in
 `ticket_page`, `self_service` and `permanent_pages`, rendered by `rendering`.
@@ -17,13 +19,22 @@ Each route declares its body limit (`service.web.http_body`). The pages live in
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from service.web.console_pages import console_routes
+from service.web.desk_pages import DeskPages
 from service.web.http_body import NO_BODY, body_limit
 from service.web.permanent_pages import LEGACY_ITEM_LINKS, PermanentPages
 from service.web.rendering import PageRenderer
 from service.web.self_service import SMALL_FORM_LIMIT, SelfServicePages
+from service.web.signin_pages import SigninPages
 from service.web.ticket_page import TicketPages, ticket_form_limit
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def page_routes() -> list[BaseRoute]:
@@ -32,9 +43,47 @@ def page_routes() -> list[BaseRoute]:
     forms = SelfServicePages(renderer)
     tickets = TicketPages(renderer)
     permanent = PermanentPages(renderer)
+    signin = SigninPages(renderer)
+    desk = DeskPages(renderer, tickets, signin)
     small_form = body_limit(SMALL_FORM_LIMIT, renderer.too_large)
     ticket_form = body_limit(ticket_form_limit, renderer.too_large)
+
+    def get(path: str, endpoint: Endpoint) -> Route:
+        return Route(path, endpoint, methods=["GET"], middleware=NO_BODY)
+
+    def post(path: str, endpoint: Endpoint) -> Route:
+        return Route(path, endpoint, methods=["POST"], middleware=small_form)
+
     return [
+        get("/desk", desk.home),
+        post("/desk/signin", signin.request_link),
+        get("/desk/signin/{token}", signin.confirm),
+        post("/desk/signin/{token}", signin.redeem),
+        post("/desk/signout", signin.sign_out),
+        get("/desk/tickets", desk.ticket_list),
+        get("/desk/tickets/{number}", desk.ticket),
+        Route(
+            "/desk/tickets/{number}/reply",
+            desk.ticket_reply,
+            methods=["POST"],
+            middleware=ticket_form,
+        ),
+        Route(
+            "/desk/tickets/{number}/action",
+            desk.ticket_action,
+            methods=["POST"],
+            middleware=ticket_form,
+        ),
+        get("/desk/tickets/{number}/attachments/{blob_id}", desk.ticket_attachment),
+        get("/desk/orders", desk.order_search),
+        get("/desk/orders/{reference}", desk.order),
+        post("/desk/orders/{reference}/open", desk.open_ticket),
+        get("/desk/settings", desk.settings),
+        post("/desk/settings", desk.save_settings),
+        post("/desk/settings/webhook-test", desk.webhook_test),
+        post("/desk/settings/api-key", desk.rotate_key),
+        post("/console/signin", signin.admin_token),
+        *console_routes(renderer, signin, get, post),
         Route("/", forms.home, methods=["GET"], name="home", middleware=NO_BODY),
         Route("/lookup", forms.lookup_form, methods=["GET"], name="lookup", middleware=NO_BODY),
         Route("/lookup", forms.lookup, methods=["POST"], middleware=small_form),

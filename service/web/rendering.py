@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from service.outbound.filters import filesize, when
 from service.outbound.render import default_templates_dir
 from service.runtime import Runtime
-from service.web import csrf
+from service.web import csrf, sessions
 from service.web.forms import UnreadableForm, read_form
 
 CONTENT_SECURITY_POLICY = (
@@ -71,11 +71,23 @@ class PageRenderer:
         self._environments: dict[str | None, jinja2.Environment] = {}
 
     def render(
-        self, request: Request, name: str, *, status_code: int = 200, **context: Any
+        self,
+        request: Request,
+        name: str,
+        *,
+        status_code: int = 200,
+        session_id: str | None = None,
+        **context: Any,
     ) -> Response:
-        """The page; the browser gets its CSRF cookie only when the page holds a form."""
+        """The page; the browser gets its CSRF cookie only when the page holds a form.
+
+        A signed-in page (`session_id`) carries the session's own form token instead.
+        """
         runtime = runtime_of(request)
-        value, new_cookie = csrf.token_for(request, runtime.settings.secret)
+        if session_id is not None:
+            value, new_cookie = sessions.form_token(runtime.settings.secret, session_id), None
+        else:
+            value, new_cookie = csrf.token_for(request, runtime.settings.secret)
         token = _FormToken(value)
         page = (
             self._environment(runtime)
@@ -122,9 +134,12 @@ class PageRenderer:
         response.headers["Retry-After"] = str(max(1, int(wait.total_seconds())))
         return response
 
-    async def posted_form(self, request: Request) -> FormData | Response:
+    async def posted_form(
+        self, request: Request, *, session_id: str | None = None
+    ) -> FormData | Response:
         """The posted form with a valid CSRF token, or the page that says why not.
 
+        A signed-in page's form (`session_id`) must carry that session's token.
         The caller closes the form (its uploaded files) when done with it.
         """
         try:
@@ -132,7 +147,13 @@ class PageRenderer:
         except UnreadableForm as error:
             return self.error(request, 400, "The form could not be read", str(error))
         secret = runtime_of(request).settings.secret
-        if not csrf.is_valid(request, secret, form.get(csrf.FIELD_NAME)):
+        submitted = form.get(csrf.FIELD_NAME)
+        valid = (
+            sessions.token_is_valid(secret, session_id, submitted)
+            if session_id is not None
+            else csrf.is_valid(request, secret, submitted)
+        )
+        if not valid:
             await form.close()
             return self.forbidden(request)
         return form

@@ -15,7 +15,9 @@ attachment through another ticket's link; let uploaded files render as pages.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -36,6 +38,7 @@ from service.usecases.outcomes import Done, Door, TicketMissing
 from service.web import flash
 from service.web.forms import attachments, content_disposition, media_type, storable, text
 from service.web.rendering import PageRenderer, is_secure, runtime_of
+from service.web.signed_in import signed_in
 from service.web.ticket_view import BUTTON_ACTIONS, buttons, summary, timeline
 
 FORM_OVERHEAD = 64 * 1024
@@ -62,15 +65,34 @@ class TicketPages:
         self.pages = pages
 
     async def show(self, request: Request) -> Response:
-        runtime = runtime_of(request)
         link = _link(request)
         if link is None:
             return self.pages.not_found(request)
-        loaded = await runtime.desk.read_ticket(link.number)
+        return await self.render_ticket(request, link.number, link.party, link.path)
+
+    async def render_ticket(
+        self,
+        request: Request,
+        number: int,
+        party: Party,
+        path: str,
+        *,
+        session_id: str | None = None,
+        nav: Mapping[str, Any] | None = None,
+    ) -> Response:
+        """One party's page of ticket `number`, at `path`; the desk's (`session_id`, `nav`)
+        inside the desk's frame, any other vendor page sent there when its vendor is signed in."""
+        runtime = runtime_of(request)
+        loaded = await runtime.desk.read_ticket(number)
         if loaded is None:
             return self.pages.not_found(request)
         ticket, facts = loaded
         order, vendor = facts.order, facts.vendor
+        if session_id is None and party is Party.VENDOR:
+            viewer = await signed_in(request)
+            if viewer is not None and viewer.vendor_id == vendor.id:
+                return RedirectResponse(f"/desk/tickets/{number}", status_code=303)
+        link = TicketLink(number, party, path)
         message = flash.take(request, runtime.settings.secret, link.path)
         ticket_data = ticket_json(ticket)
         order_data = order_json(order)
@@ -111,6 +133,8 @@ class TicketPages:
             undeliverable=undeliverable,
             page_path=link.path,
             max_upload=filesize(runtime.settings.max_message_size),
+            session_id=session_id,
+            nav=nav,
         )
         flash.clear(request, response, link.path)
         return response
@@ -122,13 +146,18 @@ class TicketPages:
         return await self._post(request, button=True)
 
     async def _post(self, request: Request, *, button: bool) -> Response:
-        """A reply or a button: the form's text and files go with either."""
-        runtime = runtime_of(request)
         link = _link(request)
         if link is None:
             return self.pages.not_found(request)
+        return await self.post_ticket(request, link, button=button)
+
+    async def post_ticket(
+        self, request: Request, link: TicketLink, *, button: bool, session_id: str | None = None
+    ) -> Response:
+        """A reply or a button: the form's text and files go with either."""
+        runtime = runtime_of(request)
         limit = runtime.settings.max_message_size
-        form = await self.pages.posted_form(request)
+        form = await self.pages.posted_form(request, session_id=session_id)
         if isinstance(form, Response):
             return form
         try:
@@ -170,11 +199,15 @@ class TicketPages:
         return self._back(request, link, flash.Flash("refused", reasons))
 
     async def attachment(self, request: Request) -> Response:
-        runtime = runtime_of(request)
         link = _link(request)
-        blob_id = str(request.path_params["blob_id"])
         if link is None:
             return self.pages.not_found(request)
+        return await self.send_attachment(request, link)
+
+    async def send_attachment(self, request: Request, link: TicketLink) -> Response:
+        """One file of ticket `link.number`, as a download; any other ticket's file is a 404."""
+        runtime = runtime_of(request)
+        blob_id = str(request.path_params["blob_id"])
         if not _BLOB_ID.fullmatch(blob_id):
             return self.pages.error(
                 request,

@@ -31,7 +31,7 @@ SUBSCRIPTION_KINDS = (
     "price_change_lapsed",
     "subscription_refused",
 )
-NO_TICKET_KINDS = ("request_refused", "lookup_result", *SUBSCRIPTION_KINDS)
+NO_TICKET_KINDS = ("request_refused", "lookup_result", "signin", *SUBSCRIPTION_KINDS)
 ALL_KINDS = TICKET_KINDS + NO_TICKET_KINDS
 PARTIES = ("customer", "vendor")
 
@@ -40,6 +40,7 @@ _FACTS: dict[str, dict[str, str]] = {
     "ticket_closed": {"reason": "closed_by_vendor"},
     "inactivity_warning": {"waiting_on": "vendor"},
     "refund_processed": {"amount": "19.95", "currency": "USD"},
+    "signin": {"link": "https://desk.example.test/desk/signin/abc", "minutes": "15"},
     "request_refused": {
         "reason": "The refund period of this order ended on 1 Jan 2027.",
         "type": "refund",
