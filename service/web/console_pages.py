@@ -15,6 +15,8 @@
     POST /console/inbound/{id}/replay          act on it again, through the intake and funnel
     GET  /console/bouncing                     addresses marked as bouncing
     POST /console/bouncing/clear               clear one mark
+    GET  /console/subscriptions?id=S1001       one subscription: its state, history, link
+    POST /console/subscriptions/{id}/rotate    a new permanent secret (the old link stops)
 
 Only a signed-in operator sees any of it; a vendor's session gets the 404
 page. Every change goes through the desk (the funnel) or the intake.
@@ -37,11 +39,13 @@ from starlette.routing import BaseRoute, Route
 from service.catalog import ImportError_
 from service.domain.records import TicketType
 from service.outbound.addresses import vendor_command_address
+from service.outbound.permanent_links import SUBSCRIPTION_ID
 from service.outbound.render import TICKET_TYPE_LABELS
 from service.representations import ticket_json
 from service.store.base import as_time
 from service.store.desk import PAGE_SIZE, TicketQuery
 from service.web import flash
+from service.web.api_subscriptions import subscription_with_links
 from service.web.desk_frame import console_nav, operator_viewer
 from service.web.desk_pages import ticket_query, ticket_row, with_page
 from service.web.forms import text
@@ -445,6 +449,63 @@ class ConsolePages:
         )
         return self._redirect(request, "/console/bouncing", note)
 
+    async def subscription(self, request: Request) -> Response:
+        """Find a subscription by id (`?id=S1001`) or by its order (`?id=Q7K2M9XA`)."""
+        viewer = await operator_viewer(request, self.pages)
+        if isinstance(viewer, Response):
+            return viewer
+        runtime = runtime_of(request)
+        asked = request.query_params.get("id", "").strip()[:128]
+        found = None
+        if asked:
+            async with runtime.store.reading() as q:
+                subscription_id = (
+                    asked
+                    if SUBSCRIPTION_ID.fullmatch(asked)
+                    else await q.subscriptions.id_of_order(asked)
+                )
+                subscription = (
+                    await q.subscriptions.get(subscription_id) if subscription_id else None
+                )
+                if subscription is not None:
+                    found = await subscription_with_links(q, runtime.settings, subscription)
+        return self._page(
+            request,
+            viewer,
+            "/console/subscriptions",
+            "web/console/subscription.html",
+            asked=asked,
+            subscription=found,
+        )
+
+    async def rotate_subscription(self, request: Request) -> Response:
+        viewer = await operator_viewer(request, self.pages)
+        if isinstance(viewer, Response):
+            return viewer
+        form = await self.pages.posted_form(request, session_id=viewer.session_id)
+        if isinstance(form, Response):
+            return form
+        await form.close()
+        subscription_id = str(request.path_params["subscription_id"])
+        if not SUBSCRIPTION_ID.fullmatch(subscription_id):
+            return self.pages.not_found(request)
+        rotated = await runtime_of(request).desk.rotate_subscription_secret(subscription_id)
+        note = (
+            flash.Flash(
+                "done",
+                f"Subscription {subscription_id} has a new secret: its old self-service link "
+                "no longer works. The customer's next email carries the new one.",
+            )
+            if rotated is not None
+            else flash.Flash("refused", f"There is no subscription {subscription_id}.")
+        )
+        return self._redirect(
+            request,
+            f"/console/subscriptions?id={subscription_id}",
+            note,
+            path="/console/subscriptions",
+        )
+
     def _page(
         self, request: Request, viewer: Viewer, current: str, template: str, **context: Any
     ) -> Response:
@@ -465,10 +526,14 @@ class ConsolePages:
         flash.clear(request, response, path)
         return response
 
-    def _redirect(self, request: Request, path: str, note: flash.Flash) -> Response:
+    def _redirect(
+        self, request: Request, location: str, note: flash.Flash, *, path: str | None = None
+    ) -> Response:
+        """To `location`, with `note` for its page (`path`, when the location has a query)."""
         runtime = runtime_of(request)
-        response = RedirectResponse(path, status_code=303)
-        flash.attach(response, runtime.settings.secret, path, note, secure=is_secure(runtime))
+        response = RedirectResponse(location, status_code=303)
+        page = path or location
+        flash.attach(response, runtime.settings.secret, page, note, secure=is_secure(runtime))
         return response
 
 
@@ -500,4 +565,6 @@ def console_routes(
         post("/console/inbound/{id}/replay", console.inbound_replay),
         get("/console/bouncing", console.bouncing),
         post("/console/bouncing/clear", console.clear_bouncing),
+        get("/console/subscriptions", console.subscription),
+        post("/console/subscriptions/{subscription_id}/rotate", console.rotate_subscription),
     ]

@@ -32,6 +32,7 @@ DESK_LINKS = (
 CONSOLE_LINKS = (
     ("/console", "Vendors"),
     ("/console/tickets", "Tickets"),
+    ("/console/subscriptions", "Subscriptions"),
     ("/console/escalations", "Escalations"),
     ("/console/outbox", "Outbox"),
     ("/console/inbound", "Kept mail"),

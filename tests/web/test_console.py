@@ -255,3 +255,22 @@ async def test_the_operator_lists_every_vendors_tickets_and_filters_by_vendor(
         found = (await client.get("/console/tickets", params={"q": "acme question"})).text
         assert f'href="/console/tickets/{acme}"' in found
         assert f'href="/console/tickets/{globex}"' not in found
+
+
+async def test_a_subscription_is_found_and_its_secret_rotated(served: Served) -> None:
+    async with browser(served) as client:
+        await sign_in_as_operator(client)
+        by_order = await client.get("/console/subscriptions", params={"id": "INVOICE1"})
+        assert by_order.status_code == 200
+        assert "S1003: order INVOICE1" in by_order.text
+        assert "/s/S1003-DemoS1003SelfService" in by_order.text
+        missing = await client.get("/console/subscriptions", params={"id": "S9999"})
+        assert "No subscription has the id or order reference S9999" in missing.text
+        rotated = await post_from(
+            client, "/console/subscriptions?id=S1003", "/console/subscriptions/S1003/rotate", {}
+        )
+        assert rotated.status_code == 303
+        after = await client.get(rotated.headers["location"])
+        assert "has a new secret" in after.text
+        assert "DemoS1003SelfService" not in after.text
+    assert (await served.http.get("/s/S1003-DemoS1003SelfService")).status_code == 404
