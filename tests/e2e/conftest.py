@@ -107,8 +107,18 @@ class Served:
         return result
 
     async def flush(self) -> None:
-        """Let the outbox worker deliver everything queued so far."""
-        await self.runtime.outbox.run_once()
+        """Let the outbox worker deliver everything queued so far.
+
+        The served outbox worker runs beside the test and may hold a claim on rows
+        this pass skips; wait (briefly) until none is left pending, so what the
+        test reads next is what was sent.
+        """
+        for _ in range(40):
+            await self.runtime.outbox.run_once()
+            async with self.runtime.store.reading() as q:
+                if not (await q.outbox.counts()).get("pending"):
+                    return
+            await anyio.sleep(0.05)
 
     async def mail(self) -> list[Any]:
         """Everything the catcher received, parsed back with mail-parser."""

@@ -528,13 +528,16 @@ async def test_real_world_malformed_mail_gets_a_defined_answer_in_bounded_time(
     build, expected = CASES[case]
     message_id = f"<{uuid.uuid4().hex}@malformed.test>"
     raw = build(message_id)
-    started = time.perf_counter()
+    # CPU time of this process (the served maildesk runs in it), not the wall clock: the
+    # bound catches work that grows out of hand, and stays true on a machine shared with
+    # other jobs.
+    started = time.process_time()
 
     code, reply = await send(desk, raw)
 
-    elapsed = time.perf_counter() - started
-    print(f"\n{case}: {len(raw):,} bytes answered {code} in {elapsed:.2f} s")
-    assert elapsed < 6, f"{case} took {elapsed:.1f} s"  # before the fixes: 9 s to a hang
+    elapsed = time.process_time() - started
+    print(f"\n{case}: {len(raw):,} bytes answered {code} in {elapsed:.2f} s of CPU")
+    assert elapsed < 6, f"{case} took {elapsed:.1f} s of CPU"  # before the fixes: 9 s to a hang
     status = await assert_answered_and_kept(desk, raw, message_id, code, reply)
     if isinstance(expected, int):
         assert code == expected, reply
@@ -556,11 +559,11 @@ async def test_real_world_malformed_mail_gets_a_defined_answer_in_bounded_time(
 def test_absurd_mail_is_parsed_in_bounded_time_into_bounded_values(case: str) -> None:
     """What the parser returns stays small whatever arrives; the raw message keeps the rest."""
     raw = CASES[case][0]("<absurd@malformed.test>")
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, not wall clock: see above
     parsed = parse_mail(raw)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
 
-    assert elapsed < 3, f"{case} took {elapsed:.1f} s to parse"
+    assert elapsed < 3, f"{case} took {elapsed:.1f} s of CPU to parse"
     assert parsed.message_id == "<absurd@malformed.test>"
     assert len(parsed.references) <= 50 and len(parsed.in_reply_to) <= 50  # each is a query
     assert len(parsed.to_addresses) <= 2000 and len(parsed.attachments) <= 1000
