@@ -126,12 +126,7 @@ class PermanentPages:
             choice = Choice(raw_choice)
             item = int(raw_item) if raw_item.isdigit() and len(raw_item) <= 4 else None
         except ValueError:
-            return self.pages.error(
-                request,
-                400,
-                "Unknown choice",
-                "Go back to your subscription page and use a button.",
-            )
+            return self._use_a_button(request, "Unknown choice")
         runtime = runtime_of(request)
         outcome = await choose(
             runtime.desk,
@@ -166,12 +161,7 @@ class PermanentPages:
             await form.close()
         kinds = {"cancelation": TicketType.CANCELATION, "refund": TicketType.REFUND}
         if kind_name not in kinds:
-            return self.pages.error(
-                request,
-                400,
-                "Unknown request",
-                "Go back to your subscription page and use a button.",
-            )
+            return self._use_a_button(request, "Unknown request")
         message = await _open(request, found.order, kinds[kind_name], details)
         return self._back(request, found.path, message)
 

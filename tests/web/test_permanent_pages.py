@@ -152,3 +152,14 @@ async def test_the_lookup_email_links_the_purchase_page(served: Served) -> None:
     (mail,) = await served.mail_to(JANE)
     order = await served.order("B00K4JNE")
     assert order["links"]["purchase"] in text_of(mail)
+
+
+async def test_a_forged_choice_or_request_is_a_clear_400_and_changes_nothing(
+    served: Served,
+) -> None:
+    before = await _subscription(served, "S1003")
+    bogus = await post_form(served.http, HEIDIS, f"{HEIDIS}/choose", {"choice": "free_forever"})
+    assert bogus.status_code == 400 and "use a button" in bogus.text
+    odd = await post_form(served.http, HEIDIS, f"{HEIDIS}/request", {"kind": "chargeback"})
+    assert odd.status_code == 400 and "Unknown request" in odd.text
+    assert await _subscription(served, "S1003") == before
