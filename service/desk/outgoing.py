@@ -17,7 +17,7 @@ from service.domain import policy, zones
 from service.domain.actions import allowed_actions
 from service.domain.effects import Notify
 from service.domain.facts import Facts
-from service.domain.records import Comment, Party, RecordKind, RecordRef, Ticket
+from service.domain.records import Comment, Party, RecordKind, RecordRef, Ticket, Vendor
 from service.domain.subscription.choices import allowed_choices
 from service.domain.subscription.machine import SubscriptionFacts
 from service.domain.subscription.records import Subscription
@@ -142,13 +142,25 @@ def ticket_webhook(
         "currency": order.currency,
         "at": iso(now),
     }
+    return _webhook(notify, vendor, payload, RecordRef.ticket(ticket.number), now, domain)
+
+
+def _webhook(
+    notify: Notify,
+    vendor: Vendor,
+    payload: Mapping[str, object],
+    record: RecordRef,
+    now: datetime,
+    domain: str,
+) -> WebhookItem:
+    """One webhook to `vendor`'s endpoint, with a delivery id that stays across retries."""
     return WebhookItem(
         event=notify.kind,
         url=vendor.webhook_url or "",
         vendor_id=vendor.id,
         delivery_id=new_message_id(domain).strip("<>"),
         payload=payload,
-        record=RecordRef.ticket(ticket.number),
+        record=record,
         created_at=now,
     )
 
@@ -242,12 +254,5 @@ def subscription_webhook(
         "vendor": vendor.id,
         "at": iso(now),
     }
-    return WebhookItem(
-        event=notify.kind,
-        url=vendor.webhook_url or "",
-        vendor_id=vendor.id,
-        delivery_id=new_message_id(domain).strip("<>"),
-        payload=payload,
-        record=RecordRef(RecordKind.SUBSCRIPTION, subscription.id),
-        created_at=now,
-    )
+    record = RecordRef(RecordKind.SUBSCRIPTION, subscription.id)
+    return _webhook(notify, vendor, payload, record, now, domain)

@@ -112,18 +112,13 @@ class PermanentPages:
         return response
 
     async def choose(self, request: Request) -> Response:
-        found = await self._subscription(request)
-        if found is None:
-            return self.pages.not_found(request)
-        form = await self.pages.posted_form(request)
-        if isinstance(form, Response):
-            return form
+        posted = await self._posted(request, "choice", "item")
+        if isinstance(posted, Response):
+            return posted
+        found, values = posted
+        raw_item = values["item"]
         try:
-            raw_choice, raw_item = text(form, "choice"), text(form, "item")
-        finally:
-            await form.close()
-        try:
-            choice = Choice(raw_choice)
+            choice = Choice(values["choice"])
             item = int(raw_item) if raw_item.isdigit() and len(raw_item) <= 4 else None
         except ValueError:
             return self._use_a_button(request, "Unknown choice")
@@ -149,16 +144,11 @@ class PermanentPages:
 
     async def request_ticket(self, request: Request) -> Response:
         """Cancel or ask for a refund: the ticket mail to cancel@ or refund@ would open."""
-        found = await self._subscription(request)
-        if found is None:
-            return self.pages.not_found(request)
-        form = await self.pages.posted_form(request)
-        if isinstance(form, Response):
-            return form
-        try:
-            kind_name, details = text(form, "kind"), storable(text(form, "details")).strip()
-        finally:
-            await form.close()
+        posted = await self._posted(request, "kind", "details")
+        if isinstance(posted, Response):
+            return posted
+        found, values = posted
+        kind_name, details = values["kind"], storable(values["details"]).strip()
         kinds = {"cancelation": TicketType.CANCELATION, "refund": TicketType.REFUND}
         if kind_name not in kinds:
             return self._use_a_button(request, "Unknown request")
@@ -190,6 +180,21 @@ class PermanentPages:
         if subscription_token(token) is None:
             return self.pages.not_found(request)
         return RedirectResponse(f"/s/{token}", status_code=301)
+
+    async def _posted(
+        self, request: Request, *names: str
+    ) -> tuple[SubscriptionPage, dict[str, str]] | Response:
+        """A form posted to a genuine subscription link, with a valid CSRF token: its fields."""
+        found = await self._subscription(request)
+        if found is None:
+            return self.pages.not_found(request)
+        form = await self.pages.posted_form(request)
+        if isinstance(form, Response):
+            return form
+        try:
+            return found, {name: text(form, name) for name in names}
+        finally:
+            await form.close()
 
     async def _subscription(self, request: Request) -> SubscriptionPage | None:
         token = subscription_token(str(request.path_params["token"]))
