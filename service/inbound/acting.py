@@ -191,11 +191,13 @@ class MailActions:
         conversation as a ticket's reply address is; a robot answering every
         email is kept and ignored, as on tickets.
         """
+        # Only who may write is read here: the funnel loads the subscription itself.
         async with self.store.reading() as q:
-            subscription = await q.subscriptions.get(subscription_id)
-            if subscription is None:
+            owner = await q.subscriptions.owner(subscription_id)
+            if owner is None:
                 raise NotAuthorised("That reply address belongs to no subscription")
-            if mail.from_address != subscription.customer_email.lower():
+            order_reference, customer_email = owner
+            if mail.from_address != customer_email.lower():
                 raise NotAuthorised(
                     "This reply address is not yours to use: write from the address the "
                     "subscription emails were sent to"
@@ -207,7 +209,7 @@ class MailActions:
         outcome = await reply_to_subscription(
             self.desk,
             subscription_id=subscription_id,
-            order_reference=subscription.order_reference,
+            order_reference=order_reference,
             offers=offers,
             message=ReplyMessage(text, attachments, blobs, sender_of(mail)),
             receipt=receipt,

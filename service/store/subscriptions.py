@@ -70,6 +70,16 @@ class SubscriptionRepository(Repository):
         )
         return _subscription(row, items, events)
 
+    async def owner(self, subscription_id: str) -> tuple[str, str] | None:
+        """(order reference, customer email) of a subscription: who may write to its reply
+        address, in one statement, without loading its items and history."""
+        row = await self.sql.fetchrow(
+            """SELECT s.order_reference, o.customer_email FROM subscriptions s
+               JOIN orders o ON o.reference = s.order_reference WHERE s.id = ?""",
+            subscription_id,
+        )
+        return None if row is None else (str(row["order_reference"]), str(row["customer_email"]))
+
     async def id_of_order(self, reference: str) -> str | None:
         value = await self.sql.fetchval(
             "SELECT id FROM subscriptions WHERE order_reference = ?", reference
