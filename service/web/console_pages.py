@@ -126,16 +126,10 @@ class ConsolePages:
 
     async def move_clock(self, request: Request) -> Response:
         """The fake clock, moved as the admin API moves it (`--fake-clock` only)."""
-        viewer = await operator_viewer(request, self.pages)
-        if isinstance(viewer, Response):
-            return viewer
-        form = await self.pages.posted_form(request, session_id=viewer.session_id)
-        if isinstance(form, Response):
-            return form
-        try:
-            typed = text(form, "advance").strip().upper()
-        finally:
-            await form.close()
+        posted = await self._posted(request, "advance")
+        if isinstance(posted, Response):
+            return posted
+        typed = posted[1]["advance"].strip().upper()
         runtime = runtime_of(request)
         if runtime.fake_clock is None:
             return self.pages.not_found(request)
@@ -254,18 +248,12 @@ class ConsolePages:
         )
 
     async def set_abuse(self, request: Request) -> Response:
-        viewer = await operator_viewer(request, self.pages)
-        if isinstance(viewer, Response):
-            return viewer
         vendor_id = str(request.path_params["vendor_id"])
-        form = await self.pages.posted_form(request, session_id=viewer.session_id)
-        if isinstance(form, Response):
-            return form
-        try:
-            abusing = text(form, "abusing") == "1"
-            back = text(form, "back")
-        finally:
-            await form.close()
+        posted = await self._posted(request, "abusing", "back")
+        if isinstance(posted, Response):
+            return posted
+        viewer, fields = posted
+        abusing, back = fields["abusing"] == "1", fields["back"]
         if not _SLUG.fullmatch(vendor_id):
             return self.pages.not_found(request)
         vendor = await runtime_of(request).desk.set_vendor_abusing(
@@ -327,13 +315,9 @@ class ConsolePages:
         return await self._outbox_change(request, retry=False)
 
     async def _outbox_change(self, request: Request, *, retry: bool) -> Response:
-        viewer = await operator_viewer(request, self.pages)
-        if isinstance(viewer, Response):
-            return viewer
-        form = await self.pages.posted_form(request, session_id=viewer.session_id)
-        if isinstance(form, Response):
-            return form
-        await form.close()
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
         raw = str(request.path_params["id"])
         if not _ID.fullmatch(raw):
             return self.pages.not_found(request)
@@ -393,13 +377,9 @@ class ConsolePages:
         )
 
     async def inbound_replay(self, request: Request) -> Response:
-        viewer = await operator_viewer(request, self.pages)
-        if isinstance(viewer, Response):
-            return viewer
-        form = await self.pages.posted_form(request, session_id=viewer.session_id)
-        if isinstance(form, Response):
-            return form
-        await form.close()
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
         raw_id = str(request.path_params["id"])
         if not _ID.fullmatch(raw_id):
             return self.pages.not_found(request)
@@ -431,16 +411,10 @@ class ConsolePages:
         )
 
     async def clear_bouncing(self, request: Request) -> Response:
-        viewer = await operator_viewer(request, self.pages)
-        if isinstance(viewer, Response):
-            return viewer
-        form = await self.pages.posted_form(request, session_id=viewer.session_id)
-        if isinstance(form, Response):
-            return form
-        try:
-            address = text(form, "address").strip()[:320]
-        finally:
-            await form.close()
+        posted = await self._posted(request, "address")
+        if isinstance(posted, Response):
+            return posted
+        address = posted[1]["address"].strip()[:320]
         cleared = await runtime_of(request).desk.clear_bouncing(address)
         note = (
             flash.Flash("done", f"{address} is no longer marked as bouncing.")
@@ -479,13 +453,9 @@ class ConsolePages:
         )
 
     async def rotate_subscription(self, request: Request) -> Response:
-        viewer = await operator_viewer(request, self.pages)
-        if isinstance(viewer, Response):
-            return viewer
-        form = await self.pages.posted_form(request, session_id=viewer.session_id)
-        if isinstance(form, Response):
-            return form
-        await form.close()
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
         subscription_id = str(request.path_params["subscription_id"])
         if not SUBSCRIPTION_ID.fullmatch(subscription_id):
             return self.pages.not_found(request)
@@ -505,6 +475,22 @@ class ConsolePages:
             note,
             path="/console/subscriptions",
         )
+
+    async def _posted(
+        self, request: Request, *names: str
+    ) -> tuple[Viewer, dict[str, str]] | Response:
+        """A form the signed-in operator posted with its session's token: its fields by name;
+        else the answer to give (the sign-in page, the 404 of a vendor's session, a 403)."""
+        viewer = await operator_viewer(request, self.pages)
+        if isinstance(viewer, Response):
+            return viewer
+        form = await self.pages.posted_form(request, session_id=viewer.session_id)
+        if isinstance(form, Response):
+            return form
+        try:
+            return viewer, {name: text(form, name) for name in names}
+        finally:
+            await form.close()
 
     def _page(
         self, request: Request, viewer: Viewer, current: str, template: str, **context: Any
