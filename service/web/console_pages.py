@@ -33,7 +33,7 @@ from typing import Any
 import isodate
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from service.catalog import ImportError_
@@ -51,7 +51,7 @@ from service.web.desk_pages import ticket_query, ticket_row, with_page
 from service.web.forms import text
 from service.web.http_body import body_limit
 from service.web.moments import absolute
-from service.web.rendering import PageRenderer, is_secure, runtime_of
+from service.web.rendering import PageRenderer, runtime_of
 from service.web.signed_in import Viewer, signed_in
 from service.web.signin_pages import SigninPages
 
@@ -114,15 +114,15 @@ class ConsolePages:
             note = flash.Flash(
                 "refused", "Nothing was imported: choose a JSON file in the import format."
             )
-            return self._redirect(request, "/console", note)
+            return self.pages.back_to(request, "/console", note)
         try:
             counts = await runtime.desk.import_catalog(catalog, webhook_allow=runtime.webhook_allow)
         except ImportError_ as error:
-            return self._redirect(
+            return self.pages.back_to(
                 request, "/console", flash.Flash("refused", f"Nothing was imported: {error}")
             )
         summary = ", ".join(f"{n} {name[:-1] if n == 1 else name}" for name, n in counts.items())
-        return self._redirect(request, "/console", flash.Flash("done", f"Imported {summary}."))
+        return self.pages.back_to(request, "/console", flash.Flash("done", f"Imported {summary}."))
 
     async def move_clock(self, request: Request) -> Response:
         """The fake clock, moved as the admin API moves it (`--fake-clock` only)."""
@@ -143,15 +143,15 @@ class ConsolePages:
                 f"{typed!r} is not a duration to advance by: write one like PT2H (two hours) "
                 "or P1D (a day).",
             )
-            return self._redirect(request, "/console", note)
+            return self.pages.back_to(request, "/console", note)
         try:
             now, fired = await runtime.move_clock(by=by)
         except (ValueError, OverflowError) as error:
-            return self._redirect(request, "/console", flash.Flash("refused", str(error)))
+            return self.pages.back_to(request, "/console", flash.Flash("refused", str(error)))
         note = flash.Flash(
             "done", f"The clock now reads {absolute(now, 'UTC')}; {fired} timers fired."
         )
-        return self._redirect(request, "/console", note)
+        return self.pages.back_to(request, "/console", note)
 
     async def tickets(self, request: Request) -> Response:
         """Every vendor's tickets (or one vendor's), with the desk's filters."""
@@ -270,7 +270,7 @@ class ConsolePages:
         target = (
             "/console/escalations" if back == "escalations" else f"/console/vendors/{vendor_id}"
         )
-        return self._redirect(request, target, flash.Flash("done", note))
+        return self.pages.back_to(request, target, flash.Flash("done", note))
 
     async def escalations(self, request: Request) -> Response:
         viewer = await operator_viewer(request, self.pages)
@@ -341,7 +341,7 @@ class ConsolePages:
                 f"Delivery {outbox_id} was not changed: it was sent, or it is not "
                 + ("failed or retrying." if retry else "waiting to be tried."),
             )
-        return self._redirect(request, "/console/outbox", note)
+        return self.pages.back_to(request, "/console/outbox", note)
 
     async def inbound(self, request: Request) -> Response:
         viewer = await operator_viewer(request, self.pages)
@@ -389,7 +389,7 @@ class ConsolePages:
             note = flash.Flash(
                 "refused", f"Message {raw_id} was not replayed: it was acted on or replayed."
             )
-            return self._redirect(request, "/console/inbound", note)
+            return self.pages.back_to(request, "/console/inbound", note)
         raw, mail_from, rcpt_to = released
         reply = await runtime.intake.receive(raw, mail_from, [rcpt_to])
         note = flash.Flash(
@@ -397,7 +397,7 @@ class ConsolePages:
             f"Message {raw_id} was replayed to {rcpt_to}; maildesk answered "
             f"{reply.code} {reply.text}",
         )
-        return self._redirect(request, "/console/inbound", note)
+        return self.pages.back_to(request, "/console/inbound", note)
 
     async def bouncing(self, request: Request) -> Response:
         viewer = await operator_viewer(request, self.pages)
@@ -421,7 +421,7 @@ class ConsolePages:
             if cleared
             else flash.Flash("refused", f"{address} was not marked as bouncing.")
         )
-        return self._redirect(request, "/console/bouncing", note)
+        return self.pages.back_to(request, "/console/bouncing", note)
 
     async def subscription(self, request: Request) -> Response:
         """Find a subscription by id (`?id=S1001`) or by its order (`?id=Q7K2M9XA`)."""
@@ -469,11 +469,11 @@ class ConsolePages:
             if rotated is not None
             else flash.Flash("refused", f"There is no subscription {subscription_id}.")
         )
-        return self._redirect(
+        return self.pages.back_to(
             request,
             f"/console/subscriptions?id={subscription_id}",
             note,
-            path="/console/subscriptions",
+            page="/console/subscriptions",
         )
 
     async def _posted(
@@ -510,16 +510,6 @@ class ConsolePages:
             **context,
         )
         flash.clear(request, response, path)
-        return response
-
-    def _redirect(
-        self, request: Request, location: str, note: flash.Flash, *, path: str | None = None
-    ) -> Response:
-        """To `location`, with `note` for its page (`path`, when the location has a query)."""
-        runtime = runtime_of(request)
-        response = RedirectResponse(location, status_code=303)
-        page = path or location
-        flash.attach(response, runtime.settings.secret, page, note, secure=is_secure(runtime))
         return response
 
 

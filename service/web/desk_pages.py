@@ -51,7 +51,7 @@ from service.web import flash
 from service.web.desk_frame import desk_nav, vendor_viewer
 from service.web.forms import storable, text
 from service.web.moments import absolute, relative
-from service.web.rendering import PageRenderer, is_secure, runtime_of
+from service.web.rendering import PageRenderer, runtime_of
 from service.web.signed_in import Viewer, signed_in
 from service.web.signin_pages import SigninPages
 from service.web.ticket_page import TicketLink, TicketPages
@@ -317,9 +317,9 @@ class DeskPages:
             path = f"/desk/tickets/{outcome.ticket.number}"
             label = TICKET_TYPE_LABELS[kind.value]
             note = flash.Flash("done", f"Ticket #{outcome.ticket.number} ({label}) is open.")
-            return self._redirect(request, path, note)
+            return self.pages.back_to(request, path, note)
         note = flash.Flash("refused", outcome.refusal.reason)
-        return self._redirect(request, f"/desk/orders/{reference}", note)
+        return self.pages.back_to(request, f"/desk/orders/{reference}", note)
 
     # --- settings -----------------------------------------------------------------------
 
@@ -355,7 +355,7 @@ class DeskPages:
             return await self._settings_page(
                 request, viewer, vendor, errors=outcome.errors, typed=typed, status_code=400
             )
-        return self._redirect(
+        return self.pages.back_to(
             request, "/desk/settings", flash.Flash("done", "Your settings are saved.")
         )
 
@@ -374,7 +374,7 @@ class DeskPages:
             if sent
             else flash.Flash("refused", "Set a webhook URL first, then send a test event.")
         )
-        return self._redirect(request, "/desk/settings", note)
+        return self.pages.back_to(request, "/desk/settings", note)
 
     async def rotate_key(self, request: Request) -> Response:
         found = await vendor_viewer(request, self.pages)
@@ -390,7 +390,7 @@ class DeskPages:
             "done",
             f"Your new API key is {key} — the old one no longer works. Update your systems now.",
         )
-        return self._redirect(request, "/desk/settings", note)
+        return self.pages.back_to(request, "/desk/settings", note)
 
     async def _settings_page(
         self,
@@ -467,12 +467,6 @@ class DeskPages:
             vendor_name=me.name,
             **context,
         )
-
-    def _redirect(self, request: Request, path: str, note: flash.Flash) -> Response:
-        runtime = runtime_of(request)
-        response = RedirectResponse(path, status_code=303)
-        flash.attach(response, runtime.settings.secret, path, note, secure=is_secure(runtime))
-        return response
 
 
 def day_ends(now: datetime, zone: str) -> datetime:

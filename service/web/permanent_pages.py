@@ -48,7 +48,7 @@ from service.usecases.subscriptions import (
 )
 from service.web import flash
 from service.web.forms import storable, text
-from service.web.rendering import PageRenderer, is_secure, runtime_of
+from service.web.rendering import PageRenderer, runtime_of
 
 LEGACY_ITEM_LINKS = ("csi", "asi", "rsi", "crb", "scp")
 """The seed's per-item links (cancel, activate, renew, change billing, change payment)."""
@@ -137,10 +137,12 @@ class PermanentPages:
                 if item is not None and len(outcome.subscription.items) > 1
                 else ""
             )
-            return self._back(
+            return self.pages.back_to(
                 request, found.path, flash.Flash("done", _DONE[choice].format(which=which))
             )
-        return self._back(request, found.path, flash.Flash("refused", outcome.refusal.reason))
+        return self.pages.back_to(
+            request, found.path, flash.Flash("refused", outcome.refusal.reason)
+        )
 
     async def request_ticket(self, request: Request) -> Response:
         """Cancel or ask for a refund: the ticket mail to cancel@ or refund@ would open."""
@@ -153,7 +155,7 @@ class PermanentPages:
         if kind_name not in kinds:
             return self._use_a_button(request, "Unknown request")
         message = await _open(request, found.order, kinds[kind_name], details)
-        return self._back(request, found.path, message)
+        return self.pages.back_to(request, found.path, message)
 
     async def payment(self, request: Request) -> Response:
         """On to the vendor's own page for a new payment method; maildesk never sees card data."""
@@ -263,10 +265,12 @@ class PermanentPages:
         finally:
             await form.close()
         if len(details) > 5000:
-            return self._back(
+            return self.pages.back_to(
                 request, path, flash.Flash("refused", "Keep the reason under 5,000 characters.")
             )
-        return self._back(request, path, await _open(request, order, TicketType.REFUND, details))
+        return self.pages.back_to(
+            request, path, await _open(request, order, TicketType.REFUND, details)
+        )
 
     async def _purchase(self, request: Request) -> tuple[Order, Vendor, str] | None:
         token = purchase_token(str(request.path_params["token"]))
@@ -286,12 +290,6 @@ class PermanentPages:
         return self.pages.error(
             request, 400, title, "Go back to your subscription page and use a button."
         )
-
-    def _back(self, request: Request, path: str, message: flash.Flash) -> Response:
-        runtime = runtime_of(request)
-        response = RedirectResponse(path, status_code=303)
-        flash.attach(response, runtime.settings.secret, path, message, secure=is_secure(runtime))
-        return response
 
 
 def _genuine(stored: str | None, offered: str | None) -> bool:

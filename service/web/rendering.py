@@ -16,12 +16,12 @@ from typing import Any
 import jinja2
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from service.outbound.filters import filesize, when
 from service.outbound.render import default_templates_dir
 from service.runtime import Runtime
-from service.web import csrf, sessions
+from service.web import csrf, flash, sessions
 from service.web.forms import UnreadableForm, read_form
 
 CONTENT_SECURITY_POLICY = (
@@ -97,6 +97,17 @@ class PageRenderer:
         response = HTMLResponse(page, status_code=status_code, headers=dict(PAGE_HEADERS))
         if new_cookie is not None and token.used:
             csrf.set_cookie(response, new_cookie, secure=is_secure(runtime))
+        return response
+
+    def back_to(
+        self, request: Request, location: str, note: flash.Flash, *, page: str | None = None
+    ) -> Response:
+        """After a form: 303 to `location` (so a reload never posts twice), with `note`
+        to be shown once on `page` (the location's path when it has a query)."""
+        runtime = runtime_of(request)
+        response = RedirectResponse(location, status_code=303)
+        path = page or location
+        flash.attach(response, runtime.settings.secret, path, note, secure=is_secure(runtime))
         return response
 
     def error(self, request: Request, status: int, title: str, message: str) -> Response:

@@ -37,7 +37,7 @@ from service.usecases.commands import act_on_ticket
 from service.usecases.outcomes import Done, Door, TicketMissing
 from service.web import flash
 from service.web.forms import attachments, content_disposition, media_type, storable, text
-from service.web.rendering import PageRenderer, is_secure, runtime_of
+from service.web.rendering import PageRenderer, runtime_of
 from service.web.signed_in import signed_in
 from service.web.ticket_view import BUTTON_ACTIONS, buttons, summary, timeline
 
@@ -176,8 +176,8 @@ class TicketPages:
         event: TicketEvent
         if chosen is None:
             if not typed.strip() and not files:
-                return self._back(
-                    request, link, flash.Flash("refused", "Write a reply before sending it.")
+                return self.pages.back_to(
+                    request, link.path, flash.Flash("refused", "Write a reply before sending it.")
                 )
             event = Reply(link.party, typed, files)
         elif chosen in BUTTON_ACTIONS:
@@ -192,11 +192,11 @@ class TicketPages:
         if isinstance(outcome, TicketMissing):
             return self.pages.not_found(request)
         if isinstance(outcome, Done):
-            return self._back(
-                request, link, flash.Flash("done", _done_text(chosen, outcome.ticket))
+            return self.pages.back_to(
+                request, link.path, flash.Flash("done", _done_text(chosen, outcome.ticket))
             )
         reasons = " ".join(refusal.reason for refusal in outcome.refusals)
-        return self._back(request, link, flash.Flash("refused", reasons))
+        return self.pages.back_to(request, link.path, flash.Flash("refused", reasons))
 
     async def attachment(self, request: Request) -> Response:
         link = _link(request)
@@ -229,14 +229,6 @@ class TicketPages:
             "Cache-Control": "private, no-store",
         }
         return Response(data, media_type=media_type(meta.content_type), headers=headers)
-
-    def _back(self, request: Request, link: TicketLink, message: flash.Flash) -> Response:
-        runtime = runtime_of(request)
-        response = RedirectResponse(link.path, status_code=303)
-        flash.attach(
-            response, runtime.settings.secret, link.path, message, secure=is_secure(runtime)
-        )
-        return response
 
 
 def _link(request: Request) -> TicketLink | None:
