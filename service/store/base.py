@@ -12,10 +12,13 @@ to a read connection or to a write transaction. Nothing outside
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+from service.domain.records import HistoryEntry, Party
 
 if TYPE_CHECKING:
     from service.store.queries import Queries
@@ -87,3 +90,21 @@ def as_time(value: object) -> datetime:
 
 def as_optional_time(value: object) -> datetime | None:
     return None if value is None else as_time(value)
+
+
+def history_rows(
+    owner: object, history: Sequence[HistoryEntry], seq: int
+) -> list[tuple[object, ...]]:
+    """A record's new history entries as rows of its events table: (owner, seq, kind,
+    by_party, at, detail), numbered on from `seq`. Tickets and subscriptions alike."""
+    return [
+        (owner, seq + offset, e.kind, e.by.value, e.at, json.dumps(dict(e.detail)))
+        for offset, e in enumerate(history, start=1)
+    ]
+
+
+def history_entry(row: Row) -> HistoryEntry:
+    """One row of an events table (`ticket_events`, `subscription_events`) as an entry."""
+    return HistoryEntry(
+        row["kind"], Party(row["by_party"]), as_time(row["at"]), json.loads(row["detail"] or "{}")
+    )

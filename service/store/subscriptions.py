@@ -7,13 +7,11 @@ and is read with it as its `due`. Its status is mirrored on its order
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from decimal import Decimal
 
 from service.domain.records import (
     HistoryEntry,
-    Party,
     RecordKind,
     SubscriptionStatus,
 )
@@ -28,7 +26,14 @@ from service.domain.subscription.records import (
     SubscriptionTimer,
     SubscriptionTimerEvent,
 )
-from service.store.base import Repository, Row, as_optional_time, as_time
+from service.store.base import (
+    Repository,
+    Row,
+    as_optional_time,
+    as_time,
+    history_entry,
+    history_rows,
+)
 
 FIRST_ID = 1001
 """Generated ids start at S1001 (imported ones may be any `S` + digits)."""
@@ -178,17 +183,7 @@ class SubscriptionRepository(Repository):
         await self.sql.executemany(
             """INSERT INTO subscription_events (subscription_id, seq, kind, by_party, at, detail)
                VALUES (?, ?, ?, ?, ?, ?)""",
-            [
-                (
-                    subscription_id,
-                    seq + offset,
-                    entry.kind,
-                    entry.by.value,
-                    entry.at,
-                    json.dumps(dict(entry.detail)),
-                )
-                for offset, entry in enumerate(history, start=1)
-            ],
+            history_rows(subscription_id, history, seq),
         )
 
     async def _mirror_on_order(self, subscription: Subscription) -> None:
@@ -270,12 +265,7 @@ def _subscription(row: Row, items: list[Row], events: list[Row]) -> Subscription
         cancel_reason=EndReason(row["cancel_reason"]) if row["cancel_reason"] else None,
         reminded_for=as_optional_time(row["reminded_for"]),
         due=due,
-        history=tuple(
-            HistoryEntry(
-                e["kind"], Party(e["by_party"]), as_time(e["at"]), json.loads(e["detail"] or "{}")
-            )
-            for e in events
-        ),
+        history=tuple(history_entry(e) for e in events),
     )
 
 

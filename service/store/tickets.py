@@ -6,7 +6,6 @@ shared by every kind of record; a ticket is read with it as its `due`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -23,7 +22,14 @@ from service.domain.records import (
     Timer,
     TimerEvent,
 )
-from service.store.base import Repository, Row, as_optional_time, as_time
+from service.store.base import (
+    Repository,
+    Row,
+    as_optional_time,
+    as_time,
+    history_entry,
+    history_rows,
+)
 from service.store.rows import Escalation, ThreadRoots, TicketParties
 from service.store.vendors import vendor_from
 
@@ -232,17 +238,7 @@ class TicketRepository(Repository):
             await self.sql.executemany(
                 """INSERT INTO ticket_events (ticket_number, seq, kind, by_party, at, detail)
                    VALUES (?, ?, ?, ?, ?, ?)""",
-                [
-                    (
-                        number,
-                        history_seq + offset,
-                        e.kind,
-                        e.by.value,
-                        e.at,
-                        json.dumps(dict(e.detail)),
-                    )
-                    for offset, e in enumerate(history, start=1)
-                ],
+                history_rows(number, history, history_seq),
             )
 
     async def attachment(self, blob_id: str) -> tuple[Attachment, bytes, int] | None:
@@ -347,10 +343,5 @@ def _ticket(row: Row, comments: list[Row], attachments: list[Row], events: list[
             )
             for c in comments
         ),
-        history=tuple(
-            HistoryEntry(
-                e["kind"], Party(e["by_party"]), as_time(e["at"]), json.loads(e["detail"] or "{}")
-            )
-            for e in events
-        ),
+        history=tuple(history_entry(e) for e in events),
     )
