@@ -274,3 +274,12 @@ async def test_a_subscription_is_found_and_its_secret_rotated(served: Served) ->
         assert "has a new secret" in after.text
         assert "DemoS1003SelfService" not in after.text
     assert (await served.http.get("/s/S1003-DemoS1003SelfService")).status_code == 404
+
+
+async def test_the_vendors_page_has_a_plain_title_and_each_form_once(served: Served) -> None:
+    async with browser(served) as client:
+        await sign_in_as_operator(client)
+        page = (await client.get("/console")).text
+    assert "<title>Vendors · console · maildesk support</title>" in page
+    assert page.count('action="/console/import"') == 1
+    assert page.count('action="/console/clock"') == 1
