@@ -87,6 +87,19 @@ async def test_nothing_fires_twice_across_a_restart_and_what_fell_due_meanwhile_
     assert sent.count("inactivity_warning") == 4  # two warnings, two parties each
 
 
+async def race(first: Store, second: Store, clock: FakeClock) -> list[int]:
+    """Two schedulers, one on each store of one database, firing what is due at once."""
+    counts: list[int] = []
+
+    async def run(s: Store) -> None:
+        counts.append(await Scheduler(s, Desk(s, clock, MailIdentity(DOMAIN)), clock).run_due())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, first)
+        group.start_soon(run, second)
+    return counts
+
+
 async def test_two_schedulers_racing_fire_each_timer_once(
     catalog: dict[str, Any], backend: str, store: Store, clock: FakeClock
 ) -> None:
@@ -99,14 +112,7 @@ async def test_two_schedulers_racing_fire_each_timer_once(
     other = await reopen(store, backend)
     try:
         clock.advance(timedelta(days=10))
-        counts: list[int] = []
-
-        async def run(s: Store) -> None:
-            counts.append(await Scheduler(s, Desk(s, clock, MailIdentity(DOMAIN)), clock).run_due())
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(run, store)
-            group.start_soon(run, other)
+        counts = await race(store, other, clock)
     finally:
         await other.close()
     assert sum(counts) == 3 * len(numbers)
@@ -174,14 +180,7 @@ async def test_two_schedulers_racing_send_each_subscription_reminder_once(
     other = await reopen(store, backend)
     try:
         clock.advance(timedelta(days=3, minutes=1))  # past billing_at - 7 days
-        counts: list[int] = []
-
-        async def run(s: Store) -> None:
-            counts.append(await Scheduler(s, Desk(s, clock, MailIdentity(DOMAIN)), clock).run_due())
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(run, store)
-            group.start_soon(run, other)
+        counts = await race(store, other, clock)
     finally:
         await other.close()
     assert sum(counts) == 6
