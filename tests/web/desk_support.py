@@ -16,7 +16,6 @@ from tests.e2e.conftest import ADMIN, Served, text_of
 from tests.web.support import post_form
 
 SIGNIN_LINK = re.compile(r"https?://[^/\s]+(/desk/signin/[A-Za-z0-9_-]{43})")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @asynccontextmanager
@@ -55,19 +54,3 @@ async def sign_in(served: Served, client: httpx.AsyncClient, email: str) -> None
 async def sign_in_as_operator(client: httpx.AsyncClient) -> None:
     response = await post_form(client, "/console", "/console/signin", {"token": ADMIN})
     assert response.status_code == 303 and response.headers["location"] == "/console"
-
-
-async def page_token(client: httpx.AsyncClient, page: str) -> str:
-    response = await client.get(page)
-    assert response.status_code == 200, response.text
-    match = CSRF.search(response.text)
-    assert match, f"no CSRF token on {page}"
-    return match.group(1)
-
-
-async def post_from(
-    client: httpx.AsyncClient, page: str, target: str, data: dict[str, str]
-) -> httpx.Response:
-    """Post a form found on a signed-in `page` (with that page's token) to `target`."""
-    token = await page_token(client, page)
-    return await client.post(target, data={**data, "csrf_token": token})

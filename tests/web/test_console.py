@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Served
-from tests.web.desk_support import browser, post_from, sign_in, sign_in_as_operator
+from tests.web.desk_support import browser, sign_in, sign_in_as_operator
 from tests.web.support import JANE, open_by_email, page_link, post_form
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +54,7 @@ async def test_the_operator_reviews_an_escalation_and_marks_the_vendor(served: S
         await sign_in_as_operator(client)
         page = await client.get("/console/escalations")
         assert f"#{number}" in page.text and "I never agreed." in page.text
-        marked = await post_from(
+        marked = await post_form(
             client,
             "/console/escalations",
             "/console/vendors/acme/abuse",
@@ -66,7 +66,7 @@ async def test_the_operator_reviews_an_escalation_and_marks_the_vendor(served: S
         assert "is marked as abusing" in after and "Clear the abuse mark of Acme" in after
         vendor = (await served.api("GET", "/api/v1/vendors/acme")).json()
         assert vendor["abusing"] is True
-        cleared = await post_from(
+        cleared = await post_form(
             client, "/console/vendors/acme", "/console/vendors/acme/abuse", {"abusing": "0"}
         )
         assert cleared.status_code == 303
@@ -79,7 +79,7 @@ async def test_the_operator_reviews_an_escalation_and_marks_the_vendor(served: S
 async def test_a_failing_delivery_is_retried_or_given_up(served: Served) -> None:
     async with browser(served) as vendor:
         await sign_in(served, vendor, "owner@acme.test")
-        await post_from(
+        await post_form(
             vendor,
             "/desk/settings",
             "/desk/settings",
@@ -90,7 +90,7 @@ async def test_a_failing_delivery_is_retried_or_given_up(served: Served) -> None
                 "webhook_url": "https://hooks.acme.invalid/maildesk",
             },
         )
-        await post_from(vendor, "/desk/settings", "/desk/settings/webhook-test", {})
+        await post_form(vendor, "/desk/settings", "/desk/settings/webhook-test", {})
     await served.flush()  # the host does not resolve: retrying
     async with browser(served) as client:
         await sign_in_as_operator(client)
@@ -98,13 +98,13 @@ async def test_a_failing_delivery_is_retried_or_given_up(served: Served) -> None
         match = re.search(r"<tr><td>(\d+)</td>\s*<td>webhook test</td>", page)
         assert match, page
         delivery = match.group(1)
-        given_up = await post_from(
+        given_up = await post_form(
             client, "/console/outbox", f"/console/outbox/{delivery}/give-up", {}
         )
         assert given_up.status_code == 303
         failed = (await client.get("/console/outbox", params={"show": "failed"})).text
         assert "given up by the operator" in failed
-        retried = await post_from(
+        retried = await post_form(
             client, "/console/outbox", f"/console/outbox/{delivery}/retry", {}
         )
         assert retried.status_code == 303
@@ -112,7 +112,7 @@ async def test_a_failing_delivery_is_retried_or_given_up(served: Served) -> None
             f"Delivery {delivery} will be tried again now."
             in (await client.get("/console/outbox")).text
         )
-        twice = await post_from(client, "/console/outbox", "/console/outbox/999999/retry", {})
+        twice = await post_form(client, "/console/outbox", "/console/outbox/999999/retry", {})
         assert twice.status_code == 303
         assert "was not changed" in (await client.get("/console/outbox")).text
 
@@ -132,7 +132,7 @@ async def test_kept_mail_is_shown_raw_and_replayed(served: Served) -> None:
         assert raw.status_code == 200 and "Subject: NOSUCH99" in raw.text
         assert raw.headers["content-type"].startswith("text/plain")
         await served.clear_mail()
-        replayed = await post_from(
+        replayed = await post_form(
             client, "/console/inbound", f"/console/inbound/{kept}/replay", {}
         )
         assert replayed.status_code == 303
@@ -141,7 +141,7 @@ async def test_kept_mail_is_shown_raw_and_replayed(served: Served) -> None:
             in (await client.get("/console/inbound")).text
         )
         assert await served.mail_to("stranger@example.test")  # answered again
-        again = await post_from(client, "/console/inbound", f"/console/inbound/{kept}/replay", {})
+        again = await post_form(client, "/console/inbound", f"/console/inbound/{kept}/replay", {})
         assert again.status_code == 303
         assert "was not replayed" in (await client.get("/console/inbound")).text
 
@@ -155,7 +155,7 @@ async def test_a_bouncing_mark_is_cleared(served: Served) -> None:
         await sign_in_as_operator(client)
         page = (await client.get("/console/bouncing")).text
         assert "gone@example.test" in page and "550 no such user" in page
-        cleared = await post_from(
+        cleared = await post_form(
             client, "/console/bouncing", "/console/bouncing/clear", {"address": "gone@example.test"}
         )
         assert cleared.status_code == 303
@@ -188,9 +188,9 @@ async def test_the_operator_imports_a_file_from_the_console(served: Served) -> N
     }
     async with browser(served) as client:
         await sign_in_as_operator(client)
-        from tests.web.desk_support import page_token
+        from tests.web.support import csrf_token
 
-        token = await page_token(client, "/console")
+        token = await csrf_token(client, "/console")
         done = await client.post(
             "/console/import",
             data={"csrf_token": token},
@@ -222,10 +222,10 @@ async def test_the_operator_reads_an_escalated_ticket_and_moves_the_fake_clock(
         assert "Escalated by the customer" in ticket.text
         assert (await client.get("/console/tickets/99999")).status_code == 404
 
-        wrong = await post_from(client, "/console", "/console/clock", {"advance": "soon"})
+        wrong = await post_form(client, "/console", "/console/clock", {"advance": "soon"})
         assert wrong.status_code == 303
         assert "is not a duration" in (await client.get("/console")).text
-        moved = await post_from(client, "/console", "/console/clock", {"advance": "P1D"})
+        moved = await post_form(client, "/console", "/console/clock", {"advance": "P1D"})
         assert moved.status_code == 303
         assert (
             "The clock now reads Tue 24 Nov 2026 14:00 UTC" in (await client.get("/console")).text
@@ -266,7 +266,7 @@ async def test_a_subscription_is_found_and_its_secret_rotated(served: Served) ->
         assert "/s/S1003-DemoS1003SelfService" in by_order.text
         missing = await client.get("/console/subscriptions", params={"id": "S9999"})
         assert "No subscription has the id or order reference S9999" in missing.text
-        rotated = await post_from(
+        rotated = await post_form(
             client, "/console/subscriptions?id=S1003", "/console/subscriptions/S1003/rotate", {}
         )
         assert rotated.status_code == 303

@@ -12,8 +12,8 @@ import re
 import pytest
 
 from tests.e2e.conftest import Served, text_of
-from tests.web.desk_support import browser, post_from, sign_in
-from tests.web.support import JANE
+from tests.web.desk_support import browser, sign_in
+from tests.web.support import JANE, post_form
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +55,7 @@ async def test_an_order_to_ticket_flow_opens_a_refund_and_tells_the_customer(
     async with browser(served) as client:
         await sign_in(served, client, "owner@acme.test")
         page = "/desk/orders/B00K4JNE"
-        opened = await post_from(
+        opened = await post_form(
             client, page, f"{page}/open", {"type": "refund", "text": "Refunded as promised."}
         )
         assert opened.status_code == 303
@@ -69,7 +69,7 @@ async def test_an_order_to_ticket_flow_opens_a_refund_and_tells_the_customer(
 
         again = await client.get(page)  # one request at a time
         assert "refund" not in _OPEN.findall(again.text)
-        twice = await post_from(client, page, f"{page}/open", {"type": "refund", "text": ""})
+        twice = await post_form(client, page, f"{page}/open", {"type": "refund", "text": ""})
         assert twice.status_code == 303 and twice.headers["location"] == page
         assert "Not opened:" in (await client.get(page)).text
         assert f"#{number}" in (await client.get(page)).text
@@ -78,7 +78,7 @@ async def test_an_order_to_ticket_flow_opens_a_refund_and_tells_the_customer(
 async def test_opening_on_another_vendors_order_is_a_404(served: Served) -> None:
     async with browser(served) as client:
         await sign_in(served, client, "owner@acme.test")
-        response = await post_from(
+        response = await post_form(
             client, "/desk/orders/Q7K2M9XA", "/desk/orders/GLX75DAY/open", {"type": "support"}
         )
         assert response.status_code == 404

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from tests.e2e.conftest import Served
-from tests.web.desk_support import browser, post_from, sign_in
-from tests.web.support import BOB, JANE, open_by_email
+from tests.web.desk_support import browser, sign_in
+from tests.web.support import BOB, JANE, open_by_email, post_form
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +23,7 @@ async def save(client: object, **fields: str) -> object:
         "webhook_url": "",
     }
     values.update(fields)
-    return await post_from(client, SETTINGS, SETTINGS, values)  # type: ignore[arg-type]
+    return await post_form(client, SETTINGS, SETTINGS, values)  # type: ignore[arg-type]
 
 
 async def test_settings_change_the_vendor_and_a_new_agent_may_sign_in(served: Served) -> None:
@@ -73,12 +73,12 @@ async def test_wrong_settings_name_the_field_and_change_nothing(served: Served) 
 async def test_a_test_event_is_queued_and_listed_with_its_status(served: Served) -> None:
     async with browser(served) as client:
         await sign_in(served, client, "owner@acme.test")
-        without = await post_from(client, SETTINGS, f"{SETTINGS}/webhook-test", {})
+        without = await post_form(client, SETTINGS, f"{SETTINGS}/webhook-test", {})
         assert without.status_code == 303
         assert "Set a webhook URL first" in (await client.get(SETTINGS)).text
         saved = await save(client, webhook_url="https://hooks.acme.example/maildesk")
         assert saved.status_code == 303  # type: ignore[attr-defined]
-        sent = await post_from(client, SETTINGS, f"{SETTINGS}/webhook-test", {})
+        sent = await post_form(client, SETTINGS, f"{SETTINGS}/webhook-test", {})
         assert sent.status_code == 303
         page = (await client.get(SETTINGS)).text
         assert "A test event is on its way" in page
@@ -90,7 +90,7 @@ async def test_a_test_event_is_queued_and_listed_with_its_status(served: Served)
 async def test_a_new_api_key_replaces_the_old_one_at_once(served: Served) -> None:
     async with browser(served) as client:
         await sign_in(served, client, "owner@acme.test")
-        rotated = await post_from(client, SETTINGS, f"{SETTINGS}/api-key", {})
+        rotated = await post_form(client, SETTINGS, f"{SETTINGS}/api-key", {})
         assert rotated.status_code == 303
         page = (await client.get(SETTINGS)).text
         match = re.search(r"Your new API key is (mdk_[A-Za-z0-9_-]+)", page)

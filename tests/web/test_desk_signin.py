@@ -17,7 +17,6 @@ from tests.web.desk_support import (
     ask_for_link,
     browser,
     emailed_link,
-    post_from,
     redeem,
     sign_in,
     sign_in_as_operator,
@@ -146,7 +145,7 @@ async def test_signing_out_ends_the_session_in_every_browser_that_holds_it(
         await sign_in(served, client, "owner@acme.test")
         copy.cookies.set("maildesk_session", client.cookies["maildesk_session"])
         assert (await copy.get("/desk/tickets")).status_code == 200
-        out = await post_from(client, "/desk", "/desk/signout", {})
+        out = await post_form(client, "/desk", "/desk/signout", {})
         assert out.status_code == 303 and out.headers["location"] == "/desk"
         assert (await copy.get("/desk/tickets")).status_code == 303
         assert "You are signed out" in (await client.get("/desk")).text
@@ -244,7 +243,7 @@ async def test_an_agent_the_vendor_removes_is_signed_out_at_once(served: Served)
         await sign_in(served, owner, "owner@acme.test")
         await sign_in(served, agent, "agent@acme.test")
         assert (await agent.get("/desk/tickets")).status_code == 200
-        saved = await post_from(
+        saved = await post_form(
             owner,
             "/desk/settings",
             "/desk/settings",

@@ -14,8 +14,16 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Served, text_of
-from tests.web.desk_support import browser, post_from, sign_in
-from tests.web.support import ACME, BOB, JANE, buttons_on, open_by_email, page_link
+from tests.web.desk_support import browser, sign_in
+from tests.web.support import (
+    ACME,
+    BOB,
+    JANE,
+    buttons_on,
+    open_by_email,
+    page_link,
+    post_form,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -88,16 +96,16 @@ async def test_the_vendor_replies_and_acts_from_the_desk_as_by_email(served: Ser
         assert "Not for me." in page.text and 'aria-label="Desk"' in page.text
         assert buttons_on(page.text) == ["close", "change-to-support"]
         await served.clear_mail()
-        reply = await post_from(client, path, f"{path}/reply", {"text": "Can we help instead?"})
+        reply = await post_form(client, path, f"{path}/reply", {"text": "Can we help instead?"})
         assert reply.status_code == 303 and reply.headers["location"] == path
         assert "Your reply was added" in (await client.get(path)).text
         mail = await served.latest_to(JANE, f"[#{number}]")
         assert "Can we help instead?" in text_of(mail)
 
-        close = await post_from(client, path, f"{path}/action", {"action": "close"})
+        close = await post_form(client, path, f"{path}/action", {"action": "close"})
         assert close.status_code == 303
         assert (await served.ticket(number))["status"] == "closed"
-        refused = await post_from(client, path, f"{path}/action", {"action": "close"})
+        refused = await post_form(client, path, f"{path}/action", {"action": "close"})
         assert refused.status_code == 303
         closed_page = (await client.get(path)).text
         assert "Not done:" in closed_page
@@ -115,7 +123,7 @@ async def test_another_vendors_ticket_is_the_same_404_as_a_missing_one(served: S
             answers.append(response.text)
         assert len(set(answers)) == 1
         token_page = "/desk/tickets"
-        post = await post_from(
+        post = await post_form(
             client, token_page, f"/desk/tickets/{theirs}/reply", {"text": "Hello"}
         )
         assert post.status_code == 404
@@ -151,9 +159,9 @@ async def test_a_form_posted_from_another_site_is_refused(served: Served) -> Non
         # A token of the public forms (the double-submit cookie) is not this session's.
         async with httpx.AsyncClient(base_url=str(served.http.base_url)) as other:
             await sign_in(served, other, "agent@acme.test")
-            from tests.web.desk_support import page_token
+            from tests.web.support import csrf_token
 
-            their_token = await page_token(other, path)
+            their_token = await csrf_token(other, path)
         stolen = await client.post(f"{path}/reply", data={"text": "x", "csrf_token": their_token})
         assert stolen.status_code == 403
     assert [c["text"] for c in (await served.ticket(number))["comments"]] == ["Hello?"]
@@ -171,7 +179,7 @@ async def test_a_refund_waiting_for_approval_is_approved_from_the_desk(served: S
         assert "Waiting for your approval" in waiting.text
         path = f"/desk/tickets/{number}"
         assert "approve" in buttons_on((await client.get(path)).text)
-        approved = await post_from(client, path, f"{path}/action", {"action": "approve"})
+        approved = await post_form(client, path, f"{path}/action", {"action": "approve"})
         assert approved.status_code == 303
         assert "The refund is approved." in (await client.get(path)).text
     ticket = await served.ticket(number)
