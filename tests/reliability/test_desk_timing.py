@@ -17,7 +17,8 @@ from tests.reliability.test_http_timing import (  # noqa: F401
     a_globex_ticket,
     recorded,
 )
-from tests.web.desk_support import browser, page_token, sign_in
+from tests.web.desk_support import browser, sign_in
+from tests.web.support import csrf_token
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +48,7 @@ async def test_another_vendors_ids_cost_what_missing_ones_cost_on_the_desk(
     before = await served.api("GET", f"/api/v1/tickets/{foreign}", token="globex-demo-key")
     async with browser(served) as client:
         await sign_in(served, client, "owner@acme.test")
-        token = await page_token(client, "/desk/tickets")
+        token = await csrf_token(client, "/desk/tickets")
         for method, theirs, nothing in [
             ("GET", f"/desk/tickets/{foreign}", f"/desk/tickets/{missing}"),
             ("POST", f"/desk/tickets/{foreign}/reply", f"/desk/tickets/{missing}/reply"),
