@@ -53,9 +53,11 @@ async def measure(
     smtp_processes: int,
     connections: int,
     progress: Callable[[str], None],
+    trace_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Send `jobs` to a maildesk on `db` (empty outbox) whose relay is a counting no-op
-    server; the end-to-end rate and the outbox backlog over time."""
+    server; the end-to-end rate and the outbox backlog over time. With `trace_dir`, where
+    the time went (`end-to-end.trace.txt`, per inbound message, both directions)."""
     relay = await ServerProcess.start("noop")
     try:
         maildesk = await Maildesk.start(
@@ -64,9 +66,17 @@ async def measure(
             relay=f"{HOST}:{relay.port}",
             clock=START.isoformat(),
             smtp_processes=smtp_processes,
+            trace=trace_dir / "serve-4.counts.json" if trace_dir else None,
         )
         try:
-            return await _run(db, jobs, maildesk, relay, connections, progress)
+            await maildesk.trace_phase()
+            measured = await _run(db, jobs, maildesk, relay, connections, progress)
+            counts = await maildesk.trace_phase()
+            if counts is not None and trace_dir is not None:
+                from service.bench.suite import write_trace
+
+                await write_trace(trace_dir, "end-to-end", counts, measured["e2e_messages"])
+            return measured
         finally:
             await maildesk.stop()
     finally:

@@ -173,6 +173,13 @@ def lines(runs: dict[str, Measured], stock: Measured) -> list[str]:
             rows.append(
                 report.load_row(name, measured) + ("" if database is None else f"{database:11.2f}")
             )
+    new = runs.get("pg-new")
+    if new is not None and new.database_ms_per_msg:
+        rows.append(
+            f"  sizing: one PostgreSQL core carries about {1000 / new.database_ms_per_msg:.0f} "
+            f"new tickets a second, one maildesk core about {1000 / new.cpu_ms_per_msg:.0f} "
+            "(1000 ms over each one's CPU per message)"
+        )
     rows.append(
         f"  3p/S = {keys['ratio_pg_to_stock_parse']}, 3q/S = "
         f"{keys['pg_reply_ratio_to_stock_parse']}; PostgreSQL's own CPU from its processes "

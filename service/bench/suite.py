@@ -494,6 +494,7 @@ class Bench:
             smtp_processes=self.smtp_processes,
             connections=self.connections,
             progress=self.progress,
+            trace_dir=self.trace_dir,
         )
 
     # --- 6. scheduler ----------------------------------------------------------------
