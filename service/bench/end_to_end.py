@@ -95,7 +95,7 @@ async def _run(
 
     async def take_sample(t0: float) -> int:
         delivered = int((await relay.command("stats"))["count"])
-        waiting = await anyio.to_thread.run_sync(backlog, db)
+        waiting = await backlog(db)
         samples.append(
             {"t": round(time.monotonic() - t0, 2), "delivered": delivered, "backlog": waiting}
         )

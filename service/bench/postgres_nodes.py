@@ -12,7 +12,9 @@ Then, with the relay at a closed port (the outbox pauses, as in the SQLite
 inbound runs):
 
 - one node, `serve --smtp-processes` as for SQLite: new tickets, then
-  replies, each in a closed loop. Its figures are the `pg_*` keys.
+  replies, each in a closed loop. Its figures are the `pg_*` keys. Then the
+  notifications they queued are delivered to the catcher, as on SQLite
+  (`pg_outbound_*`), so that a message's whole cost on PostgreSQL is known.
 - nodes: 1, 2 and 3 `serve` processes (`--smtp-processes 1` each) on the one
   database, the load generator's connections dealt among their ports, new
   tickets in a closed loop. On this machine they share its cores with
@@ -29,9 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from service.bench import corpus, load, report
+from service.bench import corpus, load, outbound, report
 from service.bench.corpus import START, Job, NewTickets
 from service.bench.databases import fresh_database, server_cpu_seconds
 from service.bench.report import Measured
@@ -82,6 +85,24 @@ async def measure(bench: Bench, server_url: str, catcher: ServerProcess) -> dict
                 bench.progress(describe(label, runs[label]))
         finally:
             await node.stop()
+        delivered = await outbound.measure(
+            url,
+            catcher,
+            clock=(START + timedelta(hours=1)).isoformat(),
+            limit=plan.outbound_limit,
+            log_path=bench.workdir / "serve-pg-outbound.log",
+            smtp_processes=bench.smtp_processes,
+        )
+        bench.result |= {
+            "pg_outbound_per_s": delivered["outbound_per_s"],
+            "pg_outbound_cpu_ms_per_msg": delivered["outbound_cpu_ms_per_msg"],
+            "pg_outbound_server_ms_per_msg": delivered["outbound_pg_server_ms_per_msg"],
+        }
+        bench.progress(
+            f"pg-outbound: {delivered['outbound_per_s']}/s over {delivered['delivered']} "
+            f"notifications (maildesk {delivered['outbound_cpu_ms_per_msg']} ms CPU each, "
+            f"PostgreSQL {delivered['outbound_pg_server_ms_per_msg']} ms)"
+        )
         for count in NODE_COUNTS:
             label = f"pg-nodes-{count}"
             async with AsyncExitStack() as stack:
@@ -153,7 +174,30 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else report.number(value, 3)
 
 
-def lines(runs: dict[str, Measured], stock: Measured) -> list[str]:
+def whole_message_ms(
+    runs: dict[str, Measured], result: dict[str, Any]
+) -> tuple[float, float] | None:
+    """CPU of one new ticket with both its notifications delivered, (maildesk, PostgreSQL):
+    the ingest run's cost per message plus twice the delivery run's cost per notification."""
+    new = runs.get("pg-new")
+    out_md, out_pg = (
+        result.get("pg_outbound_cpu_ms_per_msg"),
+        result.get("pg_outbound_server_ms_per_msg"),
+    )
+    if new is None or new.database_ms_per_msg is None or out_md is None or out_pg is None:
+        return None
+    return new.cpu_ms_per_msg + 2 * out_md, new.database_ms_per_msg + 2 * out_pg
+
+
+def whole_message_keys(runs: dict[str, Measured], result: dict[str, Any]) -> dict[str, Any]:
+    whole = whole_message_ms(runs, result)
+    return {
+        "pg_message_maildesk_ms": None if whole is None else round(whole[0], 3),
+        "pg_message_server_ms": None if whole is None else round(whole[1], 3),
+    }
+
+
+def lines(runs: dict[str, Measured], stock: Measured, result: dict[str, Any]) -> list[str]:
     """The table's PostgreSQL section."""
     if not runs:
         return []
@@ -173,16 +217,22 @@ def lines(runs: dict[str, Measured], stock: Measured) -> list[str]:
             rows.append(
                 report.load_row(name, measured) + ("" if database is None else f"{database:11.2f}")
             )
-    new = runs.get("pg-new")
-    if new is not None and new.database_ms_per_msg:
-        rows.append(
-            f"  sizing: one PostgreSQL core carries about {1000 / new.database_ms_per_msg:.0f} "
-            f"new tickets a second, one maildesk core about {1000 / new.cpu_ms_per_msg:.0f} "
-            "(1000 ms over each one's CPU per message)"
-        )
     rows.append(
         f"  3p/S = {keys['ratio_pg_to_stock_parse']}, 3q/S = "
         f"{keys['pg_reply_ratio_to_stock_parse']}; PostgreSQL's own CPU from its processes "
         "on this machine (the postmaster, its backends and workers)"
     )
+    rows.append(
+        f"  outbound on PostgreSQL: {result.get('pg_outbound_per_s')}/s, maildesk "
+        f"{result.get('pg_outbound_cpu_ms_per_msg')} ms and PostgreSQL "
+        f"{result.get('pg_outbound_server_ms_per_msg')} ms CPU a notification"
+    )
+    whole = whole_message_ms(runs, result)
+    if whole is not None:
+        rows.append(
+            f"  sizing: a new ticket with both notifications delivered costs maildesk "
+            f"{whole[0]:.2f} ms and PostgreSQL {whole[1]:.2f} ms of CPU: one maildesk core "
+            f"carries about {1000 / whole[0]:.0f} messages a second, one PostgreSQL core about "
+            f"{1000 / whole[1]:.0f}"
+        )
     return [*rows, ""]

@@ -559,7 +559,8 @@ class Bench:
                 reply.cpu_ms_per_msg, stock.cpu_ms_per_msg
             ),
             **postgres_nodes.summary(self.pg_runs, stock),
-            **{k: v for k, v in r.items() if k.startswith(("e2e_", "growth_"))},
+            **postgres_nodes.whole_message_keys(self.pg_runs, r),
+            **{k: v for k, v in r.items() if k.startswith(("e2e_", "growth_", "pg_outbound"))},
             # context
             "reply_ratio_to_parse_only": report.ratio(reply.run.throughput, parse.run.throughput),
             "parse_maildesk_msgs_per_s": report.number(pmd.run.throughput) if pmd else None,
@@ -653,7 +654,7 @@ class Bench:
             f"RSS {r.get('outbound_rss_mb')} MB)",
             "",
             *self.end_to_end_lines(summary),
-            *postgres_nodes.lines(self.pg_runs, stock),
+            *postgres_nodes.lines(self.pg_runs, stock, r),
             f"scheduler: {sched['open_tickets']} open tickets, {sched['due']} timers due at once: "
             f"{sched['fired']} fired in {sched['fire_s']} s ({sched['fired_per_s']}/s), "
             f"{sched['queued']} emails queued"

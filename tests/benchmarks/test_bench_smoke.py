@@ -56,6 +56,9 @@ POSTGRES_KEYS = (
     "pg_server_ms_per_msg",
     "pg_cpu_ms_per_msg",
     "pg_reply_msgs_per_s",
+    "pg_outbound_per_s",
+    "pg_outbound_server_ms_per_msg",
+    "pg_message_server_ms",  # a new ticket and both notifications: what sizes PostgreSQL
 )
 
 
