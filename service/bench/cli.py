@@ -22,7 +22,9 @@ give `maildesk serve --smtp-processes`; default one a core), `--workdir DIR` (wh
 databases and logs go), `--keep` (keep them), `--py-spy DIR` (record the
 maildesk process with py-spy during its phases; perturbs the figures),
 `--trace DIR` (run maildesk under `service.bench.trace` and write, per
-phase, where each message's time goes: `DIR/<phase>.trace.txt`).
+phase, where each message's time goes: `DIR/<phase>.trace.txt`), `--db
+postgresql://…` (also run on PostgreSQL: a database is made on that server
+and dropped after), `--growth-orders N` (the big-database run's added orders).
 """
 
 from __future__ import annotations

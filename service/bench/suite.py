@@ -20,6 +20,14 @@
    for each (the cost of facing the internet as the MX).
 5. `maildesk serve` #3 (relay: the catcher): the queued notifications
    delivered, counted at the catcher.
+5b. End to end (`service.bench.end_to_end`): a `serve` on a copy of the
+   imported catalog, its relay a counting no-op server: new tickets in,
+   both notifications of each out, and the outbox backlog over time.
+5c. A big database (`service.bench.growth`, `--growth-orders`): CPU per new
+   ticket on a copy of the catalog and on one with many more orders.
+5d. With `--db postgresql://…` (`service.bench.postgres_nodes`): a database
+   made for the run; one node (new tickets, replies, outbound), then 1, 2
+   and 3 nodes, with the PostgreSQL server's own CPU per message.
 6. The scheduler: a database of many open tickets with many timers due at
    once, measured in a maildesk-like process (`service.bench.scheduler`).
 
