@@ -119,7 +119,8 @@ async def write_stream(
     source.seek(0)
     header = read_header(source)
     _storable([header.vendors, header.products])
-    numbers = IdNumbers(reserved=_highest_number(header.subscription_ids))
+    numbers = IdNumbers()
+    numbers.reserve(header.subscription_ids)
     first = {"vendors": header.vendors, "products": header.products, "orders": []}
     counts, timers = await write_catalog(q, first, now, webhook_allow=webhook_allow)
     source.seek(0)
@@ -177,9 +178,3 @@ def _storable(values: list[Any]) -> None:
         check_value(values)
     except InvalidJson as error:
         raise UnreadableImport(f"import: {error}".replace("the body", "the file")) from None
-
-
-def _highest_number(ids: set[str]) -> int:
-    """The highest number among the file's well-formed subscription ids (S1005 -> 1005)."""
-    numbers = [int(i[1:]) for i in ids if isinstance(i, str) and i[1:].isdigit()]
-    return max(numbers, default=0)

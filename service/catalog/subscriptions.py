@@ -102,13 +102,18 @@ def subscription_spec(
 
 
 def build_subscription(
-    spec: SubscriptionSpec, order: Order, vendor: Vendor, subscription_id: str, secret: str
+    spec: SubscriptionSpec,
+    order: Order,
+    last_billed: datetime,
+    vendor: Vendor,
+    subscription_id: str,
+    secret: str,
 ) -> Subscription:
-    """The new subscription record of `spec`, with what the import left to maildesk."""
-    latest = order.latest_bill
-    assert latest is not None  # every imported order has a bill
+    """The new subscription record of `spec`, with what the import left to maildesk;
+    `last_billed` is when the order's latest bill was charged (as stored: bills
+    imported before stay on the order)."""
     next_billing_at = spec.next_billing_at or next_billing_after(
-        latest.billed_at, spec.interval, vendor.timezone
+        last_billed, spec.interval, vendor.timezone
     )
     default_auto = spec.renewal is Renewal.AUTO
     canceled = spec.status is SubscriptionStatus.CANCELED

@@ -7,6 +7,7 @@ and every queued email and webhook are committed together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from service.domain.subscription.events import CanceledByTicket, FireSubscriptio
 from service.domain.subscription.machine import SubscriptionFacts, SubscriptionTransition
 from service.domain.subscription.records import Subscription, SubscriptionTimerEvent
 from service.store import OutboxItem, Queries
+from service.store.timers import TimerSetting
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,17 @@ class SubscriptionChanges:
     domain: str
 
     async def create(
-        self, q: Queries, subscription: Subscription, vendor: Vendor, now: datetime
+        self, q: Queries, new: Sequence[tuple[Subscription, Vendor]], now: datetime
     ) -> bool:
-        """Store a new subscription (an import) with its first timer; whether it has one."""
-        created = replace(subscription, due=schedule.next_timer(subscription, vendor, now))
-        await q.subscriptions.insert(created)
-        await _store_timer(q, created)
-        return created.due is not None
+        """Store new subscriptions (an import's), each with its first timer; whether any has
+        one. All of them in a statement of each kind: an import batch creates hundreds."""
+        created = [
+            replace(subscription, due=schedule.next_timer(subscription, vendor, now))
+            for subscription, vendor in new
+        ]
+        await q.subscriptions.insert_many(created)
+        await q.timers.set_many([_timer_setting(subscription) for subscription in created])
+        return any(subscription.due is not None for subscription in created)
 
     async def act(
         self, q: Queries, request: SubscriptionAction, now: datetime, answered_directly: bool
@@ -155,8 +161,12 @@ async def load_facts(q: Queries, subscription: Subscription) -> SubscriptionFact
 
 async def _store_timer(q: Queries, subscription: Subscription) -> None:
     """The subscription's one pending timer is its `due`: written whatever it is."""
+    await q.timers.set(*_timer_setting(subscription))
+
+
+def _timer_setting(subscription: Subscription) -> TimerSetting:
     due = subscription.due
-    await q.timers.set(
+    return (
         RecordRef(RecordKind.SUBSCRIPTION, subscription.id),
         due.event.value if due else None,
         due.at if due else None,

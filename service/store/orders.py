@@ -14,7 +14,7 @@ from service.domain.records import (
     ProductKind,
     SubscriptionStatus,
 )
-from service.store.base import Repository, as_optional_time, as_time
+from service.store.base import Repository, as_optional_time, as_time, in_lists
 
 
 class OrderRepository(Repository):
@@ -135,6 +135,19 @@ class OrderRepository(Repository):
                 for bill in order.bills
             ],
         )
+
+    async def latest_billed(self, references: Sequence[str]) -> dict[str, datetime]:
+        """When each of `references` was last billed (an import batch's orders, for their
+        new subscriptions' first billing dates): a statement per `IN_LIST` references."""
+        latest: dict[str, datetime] = {}
+        for marks, chunk in in_lists(references):
+            rows = await self.sql.fetch(
+                f"""SELECT order_reference, MAX(billed_at) AS billed_at FROM bills
+                    WHERE order_reference IN ({marks}) GROUP BY order_reference""",
+                *chunk,
+            )
+            latest |= {str(r["order_reference"]): as_time(r["billed_at"]) for r in rows}
+        return latest
 
     async def is_vendors(self, vendor_id: str, reference: str) -> bool:
         """Whether order `reference` is `vendor_id`'s: one statement, whoever's it is or isn't."""
