@@ -24,18 +24,21 @@ _PURCHASE_TOKEN = re.compile(r"([^\x00-\x1f\x7f/]{1,128})-([A-Za-z0-9]{8,64})")
 
 _UNBIASED = 256 - 256 % len(_ALPHABET)
 """Bytes below this map evenly onto the 62 characters (248 = 4 x 62); the others are skipped."""
+_CHARACTER_OF = bytes(ord(_ALPHABET[b % len(_ALPHABET)]) for b in range(256))
+_SKIPPED = bytes(range(_UNBIASED, 256))
 
 
 def new_secret() -> str:
     """20 random characters of [A-Za-z0-9]: 40 random bytes, each kept byte one character.
 
-    Not `secrets.choice` per character: an import makes one per order, and that was a
-    fifth of a big import's time.
+    Not `secrets.choice` per character, nor a Python step per byte: an import makes one
+    per order, and that was a fifth of a big import's time. `bytes.translate` maps each
+    byte to its character and drops the skipped ones in one call.
     """
-    kept: list[str] = []
+    kept = b""
     while len(kept) < 20:
-        kept += [_ALPHABET[b % len(_ALPHABET)] for b in secrets.token_bytes(40) if b < _UNBIASED]
-    return "".join(kept[:20])
+        kept += secrets.token_bytes(40).translate(_CHARACTER_OF, _SKIPPED)
+    return kept[:20].decode("ascii")
 
 
 @dataclass(frozen=True)
