@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import isodate
 
 from service.catalog.fields import Field, ImportError_, mailbox
-from service.catalog.subscriptions import SubscriptionSpec, subscription_spec
+from service.catalog.subscriptions import STATUSES, SubscriptionSpec, subscription_spec
 from service.domain.records import (
     Bill,
     Order,
@@ -25,7 +25,6 @@ from service.domain.records import (
     ProductKind,
     RefundCategory,
     RefundPolicy,
-    SubscriptionStatus,
     Vendor,
 )
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList, RefusedTarget, check_url
@@ -241,7 +240,7 @@ def _order(
     if not bills:
         raise ImportError_(f"{f.path}.bills: an order needs at least one bill")
     legacy = f.text("subscription_status", required=False)
-    if legacy is not None and legacy not in {v.value for v in SubscriptionStatus}:
+    if legacy is not None and legacy not in STATUSES:
         raise ImportError_(f"{f.path}.subscription_status: {legacy!r} is not active or canceled")
     spec = subscription_spec(f, reference, list(zip(items, flags, strict=True)), intervals, legacy)
     order = Order(

@@ -26,6 +26,8 @@ from service.domain.subscription.schedule import next_billing_after
 from service.outbound.permanent_links import SECRET, SUBSCRIPTION_ID
 
 _FIELDS = frozenset({"id", "renewal", "next_billing_at", "status", "secret"})
+STATUSES = tuple(v.value for v in SubscriptionStatus)
+_RENEWALS = tuple(v.value for v in Renewal)
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,7 @@ def subscription_spec(
             raise ImportError_(
                 f"{s.path}.{key}: unknown field; expected {', '.join(sorted(_FIELDS))}"
             )
-    status = s.choice(
-        "status", [v.value for v in SubscriptionStatus], default=legacy_status or "active"
-    )
+    status = s.choice("status", STATUSES, default=legacy_status or "active")
     if legacy_status is not None and status != legacy_status:
         raise ImportError_(
             f"{s.path}.status: {status!r} contradicts the order's subscription_status "
@@ -92,7 +92,7 @@ def subscription_spec(
     return SubscriptionSpec(
         order_reference=reference,
         interval=distinct.pop(),
-        renewal=Renewal(s.choice("renewal", [v.value for v in Renewal], default="auto")),
+        renewal=Renewal(s.choice("renewal", _RENEWALS, default="auto")),
         status=SubscriptionStatus(status),
         items=tuple(renewing),
         id=subscription_id,
