@@ -20,7 +20,7 @@ from service.clock import Clock, SystemClock
 from service.desk.subscriptions import SubscriptionChanges
 from service.domain.records import ProductKind, SubscriptionStatus, Vendor
 from service.domain.subscription.records import Renewal, Subscription
-from service.outbound.permanent_links import new_secret
+from service.outbound.permanent_links import new_secret, new_secrets
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList
 from service.store import Queries, Store
 from service.store.subscriptions import FIRST_ID
@@ -76,8 +76,7 @@ async def write_catalog(
     for product in catalog.products:
         await q.orders.upsert_product(product)
     await q.orders.upsert_customers(catalog.customer_names)
-    # A new purchase gets its link's secret; an existing one keeps its own.
-    await q.orders.upsert([replace(order, secret=new_secret()) for order in catalog.orders])
+    await q.orders.upsert(catalog.orders, new_secrets(len(catalog.orders)))
     timers = await _create_subscriptions(q, catalog, now, numbers)
     return catalog.counts(), timers
 
@@ -117,7 +116,7 @@ async def _create_subscriptions(
     billed = await q.orders.latest_billed([spec.order_reference for spec in new])
     sellers: dict[str, Vendor] = {}
     created: list[tuple[Subscription, Vendor]] = []
-    for spec in new:
+    for spec, secret in zip(new, new_secrets(len(new)), strict=True):
         order = bought[spec.order_reference]
         seller = sellers.get(order.vendor_id) or await q.vendors.get(order.vendor_id)
         assert seller is not None
@@ -128,7 +127,7 @@ async def _create_subscriptions(
             billed[spec.order_reference],
             seller,
             spec.id or await numbers.take(q),
-            spec.secret or new_secret(),
+            spec.secret or secret,
         )
         created.append((subscription, seller))
     return await SubscriptionChanges(domain="").create(q, created, now)

@@ -80,8 +80,10 @@ class OrderRepository(Repository):
             secret=row["secret"] or "",
         )
 
-    async def upsert(self, orders: Sequence[Order]) -> None:
+    async def upsert(self, orders: Sequence[Order], secrets: Sequence[str]) -> None:
         """Insert or update orders; refunds already recorded on their bills are kept.
+        `secrets` are their purchase links' secrets, one per order: a new order takes its
+        own, an existing one keeps the one it has.
 
         A statement of each kind for all of `orders` (an import writes thousands at a
         time): one round trip per kind, not one per order.
@@ -108,9 +110,9 @@ class OrderRepository(Repository):
                     order.license_key,
                     order.download_url,
                     order.subscription_status.value if order.subscription_status else None,
-                    order.secret or None,
+                    secret,
                 )
-                for order in orders
+                for order, secret in zip(orders, secrets, strict=True)
             ],
         )
         await self.sql.executemany(

@@ -12,6 +12,7 @@ from service.outbound import permanent_links
 from service.outbound.permanent_links import (
     SECRET,
     new_secret,
+    new_secrets,
     purchase_token,
     purchase_url,
     subscription_token,
@@ -36,6 +37,17 @@ def test_a_byte_is_one_character_unless_it_would_bias_them(monkeypatch: pytest.M
     alphabet = string.ascii_letters + string.digits
     kept = [alphabet[b % 62] for b in range(240, 248)] + list(alphabet[:12])
     assert new_secret() == "".join(kept)
+
+
+def test_secrets_made_together_are_as_random_as_those_made_one_by_one() -> None:
+    secrets = new_secrets(3000)
+    assert len(secrets) == 3000
+    assert all(len(s) == 20 and SECRET.fullmatch(s) for s in secrets)
+    assert len(set(secrets)) == len(secrets)
+    seen = Counter("".join(secrets))
+    assert len(seen) == 62
+    assert max(seen.values()) < 1.5 * min(seen.values())
+    assert new_secrets(0) == []
 
 
 def test_links_read_back_to_what_they_name() -> None:
