@@ -66,7 +66,7 @@ def subscription_spec(
             f"{f.path}.items: the subscription products of one order must share one interval "
             f"(found {', '.join(sorted(distinct)) or 'none'}); sell the others in their own order"
         )
-    s = f.child("subscription") if "subscription" in f.data else Field(f"{f.path}.subscription", {})
+    s = f.child("subscription") if "subscription" in f.data else Field("subscription", {}, parent=f)
     for key in s.data:
         if key not in _FIELDS:
             raise ImportError_(

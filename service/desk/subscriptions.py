@@ -8,7 +8,7 @@ and every queued email and webhook are committed together or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from service.desk.outgoing import subscription_email, subscription_webhook
@@ -24,7 +24,11 @@ from service.domain.records import RecordKind, RecordRef, Vendor
 from service.domain.subscription import machine, schedule
 from service.domain.subscription.events import CanceledByTicket, FireSubscription
 from service.domain.subscription.machine import SubscriptionFacts, SubscriptionTransition
-from service.domain.subscription.records import Subscription, SubscriptionTimerEvent
+from service.domain.subscription.records import (
+    Subscription,
+    SubscriptionTimer,
+    SubscriptionTimerEvent,
+)
 from service.store import OutboxItem, Queries
 from service.store.timers import TimerSetting
 
@@ -40,13 +44,13 @@ class SubscriptionChanges:
     ) -> bool:
         """Store new subscriptions (an import's), each with its first timer; whether any has
         one. All of them in a statement of each kind: an import batch creates hundreds."""
-        created = [
-            replace(subscription, due=schedule.next_timer(subscription, vendor, now))
+        timers = [
+            _timer_setting(subscription.id, schedule.next_timer(subscription, vendor, now))
             for subscription, vendor in new
         ]
-        await q.subscriptions.insert_many(created)
-        await q.timers.set_many([_timer_setting(subscription) for subscription in created])
-        return any(subscription.due is not None for subscription in created)
+        await q.subscriptions.insert_many([subscription for subscription, _ in new])
+        await q.timers.set_many(timers)
+        return any(event is not None for _, event, _ in timers)
 
     async def act(
         self, q: Queries, request: SubscriptionAction, now: datetime, answered_directly: bool
@@ -161,13 +165,12 @@ async def load_facts(q: Queries, subscription: Subscription) -> SubscriptionFact
 
 async def _store_timer(q: Queries, subscription: Subscription) -> None:
     """The subscription's one pending timer is its `due`: written whatever it is."""
-    await q.timers.set(*_timer_setting(subscription))
+    await q.timers.set(*_timer_setting(subscription.id, subscription.due))
 
 
-def _timer_setting(subscription: Subscription) -> TimerSetting:
-    due = subscription.due
+def _timer_setting(subscription_id: str, due: SubscriptionTimer | None) -> TimerSetting:
     return (
-        RecordRef(RecordKind.SUBSCRIPTION, subscription.id),
+        RecordRef(RecordKind.SUBSCRIPTION, subscription_id),
         due.event.value if due else None,
         due.at if due else None,
     )
