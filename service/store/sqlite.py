@@ -72,7 +72,7 @@ def encode(value: object) -> object:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} reached the store; use aware UTC times")
-        utc = value.astimezone(UTC)
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
         # isoformat is SQLITE_TIME_FORMAT at twice strftime's speed, for four-digit years
         return (
             utc.isoformat(timespec="microseconds")
