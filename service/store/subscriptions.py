@@ -213,9 +213,12 @@ class SubscriptionRepository(Repository):
         await self.sql.executemany(_APPEND, history_rows(subscription_id, history, seq))
 
     async def _mirror_on_orders(self, subscriptions: Sequence[Subscription]) -> None:
+        """The orders' status is their subscriptions'. An imported order mostly has it
+        already: those rows are left alone rather than rewritten with the same value."""
         await self.sql.executemany(
-            "UPDATE orders SET subscription_status = ? WHERE reference = ?",
-            [(s.status.value, s.order_reference) for s in subscriptions],
+            """UPDATE orders SET subscription_status = ? WHERE reference = ?
+                   AND (subscription_status IS NULL OR subscription_status <> ?)""",
+            [(s.status.value, s.order_reference, s.status.value) for s in subscriptions],
         )
 
     async def orders_without_one(self, after: str = "", limit: int = 1000) -> list[str]:
