@@ -8,7 +8,9 @@ whole), then runs `maildesk import FILE` as its own process on a fresh
 database (a SQLite file, or a PostgreSQL database made for the run and
 dropped after) and reports the wall time, orders per second and the
 process's peak resident memory (`ru_maxrss` of the child, what `/usr/bin/time
--v` calls "Maximum resident set size").
+-v` calls "Maximum resident set size"), with its CPU time (user + system) and the
+load average at the end: on a shared machine the wall time moves with the load,
+the CPU time much less.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ def run_import(file: Path, db: str) -> dict[str, Any]:
         "import_s": round(seconds, 1),
         "orders_per_s": round(counts["orders"] / seconds),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "load_avg": round(os.getloadavg()[0], 1),
     }
 
 

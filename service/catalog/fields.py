@@ -16,13 +16,31 @@ class ImportError_(ValueError):
 
 
 class Field:
-    """Reads one record's fields, naming the path in every error."""
+    """Reads one record's fields, naming the path in every error.
 
-    def __init__(self, path: str, data: object) -> None:
-        if not isinstance(data, Mapping):
-            raise ImportError_(f"{path}: expected an object, got {type(data).__name__}")
-        self.path = path
+    The path (`orders[2] (Q7K2M9XA).bills[0]`) is put together only when an error
+    names it: a big import reads tens of millions of fields and reports at most one.
+    """
+
+    def __init__(
+        self, name: str, data: object, *, parent: Field | None = None, index: int | None = None
+    ) -> None:
+        self._name, self._parent, self._index = name, parent, index
+        self._label: str | None = None
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise ImportError_(f"{self.path}: expected an object, got {type(data).__name__}")
         self.data: Mapping[str, Any] = data
+
+    @property
+    def path(self) -> str:
+        path = self._name if self._parent is None else f"{self._parent.path}.{self._name}"
+        if self._index is not None:
+            path = f"{path}[{self._index}]"
+        return path if self._label is None else f"{path} ({self._label})"
+
+    def name(self, label: str) -> None:
+        """Name the record in the paths of its errors from here on: `orders[2] (Q7K2M9XA)`."""
+        self._label = label
 
     def text(self, name: str, *, required: bool = True, default: str | None = None) -> str | None:
         value = self.data.get(name, default)
@@ -39,17 +57,20 @@ class Field:
         assert value is not None
         return value
 
-    def decimal(self, name: str, path: str | None = None) -> Decimal:
+    def decimal(self, name: str) -> Decimal:
         raw = self.data.get(name)
-        where = path or f"{self.path}.{name}"
-        if isinstance(raw, bool) or not isinstance(raw, str | int):
-            raise ImportError_(f'{where}: expected a decimal string like "19.95", got {raw!r}')
+        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+            raise ImportError_(
+                f'{self.path}.{name}: expected a decimal string like "19.95", got {raw!r}'
+            )
         try:
             value = Decimal(str(raw))
         except InvalidOperation:
-            raise ImportError_(f"{where}: {raw!r} is not a decimal amount") from None
+            raise ImportError_(f"{self.path}.{name}: {raw!r} is not a decimal amount") from None
         if not value.is_finite() or value < 0:
-            raise ImportError_(f"{where}: {raw!r} must be a finite amount of zero or more")
+            raise ImportError_(
+                f"{self.path}.{name}: {raw!r} must be a finite amount of zero or more"
+            )
         return value
 
     def time(self, name: str) -> datetime:
@@ -63,15 +84,15 @@ class Field:
         value = self.text(name, required=required)
         if value is None or (not required and not value):
             return None
-        return mailbox(f"{self.path}.{name}", value)
+        address = as_mailbox(value)
+        return mailbox(f"{self.path}.{name}", value) if address is None else address
 
     def child(self, name: str, index: int | None = None) -> Field:
         value = self.data.get(name)
-        path = f"{self.path}.{name}" if index is None else f"{self.path}.{name}[{index}]"
         if index is not None:
             assert isinstance(value, list)
             value = value[index]
-        return Field(path, value)
+        return Field(name, value, parent=self, index=index)
 
     def items(self, name: str, *, required: bool = True) -> list[Any]:
         value = self.data.get(name, [] if not required else None)
@@ -100,10 +121,16 @@ class Field:
         return value
 
 
+def as_mailbox(value: str) -> str | None:
+    """`value` as the lower-cased address it is, or None if it is not one mailbox."""
+    address = value.strip().lower()
+    return address if is_addr_spec(address) and "," not in address else None
+
+
 def mailbox(path: str, value: str) -> str:
     """`value` as the lower-cased address it is, or an error naming the field and the fix."""
-    address = value.strip().lower()
-    if not is_addr_spec(address) or "," in address:
+    address = as_mailbox(value)
+    if address is None:
         raise ImportError_(
             f"{path}: {value!r} is not one email address like name@example.com; maildesk "
             "sends notifications there, so it must be a single mailbox"

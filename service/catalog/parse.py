@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import isodate
 
 from service.catalog.fields import Field, ImportError_, mailbox
-from service.catalog.subscriptions import SubscriptionSpec, subscription_spec
+from service.catalog.subscriptions import STATUSES, SubscriptionSpec, subscription_spec
 from service.domain.records import (
     Bill,
     Order,
@@ -25,7 +25,6 @@ from service.domain.records import (
     ProductKind,
     RefundCategory,
     RefundPolicy,
-    SubscriptionStatus,
     Vendor,
 )
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList, RefusedTarget, check_url
@@ -66,18 +65,18 @@ def parse_catalog(
         if key not in ("vendors", "products", "orders"):
             raise ImportError_(f"import.{key}: unknown section; expected vendors, products, orders")
     vendors = tuple(
-        _vendor(Field(f"vendors[{i}]", raw), webhook_allow)
+        _vendor(Field("vendors", raw, index=i), webhook_allow)
         for i, raw in enumerate(root.items("vendors", required=False))
     )
     vendor_ids = set(known_vendors) | {v.id for v in vendors}
     products = tuple(
-        _product(Field(f"products[{i}]", raw), vendor_ids)
+        _product(Field("products", raw, index=i), vendor_ids)
         for i, raw in enumerate(root.items("products", required=False))
     )
     catalog_products = dict(known_products or {}) | {p.sku: p for p in products}
     names: dict[tuple[str, str], str] = {}
     parsed = [
-        _order(Field(f"orders[{i}]", raw), vendor_ids, catalog_products, names)
+        _order(Field("orders", raw, index=i), vendor_ids, catalog_products, names)
         for i, raw in enumerate(root.items("orders", required=False), start=first_order_index)
     ]
     specs = tuple(spec for _, spec in parsed if spec is not None)
@@ -90,7 +89,7 @@ def parse_catalog(
 
 def _vendor(f: Field, webhook_allow: AllowList) -> Vendor:
     vendor_id = f.required("id")
-    f.path = f"{f.path} ({vendor_id})"
+    f.name(vendor_id)
     if not VENDOR_ID.fullmatch(vendor_id):
         raise ImportError_(
             f"{f.path}.id: {vendor_id!r} must be a lower-case slug of letters, digits, '-' and "
@@ -167,7 +166,7 @@ def _known_vendor(f: Field, vendor_ids: set[str]) -> str:
 
 def _product(f: Field, vendor_ids: set[str]) -> Product:
     sku = f.required("sku")
-    f.path = f"{f.path} ({sku})"
+    f.name(sku)
     vendor = _known_vendor(f, vendor_ids)
     raw_kind = f.required("kind")
     try:
@@ -202,7 +201,7 @@ def _order(
     names: dict[tuple[str, str], str],
 ) -> tuple[Order, SubscriptionSpec | None]:
     reference = f.required("reference")
-    f.path = f"{f.path} ({reference})"
+    f.name(reference)
     vendor = _known_vendor(f, vendor_ids)
     customer = f.child("customer")
     email = customer.email("email")
@@ -241,7 +240,7 @@ def _order(
     if not bills:
         raise ImportError_(f"{f.path}.bills: an order needs at least one bill")
     legacy = f.text("subscription_status", required=False)
-    if legacy is not None and legacy not in {v.value for v in SubscriptionStatus}:
+    if legacy is not None and legacy not in STATUSES:
         raise ImportError_(f"{f.path}.subscription_status: {legacy!r} is not active or canceled")
     spec = subscription_spec(f, reference, list(zip(items, flags, strict=True)), intervals, legacy)
     order = Order(

@@ -40,6 +40,8 @@ BATCH = 2_000
 """Orders validated and written at a time: what the import holds in memory, with their rows."""
 
 SECTIONS = ("vendors", "products", "orders")
+_IN_ORDERS = "orders."
+_SUBSCRIPTION_ID = "orders.item.subscription.id"
 
 
 class UnreadableImport(ImportError_):
@@ -61,17 +63,18 @@ def read_header(source: IO[bytes]) -> Header:
     builders: dict[str, ijson.ObjectBuilder] = {}
     try:
         for prefix, event, value in ijson.parse(source, use_float=False):
+            if prefix.startswith(_IN_ORDERS):  # nearly every event: the orders' insides
+                if prefix == _SUBSCRIPTION_ID and event == "string":
+                    if value in header.subscription_ids:
+                        raise ImportError_(f"import.orders: subscription id {value} appears twice")
+                    header.subscription_ids.add(value)
+                continue
             if prefix == "" and event == "map_key" and value not in SECTIONS:
                 raise ImportError_(
                     f"import.{value}: unknown section; expected vendors, products, orders"
                 )
             if prefix == "" and event not in ("start_map", "map_key", "end_map"):
                 raise ImportError_("import: expected an object with vendors, products, orders")
-            if prefix == "orders.item.subscription.id" and event == "string":
-                if value in header.subscription_ids:
-                    raise ImportError_(f"import.orders: subscription id {value} appears twice")
-                header.subscription_ids.add(value)
-                continue
             section = prefix.partition(".")[0]
             if section not in SECTIONS:
                 continue
@@ -119,7 +122,8 @@ async def write_stream(
     source.seek(0)
     header = read_header(source)
     _storable([header.vendors, header.products])
-    numbers = IdNumbers(reserved=_highest_number(header.subscription_ids))
+    numbers = IdNumbers()
+    numbers.reserve(header.subscription_ids)
     first = {"vendors": header.vendors, "products": header.products, "orders": []}
     counts, timers = await write_catalog(q, first, now, webhook_allow=webhook_allow)
     source.seek(0)
@@ -177,9 +181,3 @@ def _storable(values: list[Any]) -> None:
         check_value(values)
     except InvalidJson as error:
         raise UnreadableImport(f"import: {error}".replace("the body", "the file")) from None
-
-
-def _highest_number(ids: set[str]) -> int:
-    """The highest number among the file's well-formed subscription ids (S1005 -> 1005)."""
-    numbers = [int(i[1:]) for i in ids if isinstance(i, str) and i[1:].isdigit()]
-    return max(numbers, default=0)

@@ -26,6 +26,8 @@ from service.domain.subscription.schedule import next_billing_after
 from service.outbound.permanent_links import SECRET, SUBSCRIPTION_ID
 
 _FIELDS = frozenset({"id", "renewal", "next_billing_at", "status", "secret"})
+STATUSES = tuple(v.value for v in SubscriptionStatus)
+_RENEWALS = tuple(v.value for v in Renewal)
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,13 @@ def subscription_spec(
             f"{f.path}.items: the subscription products of one order must share one interval "
             f"(found {', '.join(sorted(distinct)) or 'none'}); sell the others in their own order"
         )
-    s = f.child("subscription") if "subscription" in f.data else Field(f"{f.path}.subscription", {})
+    s = f.child("subscription") if "subscription" in f.data else Field("subscription", {}, parent=f)
     for key in s.data:
         if key not in _FIELDS:
             raise ImportError_(
                 f"{s.path}.{key}: unknown field; expected {', '.join(sorted(_FIELDS))}"
             )
-    status = s.choice(
-        "status", [v.value for v in SubscriptionStatus], default=legacy_status or "active"
-    )
+    status = s.choice("status", STATUSES, default=legacy_status or "active")
     if legacy_status is not None and status != legacy_status:
         raise ImportError_(
             f"{s.path}.status: {status!r} contradicts the order's subscription_status "
@@ -92,7 +92,7 @@ def subscription_spec(
     return SubscriptionSpec(
         order_reference=reference,
         interval=distinct.pop(),
-        renewal=Renewal(s.choice("renewal", [v.value for v in Renewal], default="auto")),
+        renewal=Renewal(s.choice("renewal", _RENEWALS, default="auto")),
         status=SubscriptionStatus(status),
         items=tuple(renewing),
         id=subscription_id,
@@ -102,13 +102,18 @@ def subscription_spec(
 
 
 def build_subscription(
-    spec: SubscriptionSpec, order: Order, vendor: Vendor, subscription_id: str, secret: str
+    spec: SubscriptionSpec,
+    order: Order,
+    last_billed: datetime,
+    vendor: Vendor,
+    subscription_id: str,
+    secret: str,
 ) -> Subscription:
-    """The new subscription record of `spec`, with what the import left to maildesk."""
-    latest = order.latest_bill
-    assert latest is not None  # every imported order has a bill
+    """The new subscription record of `spec`, with what the import left to maildesk;
+    `last_billed` is when the order's latest bill was charged (as stored: bills
+    imported before stay on the order)."""
     next_billing_at = spec.next_billing_at or next_billing_after(
-        latest.billed_at, spec.interval, vendor.timezone
+        last_billed, spec.interval, vendor.timezone
     )
     default_auto = spec.renewal is Renewal.AUTO
     canceled = spec.status is SubscriptionStatus.CANCELED

@@ -9,18 +9,18 @@ runs this inside the funnel's transaction (its commit wakes the scheduler);
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from service.catalog.fields import ImportError_
-from service.catalog.parse import parse_catalog
+from service.catalog.parse import Catalog, parse_catalog
 from service.catalog.subscriptions import SubscriptionSpec, build_subscription
 from service.clock import Clock, SystemClock
 from service.desk.subscriptions import SubscriptionChanges
 from service.domain.records import ProductKind, SubscriptionStatus, Vendor
-from service.domain.subscription.records import Renewal
-from service.outbound.permanent_links import new_secret
+from service.domain.subscription.records import Renewal, Subscription
+from service.outbound.permanent_links import new_secret, new_secrets
 from service.outbound.webhook_target import NO_EXCEPTIONS, AllowList
 from service.store import Queries, Store
 from service.store.subscriptions import FIRST_ID
@@ -76,36 +76,61 @@ async def write_catalog(
     for product in catalog.products:
         await q.orders.upsert_product(product)
     await q.orders.upsert_customers(catalog.customer_names)
-    # A new purchase gets its link's secret; an existing one keeps its own.
-    await q.orders.upsert([replace(order, secret=new_secret()) for order in catalog.orders])
-    timers = False
-    subscriptions = SubscriptionChanges(domain="")
-    sellers: dict[str, Vendor] = {}
-    if catalog.subscriptions:
-        await q.subscriptions.take_turn()
+    await q.orders.upsert(catalog.orders, new_secrets(len(catalog.orders)))
+    timers = await _create_subscriptions(q, catalog, now, numbers)
+    return catalog.counts(), timers
+
+
+async def _create_subscriptions(
+    q: Queries, catalog: Catalog, now: datetime, numbers: IdNumbers
+) -> bool:
+    """The subscriptions of the catalog's orders that have none yet; whether one set a timer.
+
+    What each order needs is read a statement per kind for all of them (their existing
+    subscriptions, the ids the file names that are taken, the latest bills) and the new
+    ones written the same way: a batch of thousands of orders costs a handful of round
+    trips, not a handful per subscription.
+    """
+    if not catalog.subscriptions:
+        return False
+    await q.subscriptions.take_turn()
     # Ids the file gives first, so an id maildesk makes up never takes one the file names later.
-    for spec in sorted(catalog.subscriptions, key=lambda spec: spec.id is None):
-        if await q.subscriptions.id_of_order(spec.order_reference) is not None:
+    specs = sorted(catalog.subscriptions, key=lambda spec: spec.id is None)
+    having = await q.subscriptions.ids_of_orders(list({s.order_reference: s for s in specs}))
+    new: list[SubscriptionSpec] = []
+    for spec in specs:
+        if spec.order_reference in having:
             continue  # maildesk's own from here on: changed by its events, not by imports
-        if spec.id is not None and await q.subscriptions.secret(spec.id) is not None:
+        having[spec.order_reference] = spec.id or ""  # an order named twice gets one
+        new.append(spec)
+    named = [spec.id for spec in new if spec.id is not None]
+    numbers.reserve(named)
+    taken = await q.subscriptions.existing(named)
+    for spec in new:
+        if spec.id in taken:
             raise ImportError_(
                 f"orders ({spec.order_reference}).subscription.id: {spec.id} is already the "
                 "subscription of another order"
             )
-        bought = await q.orders.get(spec.order_reference)
-        assert bought is not None  # written just above
-        seller = sellers.get(bought.vendor_id) or await q.vendors.get(bought.vendor_id)
+    bought = {order.reference: order for order in catalog.orders}  # the last one is stored
+    billed = await q.orders.latest_billed([spec.order_reference for spec in new])
+    sellers: dict[str, Vendor] = {}
+    created: list[tuple[Subscription, Vendor]] = []
+    for spec, secret in zip(new, new_secrets(len(new)), strict=True):
+        order = bought[spec.order_reference]
+        seller = sellers.get(order.vendor_id) or await q.vendors.get(order.vendor_id)
         assert seller is not None
         sellers[seller.id] = seller
         subscription = build_subscription(
             spec,
-            bought,
+            order,
+            billed[spec.order_reference],
             seller,
             spec.id or await numbers.take(q),
-            spec.secret or new_secret(),
+            spec.secret or secret,
         )
-        timers = await subscriptions.create(q, subscription, seller, now) or timers
-    return catalog.counts(), timers
+        created.append((subscription, seller))
+    return await SubscriptionChanges(domain="").create(q, created, now)
 
 
 def _skus(data: object) -> set[str]:
@@ -127,6 +152,12 @@ class IdNumbers:
 
     reserved: int = 0
     _next: int | None = None
+
+    def reserve(self, ids: Iterable[str | None]) -> None:
+        """Keep the numbers of these ids (S1005 -> 1005) for the file's own subscriptions:
+        all a streamed file names, or a batch's, written before any id is made up."""
+        numbers = [int(i[1:]) for i in ids if isinstance(i, str) and i[1:].isdigit()]
+        self.reserved = max(self.reserved, *numbers, 0)
 
     async def take(self, q: Queries) -> str:
         if self._next is None:
@@ -174,9 +205,11 @@ async def create_missing_subscriptions(q: Queries, now: datetime) -> int:
                     (item, None) for item in order.items if item.kind is ProductKind.SUBSCRIPTION
                 ),
             )
+            last_billed = order.latest_bill
+            assert last_billed is not None  # every imported order has a bill
             subscription = build_subscription(
-                spec, order, vendor, await numbers.take(q), new_secret()
+                spec, order, last_billed.billed_at, vendor, await numbers.take(q), new_secret()
             )
-            await subscriptions.create(q, subscription, vendor, now)
+            await subscriptions.create(q, [(subscription, vendor)], now)
             made += 1
     return made

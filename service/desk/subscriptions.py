@@ -7,7 +7,8 @@ and every queued email and webhook are committed together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from service.desk.outgoing import subscription_email, subscription_webhook
@@ -23,8 +24,13 @@ from service.domain.records import RecordKind, RecordRef, Vendor
 from service.domain.subscription import machine, schedule
 from service.domain.subscription.events import CanceledByTicket, FireSubscription
 from service.domain.subscription.machine import SubscriptionFacts, SubscriptionTransition
-from service.domain.subscription.records import Subscription, SubscriptionTimerEvent
+from service.domain.subscription.records import (
+    Subscription,
+    SubscriptionTimer,
+    SubscriptionTimerEvent,
+)
 from service.store import OutboxItem, Queries
+from service.store.timers import TimerSetting
 
 
 @dataclass(frozen=True)
@@ -34,13 +40,17 @@ class SubscriptionChanges:
     domain: str
 
     async def create(
-        self, q: Queries, subscription: Subscription, vendor: Vendor, now: datetime
+        self, q: Queries, new: Sequence[tuple[Subscription, Vendor]], now: datetime
     ) -> bool:
-        """Store a new subscription (an import) with its first timer; whether it has one."""
-        created = replace(subscription, due=schedule.next_timer(subscription, vendor, now))
-        await q.subscriptions.insert(created)
-        await _store_timer(q, created)
-        return created.due is not None
+        """Store new subscriptions (an import's), each with its first timer; whether any has
+        one. All of them in a statement of each kind: an import batch creates hundreds."""
+        timers = [
+            _timer_setting(subscription.id, schedule.next_timer(subscription, vendor, now))
+            for subscription, vendor in new
+        ]
+        await q.subscriptions.insert_many([subscription for subscription, _ in new])
+        await q.timers.set_many(timers)
+        return any(event is not None for _, event, _ in timers)
 
     async def act(
         self, q: Queries, request: SubscriptionAction, now: datetime, answered_directly: bool
@@ -155,9 +165,12 @@ async def load_facts(q: Queries, subscription: Subscription) -> SubscriptionFact
 
 async def _store_timer(q: Queries, subscription: Subscription) -> None:
     """The subscription's one pending timer is its `due`: written whatever it is."""
-    due = subscription.due
-    await q.timers.set(
-        RecordRef(RecordKind.SUBSCRIPTION, subscription.id),
+    await q.timers.set(*_timer_setting(subscription.id, subscription.due))
+
+
+def _timer_setting(subscription_id: str, due: SubscriptionTimer | None) -> TimerSetting:
+    return (
+        RecordRef(RecordKind.SUBSCRIPTION, subscription_id),
         due.event.value if due else None,
         due.at if due else None,
     )

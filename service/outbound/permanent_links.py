@@ -24,18 +24,30 @@ _PURCHASE_TOKEN = re.compile(r"([^\x00-\x1f\x7f/]{1,128})-([A-Za-z0-9]{8,64})")
 
 _UNBIASED = 256 - 256 % len(_ALPHABET)
 """Bytes below this map evenly onto the 62 characters (248 = 4 x 62); the others are skipped."""
+_CHARACTER_OF = bytes(ord(_ALPHABET[b % len(_ALPHABET)]) for b in range(256))
+_SKIPPED = bytes(range(_UNBIASED, 256))
 
 
 def new_secret() -> str:
-    """20 random characters of [A-Za-z0-9]: 40 random bytes, each kept byte one character.
+    """20 random characters of [A-Za-z0-9]: 40 random bytes, each kept byte one character."""
+    return new_secrets(1)[0]
 
-    Not `secrets.choice` per character: an import makes one per order, and that was a
-    fifth of a big import's time.
+
+def new_secrets(count: int) -> list[str]:
+    """`count` secrets of 20 random characters of [A-Za-z0-9], from one draw of random bytes.
+
+    Not `secrets.choice` per character, nor a Python step per byte, nor a draw per secret:
+    an import makes one per order, and that was a fifth of a big import's time.
+    `bytes.translate` maps each byte to its character and drops the skipped ones in one
+    call; every kept byte is one uniform character, so consecutive twenties are secrets.
     """
-    kept: list[str] = []
-    while len(kept) < 20:
-        kept += [_ALPHABET[b % len(_ALPHABET)] for b in secrets.token_bytes(40) if b < _UNBIASED]
-    return "".join(kept[:20])
+    wanted = 20 * count
+    kept = b""
+    while len(kept) < wanted:
+        draw = max(40, (wanted - len(kept)) * 33 // 32)  # 1 byte in 32 is skipped
+        kept += secrets.token_bytes(draw).translate(_CHARACTER_OF, _SKIPPED)
+    text = kept.decode("ascii")
+    return [text[start : start + 20] for start in range(0, wanted, 20)]
 
 
 @dataclass(frozen=True)

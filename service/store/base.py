@@ -13,7 +13,7 @@ to a read connection or to a write transaction. Nothing outside
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,6 +80,19 @@ class Repository:
     @property
     def postgresql(self) -> bool:
         return self.sql.dialect == "postgresql"
+
+
+IN_LIST = 500
+"""The most values one `IN (?, …)` carries: far below SQLite's limit of bound values, and
+few statement shapes for PostgreSQL to prepare (a batch's lists are mostly full ones)."""
+
+
+def in_lists(values: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
+    """`values` a slice at a time, each with its `?, ?, …` marks, for `WHERE x IN (…)`
+    lookups of a whole import batch: a statement per slice, not one per value."""
+    for start in range(0, len(values), IN_LIST):
+        chunk = values[start : start + IN_LIST]
+        yield ", ".join("?" * len(chunk)), chunk
 
 
 def as_time(value: object) -> datetime:

@@ -14,7 +14,7 @@ from service.domain.records import (
     ProductKind,
     SubscriptionStatus,
 )
-from service.store.base import Repository, as_optional_time, as_time
+from service.store.base import Repository, as_optional_time, as_time, in_lists
 
 
 class OrderRepository(Repository):
@@ -80,8 +80,10 @@ class OrderRepository(Repository):
             secret=row["secret"] or "",
         )
 
-    async def upsert(self, orders: Sequence[Order]) -> None:
+    async def upsert(self, orders: Sequence[Order], secrets: Sequence[str]) -> None:
         """Insert or update orders; refunds already recorded on their bills are kept.
+        `secrets` are their purchase links' secrets, one per order: a new order takes its
+        own, an existing one keeps the one it has.
 
         A statement of each kind for all of `orders` (an import writes thousands at a
         time): one round trip per kind, not one per order.
@@ -108,9 +110,9 @@ class OrderRepository(Repository):
                     order.license_key,
                     order.download_url,
                     order.subscription_status.value if order.subscription_status else None,
-                    order.secret or None,
+                    secret,
                 )
-                for order in orders
+                for order, secret in zip(orders, secrets, strict=True)
             ],
         )
         await self.sql.executemany(
@@ -135,6 +137,19 @@ class OrderRepository(Repository):
                 for bill in order.bills
             ],
         )
+
+    async def latest_billed(self, references: Sequence[str]) -> dict[str, datetime]:
+        """When each of `references` was last billed (an import batch's orders, for their
+        new subscriptions' first billing dates): a statement per `IN_LIST` references."""
+        latest: dict[str, datetime] = {}
+        for marks, chunk in in_lists(references):
+            rows = await self.sql.fetch(
+                f"""SELECT order_reference, MAX(billed_at) AS billed_at FROM bills
+                    WHERE order_reference IN ({marks}) GROUP BY order_reference""",
+                *chunk,
+            )
+            latest |= {str(r["order_reference"]): as_time(r["billed_at"]) for r in rows}
+        return latest
 
     async def is_vendors(self, vendor_id: str, reference: str) -> bool:
         """Whether order `reference` is `vendor_id`'s: one statement, whoever's it is or isn't."""

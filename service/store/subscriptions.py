@@ -33,12 +33,15 @@ from service.store.base import (
     as_time,
     history_entry,
     history_rows,
+    in_lists,
 )
 
 FIRST_ID = 1001
 """Generated ids start at S1001 (imported ones may be any `S` + digits)."""
 _ID_LOCK = 7_215_312  # pg_advisory_xact_lock key: "maildesk subscription ids"
 
+_APPEND = """INSERT INTO subscription_events (subscription_id, seq, kind, by_party, at, detail)
+    VALUES (?, ?, ?, ?, ?, ?)"""
 _WITH_ORDER_AND_TIMER = (
     "SELECT s.*, o.customer_email, o.payment_method, tm.event AS due_event, "
     "tm.due_at FROM subscriptions s JOIN orders o ON o.reference = s.order_reference "
@@ -91,6 +94,28 @@ class SubscriptionRepository(Repository):
         )
         return None if value is None else str(value)
 
+    async def ids_of_orders(self, references: Sequence[str]) -> dict[str, str]:
+        """The subscription id of each of `references` that has one (an import batch's
+        orders): a statement per `IN_LIST` references, not one per order."""
+        found: dict[str, str] = {}
+        for marks, chunk in in_lists(references):
+            rows = await self.sql.fetch(
+                f"SELECT order_reference, id FROM subscriptions WHERE order_reference IN ({marks})",
+                *chunk,
+            )
+            found |= {str(r["order_reference"]): str(r["id"]) for r in rows}
+        return found
+
+    async def existing(self, subscription_ids: Sequence[str]) -> set[str]:
+        """Which of `subscription_ids` are taken, a statement per `IN_LIST` ids."""
+        taken: set[str] = set()
+        for marks, chunk in in_lists(subscription_ids):
+            rows = await self.sql.fetch(
+                f"SELECT id FROM subscriptions WHERE id IN ({marks})", *chunk
+            )
+            taken |= {str(r["id"]) for r in rows}
+        return taken
+
     async def secret(self, subscription_id: str) -> str | None:
         """The permanent secret of its self-service links (None: no such subscription)."""
         value = await self.sql.fetchval(
@@ -128,22 +153,24 @@ class SubscriptionRepository(Repository):
         )
         return int(highest or 0)
 
-    async def insert(self, subscription: Subscription) -> None:
-        """Store a new subscription, its items and history (its timer is the funnel's)."""
-        await self.sql.execute(
+    async def insert_many(self, subscriptions: Sequence[Subscription]) -> None:
+        """Store new subscriptions, their items and history (their timers are the funnel's).
+
+        A statement of each kind for all of them (an import creates hundreds per batch):
+        one round trip per kind, not one per subscription.
+        """
+        await self.sql.executemany(
             """INSERT INTO subscriptions (id, order_reference, vendor_id, secret, status,
                    cancel_reason, renewal, interval, next_billing_at, payment_status, ends_at,
                    reminded_for)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            subscription.id,
-            subscription.order_reference,
-            subscription.vendor_id,
-            subscription.secret,
-            *_state(subscription),
+            [(s.id, s.order_reference, s.vendor_id, s.secret, *_state(s)) for s in subscriptions],
         )
-        await self._write_items(subscription, replace_all=False)
-        await self._append(subscription.id, subscription.history, 0)
-        await self._mirror_on_order(subscription)
+        await self._write_items(subscriptions, replace_all=False)
+        await self.sql.executemany(
+            _APPEND, [row for s in subscriptions for row in history_rows(s.id, s.history, 0)]
+        )
+        await self._mirror_on_orders(subscriptions)
 
     async def save(self, old: Subscription, new: Subscription) -> None:
         """Store the new state, the items that changed and the new history."""
@@ -157,22 +184,25 @@ class SubscriptionRepository(Repository):
                 new.id,
             )
         if old.items != new.items:
-            await self._write_items(new, replace_all=True)
+            await self._write_items([new], replace_all=True)
         await self._append(new.id, new.history[len(old.history) :], len(old.history))
         if old.status is not new.status:
-            await self._mirror_on_order(new)
+            await self._mirror_on_orders([new])
 
-    async def _write_items(self, subscription: Subscription, *, replace_all: bool) -> None:
+    async def _write_items(
+        self, subscriptions: Sequence[Subscription], *, replace_all: bool
+    ) -> None:
         if replace_all:
-            await self.sql.execute(
-                "DELETE FROM subscription_items WHERE subscription_id = ?", subscription.id
+            await self.sql.executemany(
+                "DELETE FROM subscription_items WHERE subscription_id = ?",
+                [(s.id,) for s in subscriptions],
             )
         await self.sql.executemany(
             """INSERT INTO subscription_items (subscription_id, number, sku, quantity,
                    unit_price, auto_renew, change_unit_price, change_quantity,
                    change_needs_consent, change_consent, change_asked_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [_item_columns(subscription.id, item) for item in subscription.items],
+            [_item_columns(s.id, item) for s in subscriptions for item in s.items],
         )
 
     async def _append(
@@ -180,17 +210,15 @@ class SubscriptionRepository(Repository):
     ) -> None:
         if not history:
             return
-        await self.sql.executemany(
-            """INSERT INTO subscription_events (subscription_id, seq, kind, by_party, at, detail)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            history_rows(subscription_id, history, seq),
-        )
+        await self.sql.executemany(_APPEND, history_rows(subscription_id, history, seq))
 
-    async def _mirror_on_order(self, subscription: Subscription) -> None:
-        await self.sql.execute(
-            "UPDATE orders SET subscription_status = ? WHERE reference = ?",
-            subscription.status.value,
-            subscription.order_reference,
+    async def _mirror_on_orders(self, subscriptions: Sequence[Subscription]) -> None:
+        """The orders' status is their subscriptions'. An imported order mostly has it
+        already: those rows are left alone rather than rewritten with the same value."""
+        await self.sql.executemany(
+            """UPDATE orders SET subscription_status = ? WHERE reference = ?
+                   AND (subscription_status IS NULL OR subscription_status <> ?)""",
+            [(s.status.value, s.order_reference, s.status.value) for s in subscriptions],
         )
 
     async def orders_without_one(self, after: str = "", limit: int = 1000) -> list[str]:

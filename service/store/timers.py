@@ -15,26 +15,38 @@ from service.domain.records import RecordKind, RecordRef
 from service.store.base import Repository, as_optional_time, as_time
 from service.store.rows import DueTimer
 
+_CLEAR = "DELETE FROM timers WHERE record_kind = ? AND record_id = ?"
+_SET = """INSERT INTO timers (record_kind, record_id, event, due_at, claimed_until)
+    VALUES (?, ?, ?, ?, NULL)
+    ON CONFLICT (record_kind, record_id) DO UPDATE SET event = excluded.event,
+        due_at = excluded.due_at, claimed_until = NULL"""
+
+TimerSetting = tuple[RecordRef, str | None, datetime | None]
+"""A record, and its pending timer's event and time (None for both: no timer)."""
+
 
 class TimerRepository(Repository):
     async def set(self, record: RecordRef, event: str | None, at: datetime | None) -> None:
         """Make `event` at `at` the record's pending timer; None for both clears it."""
         if event is None or at is None:
-            await self.sql.execute(
-                "DELETE FROM timers WHERE record_kind = ? AND record_id = ?",
-                record.kind.value,
-                record.id,
-            )
+            await self.sql.execute(_CLEAR, record.kind.value, record.id)
             return
-        await self.sql.execute(
-            """INSERT INTO timers (record_kind, record_id, event, due_at, claimed_until)
-               VALUES (?, ?, ?, ?, NULL)
-               ON CONFLICT (record_kind, record_id) DO UPDATE SET event = excluded.event,
-                   due_at = excluded.due_at, claimed_until = NULL""",
-            record.kind.value,
-            record.id,
-            event,
-            at,
+        await self.sql.execute(_SET, record.kind.value, record.id, event, at)
+
+    async def set_many(self, settings: Sequence[TimerSetting]) -> None:
+        """`set` for many records (an import batch's new subscriptions): a statement for
+        those that clear and one for those that set, not one per record."""
+        await self.sql.executemany(
+            _CLEAR,
+            [(r.kind.value, r.id) for r, event, at in settings if event is None or at is None],
+        )
+        await self.sql.executemany(
+            _SET,
+            [
+                (r.kind.value, r.id, event, at)
+                for r, event, at in settings
+                if event is not None and at is not None
+            ],
         )
 
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[DueTimer]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from service.domain.records import (
     TicketType,
 )
 from service.store import Store
-from tests.conftest import small_catalog
+from tests.conftest import START, small_catalog
 
 pytestmark = pytest.mark.anyio
 
@@ -159,3 +160,37 @@ async def test_an_address_nobody_can_be_mailed_at_is_refused_at_import(
     assert "is not one email address" in str(raised.value)
     async with store.reading() as q:
         assert await q.vendors.all() == []
+
+
+async def test_an_id_that_is_another_orders_subscription_is_refused(store: Store) -> None:
+    """Looked up for a whole batch at once, the id is still refused, naming its order."""
+    await import_catalog(store, small_catalog(), clock=FakeClock(START))
+    data = small_catalog()
+    second = dict(data["orders"][0], reference="SUB00002", subscription={"id": "S1001"})
+    data["orders"] = [dict(data["orders"][0], reference="SUB00003"), second]
+    with pytest.raises(ImportError_) as raised:
+        await import_catalog(store, data, clock=FakeClock(START))
+    assert str(raised.value) == (
+        "orders (SUB00002).subscription.id: S1001 is already the subscription of another order"
+    )
+    async with store.reading() as q:
+        assert await q.orders.get("SUB00003") is None
+        assert await q.subscriptions.id_of_order("SUB00001") == "S1001"
+
+
+async def test_a_new_subscription_bills_on_from_the_latest_stored_bill(store: Store) -> None:
+    """Bills already stored stay on a re-imported order: the latest of all of them counts,
+    not the latest the file names."""
+    data = small_catalog()
+    book = data["orders"][1]
+    book["bills"] = [{"billed_at": "2026-11-20T15:00:00Z", "amount": "9.00"}]
+    await import_catalog(store, data, clock=FakeClock(START))
+    book["items"] = [{"sku": "ACME-PRO", "quantity": 1}]
+    book["bills"] = [{"billed_at": "2026-10-30T12:00:00Z", "amount": "19.95"}]
+    await import_catalog(store, data, clock=FakeClock(START))
+    async with store.reading() as q:
+        subscription_id = await q.subscriptions.id_of_order("BOOK0001")
+        assert subscription_id is not None
+        subscription = await q.subscriptions.get(subscription_id)
+    assert subscription is not None
+    assert subscription.next_billing_at == datetime(2026, 12, 20, 15, 0, tzinfo=UTC)
