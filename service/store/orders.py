@@ -115,16 +115,19 @@ class OrderRepository(Repository):
                 for order, secret in zip(orders, secrets, strict=True)
             ],
         )
+        # An order named twice in one batch: its last items stand, as when the two are
+        # batches apart (the rows above and the bills below apply in turn either way).
+        last = {order.reference: order for order in orders}.values()
         await self.sql.executemany(
             "DELETE FROM order_items WHERE order_reference = ?",
-            [(order.reference,) for order in orders],
+            [(order.reference,) for order in last],
         )
         await self.sql.executemany(
             """INSERT INTO order_items (order_reference, line, sku, quantity, unit_price)
                VALUES (?, ?, ?, ?, ?)""",
             [
                 (order.reference, line, item.sku, item.quantity, item.unit_price)
-                for order in orders
+                for order in last
                 for line, item in enumerate(order.items, start=1)
             ],
         )

@@ -115,3 +115,20 @@ async def test_a_quantity_no_column_holds_is_refused_without_escapes_to_look_for
     data["orders"][1]["items"][0]["quantity"] = 10**25
     with pytest.raises(ImportError_, match=r"orders\[1\] \(BOOK0001\)\.items\[0\]\.quantity"):
         await _stream(store, data)
+
+
+@pytest.mark.parametrize("batch", [1, 50])
+async def test_an_order_named_twice_ends_as_its_last_copy_whether_batches_apart_or_not(
+    store: Store, batch: int
+) -> None:
+    data = small_catalog()
+    first = data["orders"][0]
+    again = copy.deepcopy(first)
+    again["items"] = [dict(first["items"][0], quantity=first["items"][0].get("quantity", 1) + 2)]
+    data["orders"].append(again)
+    counts = await _stream(store, data, batch=batch)
+    assert counts["orders"] == len(data["orders"])
+    async with store.reading() as q:
+        stored = await q.orders.get(first["reference"])
+    assert stored is not None
+    assert [i.quantity for i in stored.items] == [again["items"][0]["quantity"]]
