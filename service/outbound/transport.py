@@ -203,9 +203,9 @@ class SmtpRelayTransport:
         options = ["SMTPUTF8"] if international else []
         encoding = "utf-8" if international else "ascii"
         try:
-            await client.mail(sender, options=options, encoding=encoding)
+            await client.mail_as_is(sender, options=options, encoding=encoding)
             for recipient in recipients:
-                await client.rcpt(recipient, encoding=encoding)
+                await client.rcpt_as_is(recipient, encoding=encoding)
             data_sent = True
             await client.data_as_is(message)
         except aiosmtplib.SMTPServerDisconnected as error:
