@@ -221,13 +221,35 @@ def _fits_7bit(payload: bytes, *, markup: bool) -> bool:
         payload.isascii()
         and b"\0" not in payload
         and (markup or _no_trailing_white_space(payload))
-        and (len(payload) <= _LONGEST_LINE or max(map(len, payload.split(b"\n"))) <= _LONGEST_LINE)
+        and _lines_fit(payload)
     )
 
 
+def _lines_fit(payload: bytes) -> bool:
+    """No line of `payload` (LF line ends) is longer than `_LONGEST_LINE`.
+
+    From each line start, the last line break within reach is found with
+    `rfind` (`memrchr`, a few dozen calls for a whole part); no break within
+    reach is a line too long. Splitting the part into lines to measure them
+    cost as much as building the rest of the message (a property test holds
+    the two equal).
+    """
+    start, end = 0, len(payload)
+    while end - start > _LONGEST_LINE:
+        line_break = payload.rfind(b"\n", start, start + _LONGEST_LINE + 1)
+        if line_break < 0:
+            return False
+        start = line_break + 1
+    return True
+
+
 def _no_trailing_white_space(payload: bytes) -> bool:
-    """No line ends in a space or a tab, except `-- ` lines."""
-    if b"\t\n" in payload or payload.endswith((b" ", b"\t")):
+    """No line ends in a space or a tab, except `-- ` lines.
+
+    A tab is looked for alone first (`memchr`): text parts rarely have one, and
+    the search for a two-byte `\\t\\n` is a byte-by-byte loop.
+    """
+    if (b"\t" in payload and b"\t\n" in payload) or payload.endswith((b" ", b"\t")):
         return False
     space = payload.find(b" \n")
     while space >= 0:  # usually once: the separator, near the end

@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.outbound.message import UTF8_BASE64, _encoded_words, build_message, new_message_id
+from service.outbound.message import (
+    UTF8_BASE64,
+    _encoded_words,
+    _lines_fit,
+    build_message,
+    new_message_id,
+)
 from service.outbound.render import RenderedEmail, Renderer
 from tests.outbound.samples import ALL_KINDS, DOMAIN, PARTIES, TICKET_KINDS, sample_context
 
@@ -224,3 +230,11 @@ def test_encoded_words_are_the_ones_email_header_makes(field: str, text: str) ->
         return
     expected = Header(value, UTF8_BASE64, header_name=field).encode(linesep="\r\n")
     assert _encoded_words(field, value) == expected
+
+
+@given(
+    st.lists(st.sampled_from([b"x" * 300, b"y" * 499, b"z" * 998, b"w", b"", b"\n"]), max_size=12)
+)
+def test_lines_are_measured_as_splitting_into_lines_measures_them(pieces: list[bytes]) -> None:
+    payload = b"".join(pieces)
+    assert _lines_fit(payload) == (max(map(len, payload.split(b"\n"))) <= 998)
