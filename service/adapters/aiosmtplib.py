@@ -69,9 +69,10 @@ class RelayClient(aiosmtplib.SMTP):
     expression passes, bare CR or LF to CRLF and then dot-stuffing: 0.4 ms
     of CPU for a 25 KB notification, half of what sending it costs, for
     messages that `build_message` already writes with CRLF line ends only.
-    `data_as_is` checks that with three `bytes.count`s, dot-stuffs with one
-    `bytes.replace`, and sends; a message with a bare CR or LF goes through
-    aiosmtplib's own `data()`. Everything else (connecting, EHLO, MAIL, RCPT,
+    `data_as_is` checks that with three `bytes.count`s (unless the caller
+    says its message was made so), dot-stuffs with one `bytes.replace`, and
+    sends; a message with a bare CR or LF goes through aiosmtplib's own
+    `data()`. Everything else (connecting, EHLO, MAIL, RCPT,
     timeouts, the errors raised) is aiosmtplib's: the `DATA` command goes
     through `execute_command`, the content through the private names listed
     in this module's docstring.
@@ -105,8 +106,14 @@ class RelayClient(aiosmtplib.SMTP):
             raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
         return response
 
-    async def data_as_is(self, message: bytes) -> SMTPResponse:
-        if not _crlf_only(message):
+    async def data_as_is(self, message: bytes, *, crlf_only: bool = False) -> SMTPResponse:
+        """DATA with `message` as it is; `crlf_only`: the caller made every line end in CRLF.
+
+        A message whose maker guarantees its line ends (`build_message`'s
+        `WireMessage`) is not counted again: three passes over it, about as
+        much CPU as the rest of sending it. Anything else is checked.
+        """
+        if not (crlf_only or _crlf_only(message)):
             return await self.data(message)
         start = await self.execute_command(b"DATA")
         if start.code != SMTPStatus.start_input:
@@ -133,6 +140,11 @@ def _crlf_only(message: bytes) -> bool:
 
 
 def _dot_stuffed(message: bytes) -> bytes:
-    """RFC 5321 §4.5.2: a line that starts with a dot gets one more."""
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    """RFC 5321 §4.5.2: a line that starts with a dot gets one more.
+
+    Looked for as `\\n.` first: in CRLF lines the same lines, and a two-byte
+    search takes two thirds of the time of the three-byte one that `replace`
+    makes, which only a message with such a line then pays.
+    """
+    stuffed = message.replace(b"\r\n.", b"\r\n..") if b"\n." in message else message
     return b"." + stuffed if stuffed.startswith(b".") else stuffed

@@ -26,6 +26,7 @@ import aiosmtplib
 from service.adapters.aiosmtplib import RelayClient
 from service.catcher.mailbox import Mailbox
 from service.config import Relay
+from service.outbound.message import WireMessage
 from service.tracing import traced
 
 
@@ -207,7 +208,7 @@ class SmtpRelayTransport:
             for recipient in recipients:
                 await client.rcpt_as_is(recipient, encoding=encoding)
             data_sent = True
-            await client.data_as_is(message)
+            await client.data_as_is(message, crlf_only=isinstance(message, WireMessage))
         except aiosmtplib.SMTPServerDisconnected as error:
             if data_sent:
                 raise MaybeDelivered(f"disconnected after DATA: {error}") from error
