@@ -69,6 +69,11 @@ class _Shared:
     """The customer's permanent purchase page of the order."""
 
 
+_READERS_OWN = frozenset({"zone", "actions", "files", "choices"})
+"""The payload keys the funnel (`service.desk.outgoing`) writes for one reader alone."""
+_EVENT_JSON = json.JSONEncoder(sort_keys=True).encode
+
+
 class Snapshots:
     """The party-independent context of each event, read from the database once per batch.
 
@@ -82,10 +87,24 @@ class Snapshots:
 
     def __init__(self) -> None:
         self._shared: dict[tuple[int | None, str], _Shared] = {}
+        self._last: tuple[EmailItem, tuple[int | None, str]] | None = None
 
-    @staticmethod
-    def _key(email: EmailItem) -> tuple[int | None, str]:
-        return email.ticket_number, json.dumps(email.payload, sort_keys=True)
+    def _key(self, email: EmailItem) -> tuple[int | None, str]:
+        """The event: its payload but for what each reader's copy has of its own.
+
+        The funnel writes each party's own zone, commands, files and choices
+        into its row, and they differ between the parties of most events (a
+        vendor's zone, `#approve`); keyed by the whole payload, nine events in
+        ten read everything twice. None of them is read here or seen by a
+        `{% shared %}` section (whose key has the zone). The last key is kept:
+        `get` and then `put` ask for the same email's.
+        """
+        if self._last is not None and self._last[0] is email:
+            return self._last[1]
+        event = {k: v for k, v in email.payload.items() if k not in _READERS_OWN}
+        key = email.ticket_number, _EVENT_JSON(event)
+        self._last = email, key
+        return key
 
     def get(self, email: EmailItem) -> _Shared | None:
         return self._shared.get(self._key(email))

@@ -136,10 +136,12 @@ def default_templates_dir() -> Path:
 class Renderer:
     """Renders notifications from one templates directory; templates are loaded once."""
 
-    def __init__(self, templates_dir: Path | str | None = None) -> None:
+    def __init__(
+        self, templates_dir: Path | str | None = None, *, inline_macros: bool = True
+    ) -> None:
         self.templates_dir = Path(templates_dir) if templates_dir else default_templates_dir()
-        self._text = email_environment(self.templates_dir, html=False)
-        self._html = email_environment(self.templates_dir, html=True)
+        self._text = email_environment(self.templates_dir, html=False, inline_macros=inline_macros)
+        self._html = email_environment(self.templates_dir, html=True, inline_macros=inline_macros)
 
     def kinds(self) -> frozenset[str]:
         """The kinds with templates in this directory (`email/<kind>.txt`)."""

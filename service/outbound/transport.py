@@ -26,6 +26,7 @@ import aiosmtplib
 from service.adapters.aiosmtplib import RelayClient
 from service.catcher.mailbox import Mailbox
 from service.config import Relay
+from service.outbound.message import WireMessage
 from service.tracing import traced
 
 
@@ -203,11 +204,11 @@ class SmtpRelayTransport:
         options = ["SMTPUTF8"] if international else []
         encoding = "utf-8" if international else "ascii"
         try:
-            await client.mail(sender, options=options, encoding=encoding)
+            await client.mail_as_is(sender, options=options, encoding=encoding)
             for recipient in recipients:
-                await client.rcpt(recipient, encoding=encoding)
+                await client.rcpt_as_is(recipient, encoding=encoding)
             data_sent = True
-            await client.data_as_is(message)
+            await client.data_as_is(message, crlf_only=isinstance(message, WireMessage))
         except aiosmtplib.SMTPServerDisconnected as error:
             if data_sent:
                 raise MaybeDelivered(f"disconnected after DATA: {error}") from error

@@ -21,9 +21,13 @@ from contextlib import asynccontextmanager
 import aiosmtplib
 import anyio
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtplib.email import quote_address
 from aiosmtplib.protocol import SMTPProtocol
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from service.adapters.aiosmtplib import RelayClient
+from service.adapters.aiosmtplib import _PLAIN_ADDRESS, RelayClient
 from tests.adapters.pins import assert_installed_in_pinned_series
 from tests.inbound.test_smtp_data import Keeper, stock_aiosmtpd
 
@@ -73,32 +77,85 @@ def test_the_client_keeps_its_timeout_and_no_protocol_until_it_connects() -> Non
     assert "protocol" in vars(client) and client.protocol is None
 
 
-def test_the_name_the_adapter_adds_is_not_aiosmtplibs() -> None:
+async def test_the_client_says_it_needs_ehlo_until_it_has_greeted() -> None:
+    assert isinstance(vars(aiosmtplib.SMTP).get("is_ehlo_or_helo_needed"), property)
+    async with stock_aiosmtpd(Keeper()) as port:
+        client = RelayClient(hostname="127.0.0.1", port=port, timeout=2, start_tls=False)
+        await client.connect()
+        assert client.is_ehlo_or_helo_needed
+        await client.ehlo()
+        assert not client.is_ehlo_or_helo_needed
+        await client.quit()
+
+
+def test_the_names_the_adapter_adds_are_not_aiosmtplibs() -> None:
     added = {n for n in vars(RelayClient) if not n.startswith("__")}
-    assert added == {"data_as_is"}
-    assert not added & set(dir(aiosmtplib.SMTP)), "aiosmtplib now has data_as_is of its own"
+    assert added == {"data_as_is", "mail_as_is", "rcpt_as_is"}
+    assert not added & set(dir(aiosmtplib.SMTP)), "aiosmtplib now has one of them of its own"
 
 
-async def test_a_connected_client_writes_and_reads_through_its_protocol() -> None:
-    """The reply to content written with `protocol.write` is the one `read_response` returns."""
-    relay = Keeper()
+@settings(max_examples=500)
+@given(st.from_regex(_PLAIN_ADDRESS, fullmatch=True))
+def test_a_plain_address_is_what_aiosmtplib_would_have_sent(address: str) -> None:
+    """`mail_as_is` and `rcpt_as_is` write `<address>`: aiosmtplib's parser says the same."""
+    assert quote_address(address) == f"<{address}>"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a b@c.test",
+        "<a@c.test>",
+        "a@c.test> SIZE=1",
+        "a@c.test\r\nRSET",
+        '"a b"@c.test',
+        "a@[1.2.3.4]",
+    ],
+)
+def test_anything_else_is_not_plain(address: str) -> None:
+    assert not _PLAIN_ADDRESS.fullmatch(address)
+
+
+class EnvelopeKeeper(Keeper):
+    """Keeps each envelope too, and refuses the recipient `nobody@d.test`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address == "nobody@d.test":
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_the_envelope_as_is_is_aiosmtplibs_envelope_and_refused_the_same_way() -> None:
+    relay = EnvelopeKeeper()
     async with stock_aiosmtpd(relay) as port:
         client = RelayClient(hostname="127.0.0.1", port=port, timeout=2, start_tls=False)
         await client.connect()
-        assert isinstance(client.protocol, SMTPProtocol)
         await client.ehlo()
-        await client.mail("a@b.test")
-        await client.rcpt("c@d.test")
-        with anyio.fail_after(5):
-            response = await client.data_as_is(MESSAGE)
-        assert response.code == 250
-        assert (await client.noop()).code == 250  # nothing of the DATA reply was left behind
-        protocol = client.protocol
-        assert protocol is not None
+        assert (await client.mail_as_is("bounces+1.x@b.test")).code == 250
+        assert (await client.rcpt_as_is("c.d+e@d.test")).code == 250
+        with pytest.raises(aiosmtplib.SMTPRecipientRefused) as refused:
+            await client.rcpt_as_is("nobody@d.test")
+        assert (refused.value.code, refused.value.recipient) == (550, "nobody@d.test")
+        await client.data_as_is(MESSAGE)
+        await client.mail_as_is("Some One <a@b.test>")  # not plain: aiosmtplib's mail() reads it
+        await client.rcpt_as_is("c@d.test")
+        await client.data_as_is(MESSAGE)
         await client.quit()
-    assert relay.contents == [MESSAGE]
-    with pytest.raises(aiosmtplib.SMTPServerDisconnected):
-        protocol.write(b"NOOP\r\n")  # a closed connection is said so, as the adapter expects
+    assert relay.envelopes == [
+        ("bounces+1.x@b.test", ["c.d+e@d.test"]),
+        ("a@b.test", ["c@d.test"]),
+    ]
 
 
 @asynccontextmanager

@@ -10,10 +10,19 @@ from typing import Any
 
 import mailparser
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.outbound.message import UTF8_BASE64, _encoded_words, build_message, new_message_id
+from service.adapters.aiosmtplib import _crlf_only
+from service.outbound.message import (
+    UTF8_BASE64,
+    MailFile,
+    WireMessage,
+    _encoded_words,
+    _lines_fit,
+    build_message,
+    new_message_id,
+)
 from service.outbound.render import RenderedEmail, Renderer
 from tests.outbound.samples import ALL_KINDS, DOMAIN, PARTIES, TICKET_KINDS, sample_context
 
@@ -224,3 +233,34 @@ def test_encoded_words_are_the_ones_email_header_makes(field: str, text: str) ->
         return
     expected = Header(value, UTF8_BASE64, header_name=field).encode(linesep="\r\n")
     assert _encoded_words(field, value) == expected
+
+
+@given(
+    st.lists(st.sampled_from([b"x" * 300, b"y" * 499, b"z" * 998, b"w", b"", b"\n"]), max_size=12)
+)
+def test_lines_are_measured_as_splitting_into_lines_measures_them(pieces: list[bytes]) -> None:
+    payload = b"".join(pieces)
+    assert _lines_fit(payload) == (max(map(len, payload.split(b"\n"))) <= 998)
+
+
+_ANY_TEXT = st.text(st.sampled_from("ab .-\t\r\n\x00é😀<>&=\"'"), max_size=300)
+
+
+@settings(max_examples=300)
+@given(
+    _ANY_TEXT,
+    _ANY_TEXT,
+    _ANY_TEXT,
+    _ANY_TEXT,
+    st.lists(st.binary(max_size=200), max_size=2),
+)
+def test_every_line_of_a_built_message_ends_in_crlf(
+    subject: str, text: str, markup: str, name: str, files: list[bytes]
+) -> None:
+    """What lets the relay transport send a `WireMessage` without counting its line ends."""
+    attached = [
+        MailFile(f"b{i}", f"f{i}\r\n.txt", "text/plain", data) for i, data in enumerate(files)
+    ]
+    raw = build(RenderedEmail(subject, text, markup), to_name=name, from_name=name, files=attached)
+    assert isinstance(raw, WireMessage)
+    assert _crlf_only(raw)

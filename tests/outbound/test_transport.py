@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 
+from service.outbound.message import WireMessage
 from service.outbound.transport import PermanentFailure, SmtpRelayTransport, TransientFailure
 from tests.inbound.test_smtp_data import Keeper, maildesk_session, stock_aiosmtpd
 
@@ -48,8 +49,10 @@ async def test_crlf_messages_arrive_byte_for_byte(
         transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
         await transport.send(SENDER, [RECIPIENT], message)
         await transport.send(SENDER, [RECIPIENT], message)  # again, on the kept connection
+        # As `build_message` makes it: its line ends are not counted, its dots still stuffed.
+        await transport.send(SENDER, [RECIPIENT], WireMessage(message))
         await transport.aclose()
-    assert relay.contents == [message, message]
+    assert relay.contents == [message, message, message]
 
 
 NORMALISED = {
