@@ -81,6 +81,20 @@ class Repository:
     def postgresql(self) -> bool:
         return self.sql.dialect == "postgresql"
 
+    def one_of(self, column: str, values: Sequence[object]) -> tuple[str, tuple[object, ...]]:
+        """`column` is one of `values`: the condition and its arguments.
+
+        PostgreSQL takes the list as one array parameter, so the statement's
+        text is the same whatever the count: prepared once per connection and
+        kept in asyncpg's statement cache, where a text per count would cost a
+        round trip to prepare it nearly every time and push the statements
+        every event uses out of the cache. SQLite has no arrays: a placeholder
+        each.
+        """
+        if self.postgresql:
+            return f"{column} = ANY(?)", (list(values),)
+        return f"{column} IN ({', '.join('?' for _ in values)})", tuple(values)
+
 
 def as_time(value: object) -> datetime:
     if isinstance(value, datetime):

@@ -126,10 +126,9 @@ class InboundRepository(Repository):
         wanted = sorted({address.lower() for address in addresses})
         if not wanted:
             return {}
-        marks = ", ".join("?" for _ in wanted)
+        among, args = self.one_of("address", wanted)
         rows = await self.sql.fetch(
-            f"SELECT address, since, detail FROM bouncing_addresses WHERE address IN ({marks})",
-            *wanted,
+            f"SELECT address, since, detail FROM bouncing_addresses WHERE {among}", *args
         )
         return {str(r["address"]): (as_time(r["since"]), str(r["detail"])) for r in rows}
 

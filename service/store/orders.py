@@ -198,12 +198,12 @@ class OrderRepository(Repository):
         """Which of `references` are orders (of this customer, or of this vendor)."""
         if not references:
             return []
-        marks = ", ".join("?" for _ in references)
+        among, args = self.one_of("reference", references)
         rows = await self.sql.fetch(
-            f"""SELECT reference FROM orders WHERE reference IN ({marks})
+            f"""SELECT reference FROM orders WHERE {among}
                 AND (CAST(? AS TEXT) IS NULL OR customer_email = ?)
                 AND (CAST(? AS TEXT) IS NULL OR vendor_id = ?)""",
-            *references,
+            *args,
             customer_email,
             customer_email,
             vendor_id,
