@@ -117,8 +117,12 @@ def history_rows(
     ]
 
 
-def history_entry(row: Row) -> HistoryEntry:
-    """One row of an events table (`ticket_events`, `subscription_events`) as an entry."""
-    return HistoryEntry(
-        row["kind"], Party(row["by_party"]), as_time(row["at"]), json.loads(row["detail"] or "{}")
-    )
+HISTORY_COLUMNS = "kind, by_party, at, detail"
+"""What `history_entry` reads, in this order, from an events table."""
+
+
+def history_entry(row: Sequence[Any] | Row) -> HistoryEntry:
+    """One row of `HISTORY_COLUMNS` of an events table (`ticket_events`,
+    `subscription_events`) as an entry; a row or a record of them, read by position."""
+    kind, by_party, at, detail = row
+    return HistoryEntry(kind, Party(by_party), as_time(at), json.loads(detail or "{}"))

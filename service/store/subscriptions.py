@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from service.domain.records import (
     HistoryEntry,
@@ -27,6 +28,7 @@ from service.domain.subscription.records import (
     SubscriptionTimerEvent,
 )
 from service.store.base import (
+    HISTORY_COLUMNS,
     Repository,
     Row,
     as_optional_time,
@@ -70,7 +72,8 @@ class SubscriptionRepository(Repository):
             subscription_id,
         )
         events = await self.sql.fetch(
-            "SELECT * FROM subscription_events WHERE subscription_id = ? ORDER BY seq",
+            f"SELECT {HISTORY_COLUMNS} FROM subscription_events WHERE subscription_id = ? "
+            "ORDER BY seq",
             subscription_id,
         )
         return _subscription(row, items, events)
@@ -241,7 +244,7 @@ def _item_columns(subscription_id: str, item: SubscriptionItem) -> tuple[object,
     )
 
 
-def _subscription(row: Row, items: list[Row], events: list[Row]) -> Subscription:
+def _subscription(row: Row, items: list[Row], events: Sequence[Any]) -> Subscription:
     due = (
         SubscriptionTimer(SubscriptionTimerEvent(row["due_event"]), as_time(row["due_at"]))
         if row["due_event"]

@@ -1,4 +1,5 @@
-"""What a PostgreSQL unit of work sends: no round trip that does nothing, one text per query.
+"""What a PostgreSQL unit of work sends: no round trip that does nothing, one text per query,
+the writes nobody reads back together.
 
 Every round trip to the server costs a node CPU on both sides; these tests
 hold the ones that were cut (issue #19) without loosening what a unit of work
@@ -16,8 +17,17 @@ import asyncpg
 import pytest
 
 from service.catalog.writing import write_catalog
+from service.clock import FakeClock
+from service.desk import Desk, MailIdentity
+from service.inbound.intake import Intake
+from service.inbound.route import Router
+from service.outbound.addresses import reply_address
+from service.store import StorageError
+from service.store.pg_batch import MAX_PARAMETERS, deferrable
 from service.store.postgres import PostgresStore
-from tests.conftest import POSTGRES_URL, START, require_postgres, small_catalog
+from tests.conftest import DOMAIN, POSTGRES_URL, START, require_postgres, small_catalog
+
+JANE = "jane@example.test"
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +123,132 @@ async def test_a_lookup_of_any_number_of_orders_is_one_statement_text(
     sent = await _logged(store, units)
     assert found == [["BOOK0001"], ["BOOK0001"], ["SUB00001"]]
     assert len(set(sent)) == 1, sent
+
+
+async def test_writes_nobody_reads_back_go_together_and_reads_see_them(
+    one_connection: PostgresStore,
+) -> None:
+    store = one_connection
+    read: list[str | None] = []
+
+    async def units() -> None:
+        async with store.transaction() as q:
+            await q.settings.set("greeting", "hello")
+            await q.inbound.mark_bouncing("gone@example.test", START, "550 no such user")
+            read.append(await q.settings.get("greeting"))  # sends the two writes first
+            await q.settings.set("greeting", "hi")
+            await q.settings.set("greeting", "hey")  # the same table: the first goes alone
+            await q.inbound.mark_bouncing("away@example.test", START, "550 gone")
+
+    sent = [s.strip() for s in await _logged(store, units)]
+    assert read == ["hello"]
+    assert [s.split()[0].upper().rstrip(";") for s in sent] == [
+        "BEGIN",
+        "WITH",  # greeting=hello with the first bounce
+        "SELECT",
+        "INSERT",  # greeting=hi, alone
+        "WITH",  # greeting=hey with the second bounce, at the commit
+        "COMMIT",
+    ]
+    async with store.reading() as q:
+        assert await q.settings.get("greeting") == "hey"
+        assert set(await q.inbound.bouncing(["gone@example.test", "away@example.test"])) == {
+            "gone@example.test",
+            "away@example.test",
+        }
+
+
+async def test_a_waiting_write_that_fails_fails_its_whole_unit(
+    one_connection: PostgresStore,
+) -> None:
+    store = one_connection
+    with pytest.raises(StorageError, match="foreign key"):
+        async with store.transaction() as q:
+            await q.settings.set("greeting", "never")
+            await q.sql.execute(  # ticket 999 does not exist: refused when it is sent
+                "INSERT INTO comments (ticket_number, seq, author, text, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                999,
+                1,
+                "customer",
+                "orphan",
+                START,
+            )
+    async with store.reading() as q:
+        assert await q.settings.get("greeting") is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "rows", "waits"),
+    [
+        ("INSERT INTO t (a, b) VALUES (?, ?)", [(1, 2)], "INSERT INTO t (a, b) VALUES (?, ?)"),
+        (
+            "INSERT INTO t (a, b) VALUES (?, 'x', ?)",
+            [(1, 2), (3, 4)],
+            "INSERT INTO t (a, b) VALUES (?, 'x', ?), (?, 'x', ?)",
+        ),
+        ("UPDATE t SET a = ? WHERE b = ?", [(1, 2)], "UPDATE t SET a = ? WHERE b = ?"),
+        (
+            "INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a",
+            [(1,)],
+            "INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a",
+        ),
+        ("INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO NOTHING", [(1,), (2,)], None),
+        ("UPDATE t SET a = ? WHERE b = ?", [(1, 2), (3, 4)], None),
+        ("INSERT INTO t (a) SELECT a FROM u WHERE b = ?", [(1,)], None),
+        ("UPDATE t SET a = u.a FROM u WHERE u.b = ?", [(1,)], None),
+        ("DELETE FROM t WHERE a = ?", [(1,)], None),
+        ("SELECT 1 FROM t WHERE a = ? FOR UPDATE", [(1,)], None),
+        ("INSERT INTO t (a) VALUES (?)", [(i,) for i in range(MAX_PARAMETERS + 1)], None),
+    ],
+)
+def test_which_writes_may_wait(sql: str, rows: list[tuple[object, ...]], waits: str | None) -> None:
+    write = deferrable(sql, rows)
+    assert (write.sql if write else None) == waits
+    if write is not None:
+        assert write.table == "t" and write.args == tuple(a for row in rows for a in row)
+
+
+def _mail(to: str, subject: str, body: str) -> bytes:
+    return (
+        f"From: {JANE}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@client.test>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+async def test_a_new_ticket_and_a_reply_each_take_a_handful_of_round_trips(
+    one_connection: PostgresStore,
+) -> None:
+    """What the intake sends for a new request and for a reply, every statement a round
+    trip: the checks before acting (a repeat delivery and a bouncing sender in one, the
+    sender's limit, the order or the ticket's parties), then BEGIN, the lock, the record
+    and its facts, every write together, COMMIT. It was 27 and 29 (issue #19)."""
+    store = one_connection
+    async with store.transaction() as q:
+        await write_catalog(q, small_catalog(), START)
+    secret = b"round-trips-secret-0123456789abcdef"
+    clock = FakeClock(START)
+    intake = Intake(Desk(store, clock, MailIdentity(DOMAIN)), store, Router(DOMAIN, secret), clock)
+    replies: list[Any] = []
+
+    async def new_ticket() -> None:
+        raw = _mail(f"refund@{DOMAIN}", "Refund BOOK0001", "It does not open.")
+        replies.append(await intake.receive(raw, JANE, [f"refund@{DOMAIN}"]))
+
+    async def reply() -> None:
+        to = reply_address(secret, DOMAIN, number, "customer")
+        replies.append(await intake.receive(_mail(to, "Re: refund", "Any news?"), JANE, [to]))
+
+    opening = await _logged(store, new_ticket)
+    async with store.reading() as q:
+        (ticket,) = await q.tickets.find()
+    number = ticket.number
+    replying = await _logged(store, reply)
+    assert all(r.accepted for r in replies), replies
+    async with store.reading() as q:
+        replied = await q.tickets.get(number)
+    assert replied is not None and len(replied.comments) == 2
+    assert len(opening) <= 9, opening
+    assert len(replying) <= 9, replying
