@@ -52,9 +52,10 @@ class TicketChanges:
         self, q: Queries, request: OpenRequest, now: datetime, answered_directly: bool
     ) -> tuple[Outcome, bool]:
         """Open a ticket on an order (or refuse and say why). Also: whether a timer changed."""
-        await q.orders.lock(request.order_reference)
+        number = await q.tickets.next_number_on(request.order_reference)  # the order's lock
+        if number is None:
+            raise OrderNotFound(f"there is no order {request.order_reference}")
         facts = await facts_of(q, request.order_reference)
-        number = await q.tickets.next_number()
         transition = machine.open_ticket(number, request.event, now, facts)
         threads = new_thread_roots(self.domain)
         ticket = transition.ticket

@@ -176,13 +176,6 @@ class OrderRepository(Repository):
         )
         return value is not None
 
-    async def lock(self, reference: str) -> None:
-        """Serialise requests on one order (a no-op where writes are already serial)."""
-        if self.postgresql:
-            await self.sql.execute(
-                "SELECT reference FROM orders WHERE reference = ? FOR UPDATE", reference
-            )
-
     async def refund_bill(self, reference: str, billed_at: datetime, now: datetime) -> None:
         await self.sql.execute(
             """UPDATE bills SET refunded_at = ?

@@ -84,9 +84,21 @@ _FACTS = {
 
 
 class TicketRepository(Repository):
-    async def next_number(self) -> int:
+    async def next_number_on(self, reference: str) -> int | None:
+        """The number a new ticket on order `reference` takes, having locked the order so that
+        requests on one order are taken one at a time.
+
+        On PostgreSQL the lock (`FOR UPDATE`) and the number (the sequence) are one
+        statement, one round trip, and None says there is no such order; SQLite's writes
+        are serial already, and its number is the highest so far plus one (whether the
+        order exists, reading it tells).
+        """
         if self.postgresql:
-            return int(await self.sql.fetchval("SELECT nextval('ticket_numbers')"))
+            value = await self.sql.fetchval(
+                "SELECT nextval('ticket_numbers') FROM orders WHERE reference = ? FOR UPDATE",
+                reference,
+            )
+            return None if value is None else int(value)
         return int(await self.sql.fetchval("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets"))
 
     async def get(

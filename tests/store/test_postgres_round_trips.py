@@ -250,5 +250,5 @@ async def test_a_new_ticket_and_a_reply_each_take_a_handful_of_round_trips(
     async with store.reading() as q:
         replied = await q.tickets.get(number)
     assert replied is not None and len(replied.comments) == 2
-    assert len(opening) <= 9, opening
+    assert len(opening) <= 8, opening
     assert len(replying) <= 9, replying
