@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_PARAMETERS = 2000
 """Waiting parameters at most (PostgreSQL takes 65,535 a statement; imports send more rows)."""
@@ -52,20 +53,30 @@ class Write:
 
 def deferrable(sql: str, rows: Sequence[Sequence[object]]) -> Write | None:
     """`sql` for `rows` as one write that may wait, or None when it must go now."""
-    found, upper = _WRITE.match(sql), sql.upper()
-    if found is None or not rows or "SELECT" in upper or _FROM.search(upper):
+    if not rows:
         return None
     args = tuple(a for row in rows for a in row)
     if len(args) > MAX_PARAMETERS:
         return None
-    if len(rows) > 1:
+    shaped = _shape(sql, len(rows))
+    return None if shaped is None else Write(shaped[0], shaped[1], args)
+
+
+@lru_cache(maxsize=512)
+def _shape(sql: str, rows: int) -> tuple[str, str] | None:
+    """(table, text for `rows` rows) of a write that may wait, else None; the statements
+    are a few fixed texts, so each is looked at once."""
+    found, upper = _WRITE.match(sql), sql.upper()
+    if found is None or "SELECT" in upper or _FROM.search(upper):
+        return None
+    if rows > 1:
         values = _VALUES.search(sql)
         inserting = found.group(1).upper().startswith("INSERT")
         if not inserting or values is None or "ON CONFLICT" in upper:
             return None
-        tuples = ", ".join(f"({values.group(1)})" for _ in rows)
+        tuples = ", ".join(f"({values.group(1)})" for _ in range(rows))
         sql = f"{sql[: values.start()]}VALUES {tuples}{sql[values.end() :]}"
-    return Write(found.group(2).lower(), sql, args)
+    return found.group(2).lower(), sql
 
 
 class WriteBatch:
