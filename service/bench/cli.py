@@ -14,13 +14,17 @@ service.cli …` subprocesses, and `--trace` runs `serve` through
     maildesk bench            the full run (several minutes)
     maildesk bench --quick    everything reduced, under a minute
     maildesk bench --smoke    tiny counts, ~15 s: checks that it works (CI)
+    maildesk bench --db postgresql://127.0.0.1/postgres
+                              also on PostgreSQL (a database made and dropped per run)
 
 Options: `--connections N` (16), `--smtp-processes N` (what the inbound runs
 give `maildesk serve --smtp-processes`; default one a core), `--workdir DIR` (where the temporary
 databases and logs go), `--keep` (keep them), `--py-spy DIR` (record the
 maildesk process with py-spy during its phases; perturbs the figures),
 `--trace DIR` (run maildesk under `service.bench.trace` and write, per
-phase, where each message's time goes: `DIR/<phase>.trace.txt`).
+phase, where each message's time goes: `DIR/<phase>.trace.txt`), `--db
+postgresql://…` (also run on PostgreSQL: a database is made on that server
+and dropped after), `--growth-orders N` (the big-database run's added orders).
 """
 
 from __future__ import annotations
@@ -50,6 +54,20 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     parser.add_argument(
+        "--db",
+        type=_postgres_server,
+        metavar="postgresql://…",
+        help="also run maildesk on PostgreSQL: a database is made on this server for the run "
+        "and dropped after (one node, then 1, 2 and 3 nodes)",
+    )
+    parser.add_argument(
+        "--growth-orders",
+        type=int,
+        metavar="N",
+        help="orders added for the 'does a message cost more on a big database' run "
+        "(full: 1,000,000; 0 skips it)",
+    )
+    parser.add_argument(
         "--trace",
         metavar="DIR",
         help="run maildesk under service.bench.trace and write per-message stage timings to DIR",
@@ -59,6 +77,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="record maildesk with py-spy during its phases into DIR (perturbs the figures)",
     )
+
+
+def _postgres_server(value: str) -> str:
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a PostgreSQL URL: give the server to run on, such as "
+            "postgresql://127.0.0.1:5432/postgres (maildesk bench always runs SQLite too, on "
+            "files of its own)"
+        )
+    return value
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -85,6 +113,8 @@ async def run(args: argparse.Namespace) -> int:
         trace_dir=trace_dir,
         keep=args.keep,
         smtp_processes=args.smtp_processes,
+        postgres=args.db,
+        growth_padding=args.growth_orders,
     )
     try:
         await bench.run()

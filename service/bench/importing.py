@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from service.bench.databases import create_database, database_url, drop_database
+
 VENDORS = [
     {"id": f"vendor{v}", "name": f"Vendor {v}", "account_email": f"owner@vendor{v}.test"}
     for v in range(4)
@@ -75,22 +77,12 @@ def database(url: str | None, workdir: Path) -> Iterator[str]:
         return
     import asyncio
 
-    import asyncpg
-
     name = f"maildesk_import_{uuid.uuid4().hex[:8]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(create_database(url, name))
     try:
-        yield url.rsplit("/", 1)[0] + f"/{name}"
+        yield database_url(url, name)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(url, name))
 
 
 def run_import(file: Path, db: str) -> dict[str, Any]:

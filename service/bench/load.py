@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -130,7 +130,7 @@ class _Connection:
 
 async def closed_loop(
     host: str,
-    port: int,
+    port: int | Sequence[int],
     jobs: Iterator[Job],
     *,
     label: str,
@@ -138,7 +138,11 @@ async def closed_loop(
     duration: float | None = None,
     limit: int | None = None,
 ) -> RunResult:
-    """Send `jobs` as fast as the server answers, until they run out, `limit` or `duration`."""
+    """Send `jobs` as fast as the server answers, until they run out, `limit` or `duration`.
+
+    With several ports (several `serve` nodes on one database) the connections are dealt
+    among them in turn, as a round-robin MX record or a load balancer would."""
+    ports = [port] if isinstance(port, int) else list(port)
     result = RunResult(label)
     deadline = math.inf if duration is None else time.perf_counter() + duration
     remaining = [math.inf if limit is None else limit]
@@ -152,7 +156,7 @@ async def closed_loop(
             remaining[0] -= 1
         return job
 
-    async def worker() -> None:
+    async def worker(port: int) -> None:
         connection = _Connection(host, port)
         try:
             while (job := next_job()) is not None:
@@ -168,8 +172,8 @@ async def closed_loop(
 
     cpu0, t0 = time.process_time(), time.perf_counter()
     async with anyio.create_task_group() as group:
-        for _ in range(connections):
-            group.start_soon(worker)
+        for n in range(connections):
+            group.start_soon(worker, ports[n % len(ports)])
     result.elapsed_s = time.perf_counter() - t0
     result.client_cpu = (time.process_time() - cpu0) / max(result.elapsed_s, 1e-9)
     result.throughput, window = _steady_rate(

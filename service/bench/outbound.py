@@ -22,24 +22,37 @@ from typing import Any
 
 import anyio
 
+from service.bench.databases import server_cpu_seconds
 from service.bench.profile import Profiler
 from service.bench.servers import HOST, Maildesk, ServerProcess, mb
 
+_WAITING = "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'retrying')"
 
-def backlog(db: Path) -> int:
-    """Notifications waiting in the outbox (read-only, beside nothing running)."""
+
+def _sqlite_backlog(db: Path) -> int:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'retrying')"
-        ).fetchone()
-        return int(row[0])
+        return int(conn.execute(_WAITING).fetchone()[0])
     finally:
         conn.close()
 
 
+async def backlog(db: Path | str) -> int:
+    """Notifications waiting in the outbox: read-only on a SQLite file (in a thread), one
+    query on a PostgreSQL URL."""
+    if isinstance(db, Path):
+        return await anyio.to_thread.run_sync(_sqlite_backlog, db)
+    import asyncpg
+
+    conn = await asyncpg.connect(db)
+    try:
+        return int(await conn.fetchval(_WAITING))
+    finally:
+        await conn.close()
+
+
 async def measure(
-    db: Path,
+    db: Path | str,
     catcher: ServerProcess,
     *,
     clock: str,
@@ -50,7 +63,7 @@ async def measure(
     smtp_processes: int = 1,
 ) -> dict[str, Any]:
     """Deliver up to `limit` queued notifications; the rate, CPU share and memory of maildesk."""
-    waiting = await anyio.to_thread.run_sync(backlog, db)
+    waiting = await backlog(db)
     target = min(limit, waiting)
     if target < 2:
         return {"backlog": waiting, "delivered": 0, "outbound_per_s": 0.0}
@@ -72,12 +85,12 @@ async def measure(
         recording = await profile.start(maildesk.pid, "outbound") if profile else None
         await maildesk.trace_phase()
         first_count = int(stats["count"])
-        cpu0, t0 = maildesk.cpu_seconds(), time.monotonic()
+        cpu0, t0, db0 = maildesk.cpu_seconds(), time.monotonic(), server_cpu_seconds()
         while stats["count"] < target and time.monotonic() < deadline:
             await anyio.sleep(0.05)
             stats = await catcher.command("stats")
         elapsed = max(time.monotonic() - t0, 1e-9)
-        cpu = (maildesk.cpu_seconds() - cpu0) / elapsed
+        cpu, db1 = (maildesk.cpu_seconds() - cpu0) / elapsed, server_cpu_seconds()
         counts = await maildesk.trace_phase()
         if recording is not None:
             await recording.stop()
@@ -89,12 +102,16 @@ async def measure(
     finally:
         await maildesk.stop()
     count, span = int(stats["count"]), float(stats["last"]) - float(stats["first"])
-    cpu_s = cpu * elapsed
+    cpu_s, sent = cpu * elapsed, max(1, count - first_count)
+    on_postgres = isinstance(db, str) and db0 is not None and db1 is not None
     return {
         "backlog": waiting,
         "delivered": count,
         "outbound_per_s": round((count - 1) / span, 1) if span > 0 else 0.0,
         "outbound_server_cpu": round(cpu, 2),
-        "outbound_cpu_ms_per_msg": round(1000 * cpu_s / max(1, count - first_count), 3),
+        "outbound_cpu_ms_per_msg": round(1000 * cpu_s / sent, 3),
+        "outbound_pg_server_ms_per_msg": (
+            round(1000 * (db1 - db0) / sent, 3) if on_postgres and db0 and db1 else None
+        ),
         "outbound_rss_mb": mb(memory.get("VmHWM")),
     }

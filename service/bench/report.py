@@ -69,6 +69,15 @@ class Measured:
     server_cpu_s: float
     """CPU seconds of the server process (all threads) over the run."""
     rss_mb: float | None = None
+    database_cpu_s: float | None = None
+    """CPU seconds of the PostgreSQL server over the run (None: SQLite, or not readable)."""
+
+    @property
+    def database_ms_per_msg(self) -> float | None:
+        """The database server's CPU per message: what sizes PostgreSQL."""
+        if self.database_cpu_s is None or not self.run.sent:
+            return None
+        return 1000 * self.database_cpu_s / self.run.sent
 
     @property
     def cpu_share(self) -> float:

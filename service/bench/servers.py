@@ -33,6 +33,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping
@@ -255,6 +256,13 @@ def main(argv: list[str] | None = None) -> int:
 # --- the parent: driving them ---------------------------------------------------------
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on: the relay of a maildesk whose outbox must pause."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
 def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILDESK_")}
     root = str(Path(service.__file__).resolve().parent.parent)
@@ -338,7 +346,8 @@ def _read_text(path: Path) -> str:
 
 
 class Maildesk:
-    """A real `maildesk serve` subprocess on a SQLite file, with a fake clock."""
+    """A real `maildesk serve` subprocess on a SQLite file or a PostgreSQL URL, with a fake
+    clock."""
 
     def __init__(self, process: Process, log_path: Path, log: IO[bytes]) -> None:
         self.process = process
@@ -352,7 +361,7 @@ class Maildesk:
     @classmethod
     async def start(
         cls,
-        db: Path,
+        db: Path | str,
         *,
         log_path: Path,
         relay: str,
@@ -362,7 +371,8 @@ class Maildesk:
         smtp_processes: int = 1,
         sender_auth: bool = False,
     ) -> Maildesk:
-        """Start serving `db`; `relay` is HOST:PORT of where notifications go.
+        """Start serving `db` (a SQLite path or a PostgreSQL URL); `relay` is HOST:PORT of
+        where notifications go. It runs in the folder of `log_path`.
 
         `smtp_processes` is `serve --smtp-processes`: the CPU and memory read
         below are then those of the main process and its helpers together.
@@ -406,7 +416,7 @@ class Maildesk:
             }
         )
         process = await anyio.open_process(
-            command, env=environment, stdin=None, stdout=log, stderr=log, cwd=db.parent
+            command, env=environment, stdin=None, stdout=log, stderr=log, cwd=log_path.parent
         )
         served = cls(process, log_path, log)
         served.trace_path = trace

@@ -20,6 +20,14 @@
    for each (the cost of facing the internet as the MX).
 5. `maildesk serve` #3 (relay: the catcher): the queued notifications
    delivered, counted at the catcher.
+5b. End to end (`service.bench.end_to_end`): a `serve` on a copy of the
+   imported catalog, its relay a counting no-op server: new tickets in,
+   both notifications of each out, and the outbox backlog over time.
+5c. A big database (`service.bench.growth`, `--growth-orders`): CPU per new
+   ticket on a copy of the catalog and on one with many more orders.
+5d. With `--db postgresql://…` (`service.bench.postgres_nodes`): a database
+   made for the run; one node (new tickets, replies, outbound), then 1, 2
+   and 3 nodes, with the PostgreSQL server's own CPU per message.
 6. The scheduler: a database of many open tickets with many timers due at
    once, measured in a maildesk-like process (`service.bench.scheduler`).
 
@@ -36,7 +44,6 @@ import json
 import math
 import os
 import platform
-import socket
 import sqlite3
 import sys
 import time
@@ -48,7 +55,16 @@ from typing import Any
 
 import anyio
 
-from service.bench import corpus, load, outbound, report, scheduler
+from service.bench import (
+    corpus,
+    end_to_end,
+    growth,
+    load,
+    outbound,
+    postgres_nodes,
+    report,
+    scheduler,
+)
 from service.bench.corpus import START, Job, NewTickets
 from service.bench.dns import corpus_dns
 from service.bench.load import RunResult, percentile
@@ -61,6 +77,7 @@ from service.bench.servers import (
     Maildesk,
     ServerProcess,
     _child_env,
+    closed_port,
     cpu_seconds,
     mb,
     stolen_cpu_seconds,
@@ -86,6 +103,10 @@ class Plan:
     idle_ticks: int
     sched_subscriptions: int = 0
     sched_reminders: int = 0
+    e2e_messages: int = 0
+    node_tickets: int = 0
+    growth_tickets: int = 0
+    growth_padding: int = 0
 
 
 PLANS = {
@@ -105,6 +126,10 @@ PLANS = {
         idle_ticks=300,
         sched_subscriptions=100_000,
         sched_reminders=10_000,
+        e2e_messages=4_000,
+        node_tickets=3_000,
+        growth_tickets=1_500,
+        growth_padding=1_000_000,
     ),
     "quick": Plan(
         "quick",
@@ -122,6 +147,10 @@ PLANS = {
         idle_ticks=100,
         sched_subscriptions=6_000,
         sched_reminders=600,
+        e2e_messages=600,
+        node_tickets=400,
+        growth_tickets=300,
+        growth_padding=30_000,
     ),
     "smoke": Plan(
         "smoke",
@@ -139,15 +168,12 @@ PLANS = {
         idle_ticks=20,
         sched_subscriptions=1_000,
         sched_reminders=100,
+        e2e_messages=100,
+        node_tickets=60,
+        growth_tickets=60,
+        growth_padding=2_000,
     ),
 }
-
-
-def _closed_port() -> int:
-    """A loopback port nothing listens on: the relay of a maildesk whose outbox must pause."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _fs_type(path: Path) -> str:
@@ -218,8 +244,12 @@ class Bench:
         trace_dir: Path | None = None,
         keep: bool = False,
         smtp_processes: int = 1,
+        postgres: str | None = None,
+        growth_padding: int | None = None,
     ) -> None:
         self.plan = plan
+        self.postgres = postgres
+        self.growth_padding = plan.growth_padding if growth_padding is None else growth_padding
         self.smtp_processes = smtp_processes
         self.keep = keep
         self.trace_dir = trace_dir
@@ -233,6 +263,8 @@ class Bench:
         self.runs: dict[str, Measured] = {}
         self.check: dict[str, Any] = {}
         self.sched: dict[str, Any] = {}
+        self.pg_runs: dict[str, Measured] = {}
+        self.catalog_file = workdir / "catalog.json"
 
     def progress(self, text: str) -> None:
         """One line on stderr; it says when the host took CPU time since the last one (steal)."""
@@ -252,10 +284,21 @@ class Bench:
         async with AsyncExitStack() as stack:
             catcher = await ServerProcess.start("catcher")
             stack.push_async_callback(catcher.stop)
-            db = await self.import_catalog(catalog)
+            await anyio.Path(self.catalog_file).write_text(json.dumps(catalog.document), "utf-8")
+            db = self.workdir / "bench.db"
+            await self.import_catalog(db)
+            imported = self.workdir / "catalog.db"  # the catalog alone, for the runs below
+            await anyio.to_thread.run_sync(end_to_end.copy_database, db, imported)
             replies = await self.seed(db, catalog, catcher)
             await self.inbound(db, catalog, replies)
             await self.outbound(db, catcher)
+            await self.end_to_end(imported, catalog)
+            if self.growth_padding:
+                self.result |= await growth.measure(
+                    self, imported, NewTickets(catalog, seed=41), self.growth_padding
+                )
+            if self.postgres:
+                self.pg_runs = await postgres_nodes.measure(self, self.postgres, catcher)
         await self.scheduler()
         self.finish(load_start)
 
@@ -293,27 +336,29 @@ class Bench:
 
     # --- 2. the catalog --------------------------------------------------------------
 
-    async def import_catalog(self, catalog: corpus.Catalog) -> Path:
-        db = self.workdir / "bench.db"
-        path = self.workdir / "catalog.json"
-        await anyio.Path(path).write_text(json.dumps(catalog.document), "utf-8")
-        command = [sys.executable, "-m", "service.cli", "import", str(path), "--db", str(db)]
+    async def import_catalog(self, db: Path | str) -> None:
+        """`maildesk import` of the run's catalog into `db` (a SQLite path or a PostgreSQL URL)."""
+        command = [
+            *(sys.executable, "-m", "service.cli", "import", str(self.catalog_file)),
+            *("--db", str(db)),
+        ]
         done = await anyio.run_process(command, env=_child_env(), check=False)
         if done.returncode != 0:
             raise RuntimeError(f"maildesk import failed: {done.stderr.decode()[-2000:]}")
-        self.progress(
-            f"imported {len(catalog.customers)} customers: {done.stdout.decode().strip()}"
-        )
-        return db
+        store = "PostgreSQL" if isinstance(db, str) else "SQLite"
+        self.progress(f"imported the catalog into {store}: {done.stdout.decode().strip()}")
 
     # --- 3. seed tickets, whose notifications the replies answer ----------------------
 
-    async def seed(self, db: Path, catalog: corpus.Catalog, catcher: ServerProcess) -> list[Job]:
+    async def seed(
+        self, db: Path | str, catalog: corpus.Catalog, catcher: ServerProcess
+    ) -> list[Job]:
         plan = self.plan
         seeds = NewTickets(catalog, seed=5).make(plan.seed_tickets, refunds=False, large=False)
+        await catcher.command("reset")  # only this seed's notifications are counted and dumped
         maildesk = await Maildesk.start(
             db,
-            log_path=self.workdir / "serve-1-seed.log",
+            log_path=self.workdir / f"serve-1-seed-{'pg' if isinstance(db, str) else 'sqlite'}.log",
             relay=f"{HOST}:{catcher.port}",
             clock=START.isoformat(),
         )
@@ -349,7 +394,7 @@ class Bench:
         maildesk = await Maildesk.start(
             db,
             log_path=self.workdir / "serve-2-inbound.log",
-            relay=f"{HOST}:{_closed_port()}",
+            relay=f"{HOST}:{closed_port()}",
             clock=START.isoformat(),
             trace=self.trace_dir / "serve-2.counts.json" if self.trace_dir else None,
             smtp_processes=self.smtp_processes,
@@ -396,7 +441,7 @@ class Bench:
             maildesk = await Maildesk.start(
                 db,
                 log_path=self.workdir / "serve-2-sender-auth.log",
-                relay=f"{HOST}:{_closed_port()}",
+                relay=f"{HOST}:{closed_port()}",
                 clock=START.isoformat(),
                 smtp_processes=self.smtp_processes,
                 sender_auth=True,
@@ -443,6 +488,21 @@ class Bench:
         self.result.update(measured)
         self.progress(
             f"outbound: {measured['outbound_per_s']}/s over {measured['delivered']} notifications"
+        )
+
+    # --- 5b. end to end ---------------------------------------------------------------
+
+    async def end_to_end(self, imported: Path, catalog: corpus.Catalog) -> None:
+        db = self.workdir / "e2e.db"
+        await anyio.to_thread.run_sync(end_to_end.copy_database, imported, db)
+        self.result |= await end_to_end.measure(
+            db,
+            NewTickets(catalog, seed=31).make(self.plan.e2e_messages),
+            log_path=self.workdir / "serve-4-end-to-end.log",
+            smtp_processes=self.smtp_processes,
+            connections=self.connections,
+            progress=self.progress,
+            trace_dir=self.trace_dir,
         )
 
     # --- 6. scheduler ----------------------------------------------------------------
@@ -499,6 +559,16 @@ class Bench:
                 report.ratio(auth.run.throughput, stock.run.throughput) if auth else None
             ),
             "sender_auth_cpu_ms_per_msg": report.number(auth.cpu_ms_per_msg, 3) if auth else None,
+            "e2e_msgs_per_s": r.get("e2e_msgs_per_s"),
+            "ingest_cpu_ratio_to_stock_parse": report.ratio(
+                new.cpu_ms_per_msg, stock.cpu_ms_per_msg
+            ),
+            "reply_cpu_ratio_to_stock_parse": report.ratio(
+                reply.cpu_ms_per_msg, stock.cpu_ms_per_msg
+            ),
+            **postgres_nodes.summary(self.pg_runs, stock),
+            **postgres_nodes.whole_message_keys(self.pg_runs, r),
+            **{k: v for k, v in r.items() if k.startswith(("e2e_", "growth_", "pg_outbound"))},
             # context
             "reply_ratio_to_parse_only": report.ratio(reply.run.throughput, parse.run.throughput),
             "parse_maildesk_msgs_per_s": report.number(pmd.run.throughput) if pmd else None,
@@ -591,6 +661,8 @@ class Bench:
             f"each, maildesk CPU {r.get('outbound_server_cpu')}, "
             f"RSS {r.get('outbound_rss_mb')} MB)",
             "",
+            *self.end_to_end_lines(summary),
+            *postgres_nodes.lines(self.pg_runs, stock, r),
             f"scheduler: {sched['open_tickets']} open tickets, {sched['due']} timers due at once: "
             f"{sched['fired']} fired in {sched['fire_s']} s ({sched['fired_per_s']}/s), "
             f"{sched['queued']} emails queued"
@@ -608,3 +680,28 @@ class Bench:
             *kept,
         ]
         report.emit(lines, summary)
+
+    def end_to_end_lines(self, summary: dict[str, Any]) -> list[str]:
+        s = summary
+        backlog = ", ".join(
+            f"{t:g}s {b}" for t, _, b in s["e2e_backlog"][:: max(1, len(s["e2e_backlog"]) // 12)]
+        )
+        lines = [
+            f"end to end (one serve, relay: a no-op server that counts): {s['e2e_messages']} "
+            f"messages in, {s['e2e_notifications']} notifications at the relay in {s['e2e_s']} s: "
+            f"{s['e2e_msgs_per_s']} msgs/s ({s['e2e_cpu_ms_per_msg']} ms maildesk CPU a message, "
+            f"in and out, {s['e2e_server_cpu']} cores)",
+            f"  mail in took {s['e2e_inbound_s']} s ({s['e2e_inbound_msgs_per_s']}/s), the last "
+            f"notification left {s['e2e_drain_s']} s after the last message; outbox backlog "
+            f"(not yet at the relay) over time: {backlog}; peak {s['e2e_backlog_peak']}",
+            f"  CPU per message beyond parsing: new tickets {s['ingest_cpu_ratio_to_stock_parse']}x"
+            f", replies {s['reply_cpu_ratio_to_stock_parse']}x the stock server's",
+        ]
+        if s.get("growth_padding_orders"):
+            lines.append(
+                f"  with {s['growth_padding_orders']:,} more orders: "
+                f"{s['growth_big_cpu_ms_per_msg']} ms CPU a new ticket against "
+                f"{s['growth_small_cpu_ms_per_msg']} ms with the catalog alone "
+                f"({s['growth_cpu_ratio']}x)"
+            )
+        return [*lines, ""]

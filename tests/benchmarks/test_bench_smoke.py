@@ -9,11 +9,19 @@ maildesk acted on every message it was sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import POSTGRES_URL, postgres_problem, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,23 +43,59 @@ REQUIRED = (
     "stock_parse_cpu_ms_per_msg",
     "ratio_to_stock_parse",
     "reply_ratio_to_stock_parse",
+    "e2e_msgs_per_s",  # mail in to both notifications at the relay (issue #19)
+    "e2e_backlog_peak",
+    "ingest_cpu_ratio_to_stock_parse",
+    "reply_cpu_ratio_to_stock_parse",
+    "growth_small_cpu_ms_per_msg",  # a new ticket's CPU on a small and a big database
+    "growth_big_cpu_ms_per_msg",
+)
+POSTGRES_KEYS = (
+    "pg_inbound_msgs_per_s",
+    "ratio_pg_to_stock_parse",
+    "pg_server_ms_per_msg",
+    "pg_cpu_ms_per_msg",
+    "pg_reply_msgs_per_s",
+    "pg_outbound_per_s",
+    "pg_outbound_server_ms_per_msg",
+    "pg_message_server_ms",  # a new ticket and both notifications: what sizes PostgreSQL
 )
 
 
-def test_bench_smoke_runs_every_phase_and_ends_with_the_json_line(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class SmokeRun:
+    done: subprocess.CompletedProcess[str]
+    result: dict[str, object]
+    workdir: Path
+    on_postgres: bool
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
+    """One `maildesk bench --smoke` for the tests below, with `--db` when PostgreSQL is here."""
+    tmp_path = tmp_path_factory.mktemp("bench-smoke")
+    on_postgres = postgres_problem() is None
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILDESK_")}
     environment["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(
-        [sys.executable, "-m", "service.cli", "bench", "--smoke", "--workdir", str(tmp_path)],
+        [
+            *(sys.executable, "-m", "service.cli", "bench", "--smoke"),
+            *("--workdir", str(tmp_path)),
+            *(("--db", POSTGRES_URL) if on_postgres else ()),
+        ],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    lines = done.stdout.strip().splitlines()
-    result = json.loads(lines[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return SmokeRun(done, result, tmp_path, on_postgres)
+
+
+def test_bench_smoke_runs_every_phase_and_ends_with_the_json_line(smoke: SmokeRun) -> None:
+    done, result, tmp_path = smoke.done, smoke.result, smoke.workdir
 
     for key in REQUIRED:
         value = result.get(key)
@@ -69,6 +113,44 @@ def test_bench_smoke_runs_every_phase_and_ends_with_the_json_line(tmp_path: Path
         ("ratio_to_stock_parse", "inbound_msgs_per_s"),
         ("reply_ratio_to_stock_parse", "reply_msgs_per_s"),
     ):  # against the stock stack, as the old ratios are against the parse-only server
-        expected = result[numerator] / result["stock_parse_msgs_per_s"]
-        assert abs(result[ratio] - expected) < 0.01, (ratio, result[ratio], expected)
+        expected = float(result[numerator]) / float(result["stock_parse_msgs_per_s"])
+        assert abs(float(result[ratio]) - expected) < 0.01, (ratio, result[ratio], expected)
     assert not any(tmp_path.glob("maildesk-bench-*")), "the work directory was not removed"
+
+
+def test_end_to_end_counts_every_notification_at_the_relay(smoke: SmokeRun) -> None:
+    result = smoke.result
+    assert result["e2e_notifications"] == 2 * int(result["e2e_messages"])
+    samples = result["e2e_backlog"]
+    assert isinstance(samples, list) and samples, "no backlog samples"
+    assert samples[-1][1] == result["e2e_notifications"]  # the last sample saw them all out
+    assert result["e2e_backlog_peak"] == max(backlog for _, _, backlog in samples)
+    assert "end to end (one serve" in smoke.done.stdout
+
+
+def test_postgres_mode_reports_maildesk_and_server_cpu_per_message(smoke: SmokeRun) -> None:
+    require_postgres()
+    assert smoke.on_postgres
+    result = smoke.result
+    for key in POSTGRES_KEYS:
+        value = result.get(key)
+        assert isinstance(value, int | float) and value > 0, f"{key} = {value!r}"
+    nodes = result["pg_nodes"]
+    assert isinstance(nodes, list)
+    assert [n["nodes"] for n in nodes] == [1, 2, 3]
+    assert all(n["msgs_per_s"] > 0 and n["pg_server_ms_per_msg"] > 0 for n in nodes)
+    assert "3p maildesk on PostgreSQL: new tickets" in smoke.done.stdout
+    made = re.search(r"PostgreSQL: database (maildesk_bench_\w+) made", smoke.done.stderr)
+    assert made, smoke.done.stderr[-2000:]
+    assert not _database_exists(made.group(1)), "the run's database was not dropped"
+
+
+def _database_exists(name: str) -> bool:
+    async def probe() -> bool:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+        finally:
+            await conn.close()
+
+    return asyncio.run(probe())
