@@ -18,7 +18,7 @@ one after another:
 - at most one waiting write a table: a second write to a table sends the
   waiting ones first, so no row is written twice by one statement;
 - several rows (`executemany`) only for a plain `INSERT` (no `ON CONFLICT`),
-  as one multi-row `VALUES`, and only a bounded number of parameters.
+  as one multi-row `VALUES`, and only a few (`MAX_ROWS`, `MAX_PARAMETERS`).
 Foreign keys hold: PostgreSQL checks them at the end of the statement, when
 every part has run. Anything else (a read, a `DELETE`, a lock) first sends
 what waits, on its own or as the `WITH` of that statement when it is itself
@@ -34,8 +34,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+MAX_ROWS = 16
+"""Rows of one `executemany` that may wait, at most: a unit of work's history entries and
+emails. More (an import's batches) go as before, pipelined by asyncpg under one text, rather
+than as a multi-row text of their own for every count."""
 MAX_PARAMETERS = 2000
-"""Waiting parameters at most (PostgreSQL takes 65,535 a statement; imports send more rows)."""
+"""Waiting parameters at most (PostgreSQL takes 65,535 a statement)."""
 
 _WRITE = re.compile(r"\s*(INSERT\s+INTO|UPDATE)\s+(\w+)", re.IGNORECASE)
 _FROM = re.compile(r"\bFROM\b")
@@ -53,7 +57,7 @@ class Write:
 
 def deferrable(sql: str, rows: Sequence[Sequence[object]]) -> Write | None:
     """`sql` for `rows` as one write that may wait, or None when it must go now."""
-    if not rows:
+    if not rows or len(rows) > MAX_ROWS:
         return None
     args = tuple(a for row in rows for a in row)
     if len(args) > MAX_PARAMETERS:

@@ -23,7 +23,7 @@ from service.inbound.intake import Intake
 from service.inbound.route import Router
 from service.outbound.addresses import reply_address
 from service.store import StorageError
-from service.store.pg_batch import MAX_PARAMETERS, deferrable
+from service.store.pg_batch import MAX_PARAMETERS, MAX_ROWS, deferrable
 from service.store.postgres import PostgresStore
 from tests.conftest import DOMAIN, POSTGRES_URL, START, require_postgres, small_catalog
 
@@ -199,7 +199,8 @@ async def test_a_waiting_write_that_fails_fails_its_whole_unit(
         ("UPDATE t SET a = u.a FROM u WHERE u.b = ?", [(1,)], None),
         ("DELETE FROM t WHERE a = ?", [(1,)], None),
         ("SELECT 1 FROM t WHERE a = ? FOR UPDATE", [(1,)], None),
-        ("INSERT INTO t (a) VALUES (?)", [(i,) for i in range(MAX_PARAMETERS + 1)], None),
+        ("INSERT INTO t (a) VALUES (?)", [(i,) for i in range(MAX_ROWS + 1)], None),
+        ("INSERT INTO t (a) VALUES (?)", [(1,) * (MAX_PARAMETERS + 1)], None),
     ],
 )
 def test_which_writes_may_wait(sql: str, rows: list[tuple[object, ...]], waits: str | None) -> None:
