@@ -33,7 +33,7 @@ from service.domain.events import Fire, TicketEvent
 from service.domain.facts import Facts
 from service.domain.machine import Transition
 from service.domain.notifications import notifications_for
-from service.domain.records import Comment, Order, RecordRef, Ticket, TimerEvent, Vendor
+from service.domain.records import Comment, Order, RecordRef, Ticket, TimerEvent
 from service.store import OutboxItem, Queries, ThreadRoots
 
 
@@ -52,10 +52,10 @@ class TicketChanges:
         self, q: Queries, request: OpenRequest, now: datetime, answered_directly: bool
     ) -> tuple[Outcome, bool]:
         """Open a ticket on an order (or refuse and say why). Also: whether a timer changed."""
-        order, vendor = await order_and_vendor(q, request.order_reference)
-        await q.orders.lock(order.reference)
-        facts = Facts(vendor, order, await q.tickets.open_request_on(order.reference))
-        number = await q.tickets.next_number()
+        number = await q.tickets.next_number_on(request.order_reference)  # the order's lock
+        if number is None:
+            raise OrderNotFound(f"there is no order {request.order_reference}")
+        facts = await facts_of(q, request.order_reference)
         transition = machine.open_ticket(number, request.event, now, facts)
         threads = new_thread_roots(self.domain)
         ticket = transition.ticket
@@ -100,16 +100,18 @@ class TicketChanges:
         now: datetime,
         answered_directly: bool,
     ) -> tuple[Outcome, bool]:
-        original = await q.tickets.get(number, for_update=True)
-        if original is None:
+        loaded = await q.tickets.load(number, for_update=True)
+        if loaded is None:
             raise TicketNotFound(f"there is no ticket #{number}")
-        order, vendor = await order_and_vendor(q, original.order_reference)
-        threads = await q.tickets.thread_roots(number) or ThreadRoots(None, None)
+        original, threads = loaded
+        facts = await facts_of(q, original.order_reference, excluding=number)
+        vendor, order = facts.vendor, facts.order
         ticket, refusals, queued, changed = original, [], 0, False
         events: tuple[TicketEvent, ...] = tuple(request.events)
-        for event in events:
-            open_request = await q.tickets.open_request_on(order.reference, excluding=number)
-            facts = Facts(vendor, order, open_request)
+        for index, event in enumerate(events):
+            if index:  # what the events before this one did may have changed it
+                open_request = await q.tickets.open_request_on(order.reference, excluding=number)
+                facts = Facts(vendor, order, open_request)
             transition = machine.apply(ticket, event, now, facts)
             if transition.refusal is not None:
                 refusals.append(transition.refusal)
@@ -191,17 +193,18 @@ async def load_ticket(q: Queries, number: int) -> tuple[Ticket, Facts] | None:
     ticket = await q.tickets.get(number)
     if ticket is None:
         return None
-    order, vendor = await order_and_vendor(q, ticket.order_reference)
-    open_request = await q.tickets.open_request_on(order.reference, excluding=ticket.number)
-    return ticket, Facts(vendor, order, open_request)
+    return ticket, await facts_of(q, ticket.order_reference, excluding=ticket.number)
 
 
-async def order_and_vendor(q: Queries, reference: str) -> tuple[Order, Vendor]:
-    order = await order_of(q, reference)
-    vendor = await q.vendors.get(order.vendor_id)
+async def facts_of(q: Queries, reference: str, *, excluding: int | None = None) -> Facts:
+    """The order, its vendor and another open request on it (not ticket `excluding`)."""
+    found = await q.tickets.facts(reference, excluding=excluding)
+    if found is None:
+        raise OrderNotFound(f"there is no order {reference}")
+    order, vendor, open_request = found
     if vendor is None:  # foreign keys make this unreachable; say so if it ever is not
         raise DeskError(f"order {reference} names vendor {order.vendor_id}, which is missing")
-    return order, vendor
+    return Facts(vendor, order, open_request)
 
 
 async def order_of(q: Queries, reference: str) -> Order:

@@ -187,8 +187,11 @@ class Intake:
             sender=mail.from_address,
         )
         async with self.store.reading() as q:
-            if await q.inbound.seen(receipt.message_id, receipt.rcpt_to, receipt.body_hash):
-                return codes.DUPLICATE
+            seen, bouncing = await q.inbound.seen_and_bouncing(
+                receipt.message_id, receipt.rcpt_to, receipt.body_hash, mail.from_address
+            )
+        if seen:
+            return codes.DUPLICATE
         intent = self.router.route(rcpt)
         try:
             if dmarc_failed(mail, self.settings.trusted_authserv_ids):
@@ -218,7 +221,8 @@ class Intake:
                     )
                     return codes.CANNOT_ANSWER
             reply = await self._act(mail, receipt, intent)
-            if reply.accepted and await self._was_bouncing(mail.from_address):
+            # The mark as read before acting: one that lands meanwhile stays until next time.
+            if reply.accepted and bouncing and await self.desk.clear_bouncing(mail.from_address):
                 log.info(
                     "<%s> wrote in again; it is no longer marked as bouncing", mail.from_address
                 )
@@ -284,13 +288,6 @@ class Intake:
         if sent is None or not isinstance(sent.item, EmailItem):
             return [], ""
         return [sent.item.to_address.lower()], sent.item.message_id
-
-    async def _was_bouncing(self, address: str) -> bool:
-        """Clear the bouncing mark of an address that wrote in (one read when it has none)."""
-        async with self.store.reading() as q:
-            if not await q.inbound.is_bouncing(address):
-                return False
-        return await self.desk.clear_bouncing(address)
 
     async def _bounced_addresses(self, report: DeliveryReport) -> list[str]:
         """The failed recipients of the notification the report is about (none if not ours)."""

@@ -81,18 +81,31 @@ class Repository:
     def postgresql(self) -> bool:
         return self.sql.dialect == "postgresql"
 
+    def one_of(self, column: str, values: Sequence[object]) -> tuple[str, tuple[object, ...]]:
+        """`column` is one of `values`: the condition and its arguments.
+
+        PostgreSQL takes the list as one array parameter, so the statement's
+        text is the same whatever the count: prepared once per connection and
+        kept in asyncpg's statement cache, where a text per count would cost a
+        round trip to prepare it nearly every time and push the statements
+        every event uses out of the cache. SQLite has no arrays: a placeholder
+        each.
+        """
+        if self.postgresql:
+            return f"{column} = ANY(?)", (list(values),)
+        return f"{column} IN ({', '.join('?' for _ in values)})", tuple(values)
+
+    def one_of_each_slice(
+        self, column: str, values: Sequence[object]
+    ) -> Iterator[tuple[str, tuple[object, ...]]]:
+        """`one_of` for a whole import batch's values, `IN_LIST` at a time: a statement per
+        slice, not one per value, and never more bound values than SQLite takes."""
+        for start in range(0, len(values), IN_LIST):
+            yield self.one_of(column, values[start : start + IN_LIST])
+
 
 IN_LIST = 500
-"""The most values one `IN (?, …)` carries: far below SQLite's limit of bound values, and
-few statement shapes for PostgreSQL to prepare (a batch's lists are mostly full ones)."""
-
-
-def in_lists(values: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
-    """`values` a slice at a time, each with its `?, ?, …` marks, for `WHERE x IN (…)`
-    lookups of a whole import batch: a statement per slice, not one per value."""
-    for start in range(0, len(values), IN_LIST):
-        chunk = values[start : start + IN_LIST]
-        yield ", ".join("?" * len(chunk)), chunk
+"""The most values one lookup carries: far below SQLite's limit of bound values."""
 
 
 def as_time(value: object) -> datetime:
@@ -116,8 +129,12 @@ def history_rows(
     ]
 
 
-def history_entry(row: Row) -> HistoryEntry:
-    """One row of an events table (`ticket_events`, `subscription_events`) as an entry."""
-    return HistoryEntry(
-        row["kind"], Party(row["by_party"]), as_time(row["at"]), json.loads(row["detail"] or "{}")
-    )
+HISTORY_COLUMNS = "kind, by_party, at, detail"
+"""What `history_entry` reads, in this order, from an events table."""
+
+
+def history_entry(row: Sequence[Any] | Row) -> HistoryEntry:
+    """One row of `HISTORY_COLUMNS` of an events table (`ticket_events`,
+    `subscription_events`) as an entry; a row or a record of them, read by position."""
+    kind, by_party, at, detail = row
+    return HistoryEntry(kind, Party(by_party), as_time(at), json.loads(detail or "{}"))

@@ -242,12 +242,12 @@ class DeskRepository(Repository):
 
     async def kept_mail(self, statuses: Sequence[str], limit: int = 100) -> list[Row]:
         """Received messages kept without acting (refused, failed), newest first."""
-        marks = ", ".join("?" for _ in statuses)
+        among, args = self.one_of("status", statuses)
         return await self.sql.fetch(
             f"""SELECT id, received_at, mail_from, rcpt_to, message_id, status, detail,
-                       ticket_number FROM inbound_messages WHERE status IN ({marks})
+                       ticket_number FROM inbound_messages WHERE {among}
                 ORDER BY id DESC LIMIT ?""",
-            *statuses,
+            *args,
             limit,
         )
 

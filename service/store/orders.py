@@ -14,7 +14,47 @@ from service.domain.records import (
     ProductKind,
     SubscriptionStatus,
 )
-from service.store.base import Repository, as_optional_time, as_time, in_lists
+from service.store.base import Repository, Row, as_optional_time, as_time
+
+_ORDER = (
+    "o.reference, o.vendor_id, o.customer_email, o.payment_method, o.purchased_at, "
+    "o.license_key, o.download_url, o.subscription_status, o.secret, "
+    "c.name AS customer_name"
+)
+ORDER_FROM = (
+    "FROM orders o "
+    "LEFT JOIN customers c ON c.vendor_id = o.vendor_id AND c.email = o.customer_email"
+)
+"""The order's own row, with its customer's name: `order_from` reads it (alias `o`)."""
+_ITEMS = "i.sku, i.quantity, i.unit_price, p.name, p.kind, p.currency"
+_ITEMS_FROM = (
+    "FROM order_items i JOIN products p ON p.sku = i.sku "
+    "WHERE i.order_reference = {} ORDER BY i.line"
+)
+_BILLS = "b.billed_at, b.amount, b.refunded_at"
+_BILLS_FROM = "FROM bills b WHERE b.order_reference = {} ORDER BY b.billed_at"
+
+
+_ORDER_WITH_ARRAYS = (
+    f"{_ORDER}, ARRAY(SELECT ROW({_ITEMS}) {_ITEMS_FROM.format('o.reference')}) AS order_items, "
+    f"ARRAY(SELECT ROW({_BILLS}) {_BILLS_FROM.format('o.reference')}) AS order_bills"
+)
+_ITEMS_OF = f"SELECT {_ITEMS} {_ITEMS_FROM.format('?')}"
+_BILLS_OF = f"SELECT {_BILLS} {_BILLS_FROM.format('?')}"
+
+
+def order_columns(postgresql: bool) -> str:
+    """What to select for an order (its row under alias `o`, `ORDER_FROM`): on PostgreSQL
+    its items and bills too, as arrays of records in the same row, so that an order is one
+    round trip; SQLite has no arrays and no round trips, and `order_from` reads them with a
+    statement each (the same columns)."""
+    return _ORDER_WITH_ARRAYS if postgresql else _ORDER
+
+
+_GET = {
+    postgresql: f"SELECT {order_columns(postgresql)} {ORDER_FROM} WHERE o.reference = ?"
+    for postgresql in (False, True)
+}
 
 
 class OrderRepository(Repository):
@@ -25,25 +65,18 @@ class OrderRepository(Repository):
         costs exactly what a missing one costs: one statement and nothing loaded.
         """
         mine, args = ("", ()) if vendor_id is None else (" AND o.vendor_id = ?", (vendor_id,))
-        row = await self.sql.fetchrow(
-            """SELECT o.*, c.name AS customer_name FROM orders o
-               LEFT JOIN customers c ON c.vendor_id = o.vendor_id AND c.email = o.customer_email
-               WHERE o.reference = ?"""
-            + mine,
-            reference,
-            *args,
-        )
-        if row is None:
-            return None
-        items = await self.sql.fetch(
-            """SELECT i.*, p.name, p.kind, p.currency FROM order_items i
-               JOIN products p ON p.sku = i.sku
-               WHERE i.order_reference = ? ORDER BY i.line""",
-            reference,
-        )
-        bills = await self.sql.fetch(
-            "SELECT * FROM bills WHERE order_reference = ? ORDER BY billed_at", reference
-        )
+        row = await self.sql.fetchrow(_GET[self.postgresql] + mine, reference, *args)
+        return None if row is None else await self.order_from(row)
+
+    async def order_from(self, row: Row) -> Order:
+        """The order a row of `order_columns` describes (SQLite: with its items and bills read
+        now, in the same transaction)."""
+        if self.postgresql:
+            items, bills = row["order_items"], row["order_bills"]
+        else:
+            reference = row["reference"]
+            items = await self.sql.fetch(_ITEMS_OF, reference)
+            bills = await self.sql.fetch(_BILLS_OF, reference)
         return Order(
             reference=row["reference"],
             vendor_id=row["vendor_id"],
@@ -51,24 +84,24 @@ class OrderRepository(Repository):
             customer_name=row["customer_name"] or "",
             items=tuple(
                 OrderItem(
-                    sku=i["sku"],
-                    quantity=int(i["quantity"]),
-                    unit_price=Decimal(str(i["unit_price"])),
-                    name=i["name"],
-                    kind=ProductKind(i["kind"]),
-                    currency=i["currency"],
+                    sku=sku,
+                    quantity=int(quantity),
+                    unit_price=Decimal(str(unit_price)),
+                    name=name,
+                    kind=ProductKind(kind),
+                    currency=currency,
                 )
-                for i in items
+                for sku, quantity, unit_price, name, kind, currency in items
             ),
             payment_method=row["payment_method"],
             purchased_at=as_time(row["purchased_at"]),
             bills=tuple(
                 Bill(
-                    billed_at=as_time(b["billed_at"]),
-                    amount=Decimal(str(b["amount"])),
-                    refunded_at=as_optional_time(b["refunded_at"]),
+                    billed_at=as_time(billed_at),
+                    amount=Decimal(str(amount)),
+                    refunded_at=as_optional_time(refunded_at),
                 )
-                for b in bills
+                for billed_at, amount, refunded_at in bills
             ),
             license_key=row["license_key"],
             download_url=row["download_url"],
@@ -145,11 +178,11 @@ class OrderRepository(Repository):
         """When each of `references` was last billed (an import batch's orders, for their
         new subscriptions' first billing dates): a statement per `IN_LIST` references."""
         latest: dict[str, datetime] = {}
-        for marks, chunk in in_lists(references):
+        for among, args in self.one_of_each_slice("order_reference", references):
             rows = await self.sql.fetch(
                 f"""SELECT order_reference, MAX(billed_at) AS billed_at FROM bills
-                    WHERE order_reference IN ({marks}) GROUP BY order_reference""",
-                *chunk,
+                    WHERE {among} GROUP BY order_reference""",
+                *args,
             )
             latest |= {str(r["order_reference"]): as_time(r["billed_at"]) for r in rows}
         return latest
@@ -160,13 +193,6 @@ class OrderRepository(Repository):
             "SELECT 1 FROM orders WHERE reference = ? AND vendor_id = ?", reference, vendor_id
         )
         return value is not None
-
-    async def lock(self, reference: str) -> None:
-        """Serialise requests on one order (a no-op where writes are already serial)."""
-        if self.postgresql:
-            await self.sql.execute(
-                "SELECT reference FROM orders WHERE reference = ? FOR UPDATE", reference
-            )
 
     async def refund_bill(self, reference: str, billed_at: datetime, now: datetime) -> None:
         await self.sql.execute(
@@ -216,12 +242,12 @@ class OrderRepository(Repository):
         """Which of `references` are orders (of this customer, or of this vendor)."""
         if not references:
             return []
-        marks = ", ".join("?" for _ in references)
+        among, args = self.one_of("reference", references)
         rows = await self.sql.fetch(
-            f"""SELECT reference FROM orders WHERE reference IN ({marks})
+            f"""SELECT reference FROM orders WHERE {among}
                 AND (CAST(? AS TEXT) IS NULL OR customer_email = ?)
                 AND (CAST(? AS TEXT) IS NULL OR vendor_id = ?)""",
-            *references,
+            *args,
             customer_email,
             customer_email,
             vendor_id,

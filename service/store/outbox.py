@@ -45,11 +45,9 @@ class OutboxRepository(Repository):
             rows = await self.sql.fetch("SELECT * FROM outbox ORDER BY id DESC LIMIT ?", limit)
         else:
             statuses = [status] if isinstance(status, str) else list(status)
-            marks = ", ".join("?" for _ in statuses)
+            among, args = self.one_of("status", statuses)
             rows = await self.sql.fetch(
-                f"SELECT * FROM outbox WHERE status IN ({marks}) ORDER BY id DESC LIMIT ?",
-                *statuses,
-                limit,
+                f"SELECT * FROM outbox WHERE {among} ORDER BY id DESC LIMIT ?", *args, limit
             )
         return [_queued(r) for r in rows]
 
@@ -89,10 +87,8 @@ class OutboxRepository(Repository):
         await self.sql.executemany(
             "UPDATE outbox SET claimed_until = ? WHERE id = ?", [(lease_until, i) for i in ids]
         )
-        marks = ", ".join("?" for _ in ids)
-        claimed = await self.sql.fetch(
-            f"SELECT * FROM outbox WHERE id IN ({marks}) ORDER BY id", *ids
-        )
+        among, args = self.one_of("id", ids)
+        claimed = await self.sql.fetch(f"SELECT * FROM outbox WHERE {among} ORDER BY id", *args)
         return [_queued(r) for r in claimed]
 
     async def renew(self, outbox_ids: Sequence[int], lease_until: datetime) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from service.domain.records import (
     HistoryEntry,
@@ -27,13 +28,13 @@ from service.domain.subscription.records import (
     SubscriptionTimerEvent,
 )
 from service.store.base import (
+    HISTORY_COLUMNS,
     Repository,
     Row,
     as_optional_time,
     as_time,
     history_entry,
     history_rows,
-    in_lists,
 )
 
 FIRST_ID = 1001
@@ -73,7 +74,8 @@ class SubscriptionRepository(Repository):
             subscription_id,
         )
         events = await self.sql.fetch(
-            "SELECT * FROM subscription_events WHERE subscription_id = ? ORDER BY seq",
+            f"SELECT {HISTORY_COLUMNS} FROM subscription_events WHERE subscription_id = ? "
+            "ORDER BY seq",
             subscription_id,
         )
         return _subscription(row, items, events)
@@ -98,10 +100,9 @@ class SubscriptionRepository(Repository):
         """The subscription id of each of `references` that has one (an import batch's
         orders): a statement per `IN_LIST` references, not one per order."""
         found: dict[str, str] = {}
-        for marks, chunk in in_lists(references):
+        for among, args in self.one_of_each_slice("order_reference", references):
             rows = await self.sql.fetch(
-                f"SELECT order_reference, id FROM subscriptions WHERE order_reference IN ({marks})",
-                *chunk,
+                f"SELECT order_reference, id FROM subscriptions WHERE {among}", *args
             )
             found |= {str(r["order_reference"]): str(r["id"]) for r in rows}
         return found
@@ -109,10 +110,8 @@ class SubscriptionRepository(Repository):
     async def existing(self, subscription_ids: Sequence[str]) -> set[str]:
         """Which of `subscription_ids` are taken, a statement per `IN_LIST` ids."""
         taken: set[str] = set()
-        for marks, chunk in in_lists(subscription_ids):
-            rows = await self.sql.fetch(
-                f"SELECT id FROM subscriptions WHERE id IN ({marks})", *chunk
-            )
+        for among, args in self.one_of_each_slice("id", subscription_ids):
+            rows = await self.sql.fetch(f"SELECT id FROM subscriptions WHERE {among}", *args)
             taken |= {str(r["id"]) for r in rows}
         return taken
 
@@ -269,7 +268,7 @@ def _item_columns(subscription_id: str, item: SubscriptionItem) -> tuple[object,
     )
 
 
-def _subscription(row: Row, items: list[Row], events: list[Row]) -> Subscription:
+def _subscription(row: Row, items: list[Row], events: Sequence[Any]) -> Subscription:
     due = (
         SubscriptionTimer(SubscriptionTimerEvent(row["due_event"]), as_time(row["due_at"]))
         if row["due_event"]

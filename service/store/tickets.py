@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from service.domain.records import (
     Attachment,
     CloseReason,
     Comment,
     HistoryEntry,
+    Order,
     Party,
     RecordKind,
     Ticket,
@@ -21,8 +23,10 @@ from service.domain.records import (
     TicketType,
     Timer,
     TimerEvent,
+    Vendor,
 )
 from service.store.base import (
+    HISTORY_COLUMNS,
     Repository,
     Row,
     as_optional_time,
@@ -30,20 +34,71 @@ from service.store.base import (
     history_entry,
     history_rows,
 )
+from service.store.orders import ORDER_FROM, OrderRepository, order_columns
 from service.store.rows import Escalation, ThreadRoots, TicketParties
 from service.store.vendors import vendor_from
 
-_WITH_TIMER = (
-    "SELECT t.*, tm.event AS due_event, tm.due_at FROM tickets t "
-    f"LEFT JOIN timers tm ON tm.record_kind = '{RecordKind.TICKET.value}' "
+_TICKET_FROM = (
+    f"FROM tickets t LEFT JOIN timers tm ON tm.record_kind = '{RecordKind.TICKET.value}' "
     "AND tm.record_id = CAST(t.number AS TEXT)"
 )
+"""A ticket (`t`) with its pending timer (`tm`)."""
+
+
+_COMMENTS = "c.id, c.author, c.text, c.at, c.author_email, c.author_name"
+_COMMENTS_FROM = "FROM comments c WHERE c.ticket_number = {} ORDER BY c.seq"
+_ATTACHMENTS = "a.comment_id, a.filename, a.content_type, a.size, a.blob_id"
+_ATTACHMENTS_FROM = (
+    "FROM attachments a JOIN comments c ON c.id = a.comment_id "
+    "WHERE c.ticket_number = {} ORDER BY a.id"
+)
+_EVENTS = HISTORY_COLUMNS
+_EVENTS_FROM = "FROM ticket_events WHERE ticket_number = {} ORDER BY seq"
+_GET = {
+    False: f"SELECT t.*, tm.event AS due_event, tm.due_at {_TICKET_FROM} WHERE t.number = ?",
+    True: "SELECT t.*, tm.event AS due_event, tm.due_at, "
+    f"ARRAY(SELECT ROW({_COMMENTS}) {_COMMENTS_FROM.format('t.number')}) AS comments, "
+    f"ARRAY(SELECT ROW({_ATTACHMENTS}) {_ATTACHMENTS_FROM.format('t.number')}) AS attachments, "
+    f"ARRAY(SELECT ROW({_EVENTS}) {_EVENTS_FROM.format('t.number')}) AS events "
+    f"{_TICKET_FROM} WHERE t.number = ?",
+}
+"""A ticket with its timer; on PostgreSQL with its comments, attachments and history too."""
+_COMMENTS_OF = f"SELECT {_COMMENTS} {_COMMENTS_FROM.format('?')}"
+_ATTACHMENTS_OF = f"SELECT {_ATTACHMENTS} {_ATTACHMENTS_FROM.format('?')}"
+_EVENTS_OF = f"SELECT {_EVENTS} {_EVENTS_FROM.format('?')}"
+_INSERT_COMMENT = """INSERT INTO comments (ticket_number, seq, author, text, at, author_email,
+                     author_name)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_COMMENT_ID = f"{_INSERT_COMMENT} RETURNING id"
+_OPEN_REQUEST = (
+    "SELECT number FROM tickets WHERE order_reference = {} AND status = 'open' "
+    "AND type <> 'support' AND number <> ? ORDER BY number LIMIT 1"
+)
+"""Another open refund or cancelation on an order (one request at a time), but ticket `?`."""
+_FACTS = {
+    postgresql: f"SELECT {order_columns(postgresql)}, "
+    f"({_OPEN_REQUEST.format('o.reference')}) AS open_request, v.* {ORDER_FROM} "
+    "LEFT JOIN vendors v ON v.id = o.vendor_id WHERE o.reference = ?"
+    for postgresql in (False, True)
+}
 
 
 class TicketRepository(Repository):
-    async def next_number(self) -> int:
+    async def next_number_on(self, reference: str) -> int | None:
+        """The number a new ticket on order `reference` takes, having locked the order so that
+        requests on one order are taken one at a time.
+
+        On PostgreSQL the lock (`FOR UPDATE`) and the number (the sequence) are one
+        statement, one round trip, and None says there is no such order; SQLite's writes
+        are serial already, and its number is the highest so far plus one (whether the
+        order exists, reading it tells).
+        """
         if self.postgresql:
-            return int(await self.sql.fetchval("SELECT nextval('ticket_numbers')"))
+            value = await self.sql.fetchval(
+                "SELECT nextval('ticket_numbers') FROM orders WHERE reference = ? FOR UPDATE",
+                reference,
+            )
+            return None if value is None else int(value)
         return int(await self.sql.fetchval("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets"))
 
     async def get(
@@ -51,27 +106,33 @@ class TicketRepository(Repository):
     ) -> Ticket | None:
         """The ticket; with `vendor_id`, only if it is that vendor's (one statement either way
         when it is not, as for a missing one: see `OrderRepository.get`)."""
+        loaded = await self.load(number, vendor_id=vendor_id, for_update=for_update)
+        return None if loaded is None else loaded[0]
+
+    async def load(
+        self, number: int, *, vendor_id: str | None = None, for_update: bool = False
+    ) -> tuple[Ticket, ThreadRoots] | None:
+        """`get`, with the ticket's thread roots, which its emails are threaded under.
+
+        On PostgreSQL one statement reads the ticket with its timer, comments,
+        attachments and history (arrays of records), after the lock when
+        `for_update`; SQLite reads the children with a statement each.
+        """
         if for_update and self.postgresql:
             # Lock in a statement of its own: a locking read that had to wait re-checks
             # only the locked row, and would pair the new ticket with its old timer.
             await self.sql.execute("SELECT 1 FROM tickets WHERE number = ? FOR UPDATE", number)
         mine, args = ("", ()) if vendor_id is None else (" AND t.vendor_id = ?", (vendor_id,))
-        row = await self.sql.fetchrow(f"{_WITH_TIMER} WHERE t.number = ?" + mine, number, *args)
+        row = await self.sql.fetchrow(_GET[self.postgresql] + mine, number, *args)
         if row is None:
             return None
-        comments = await self.sql.fetch(
-            "SELECT * FROM comments WHERE ticket_number = ? ORDER BY seq", number
-        )
-        attachments = await self.sql.fetch(
-            """SELECT a.comment_id, a.blob_id, a.filename, a.content_type, a.size
-               FROM attachments a JOIN comments c ON c.id = a.comment_id
-               WHERE c.ticket_number = ? ORDER BY a.id""",
-            number,
-        )
-        events = await self.sql.fetch(
-            "SELECT * FROM ticket_events WHERE ticket_number = ? ORDER BY seq", number
-        )
-        return _ticket(row, comments, attachments, events)
+        if self.postgresql:
+            comments, attachments, events = row["comments"], row["attachments"], row["events"]
+        else:
+            comments = await self.sql.fetch(_COMMENTS_OF, number)
+            attachments = await self.sql.fetch(_ATTACHMENTS_OF, number)
+            events = await self.sql.fetch(_EVENTS_OF, number)
+        return _ticket(row, comments, attachments, events), _thread_roots(row)
 
     async def is_vendors(self, vendor_id: str, number: int) -> bool:
         """Whether ticket `number` is `vendor_id`'s: one statement, whoever's it is or isn't."""
@@ -95,20 +156,6 @@ class TicketRepository(Repository):
             number,
         )
         return TicketParties(row["ticket_customer_email"], vendor_from(row)) if row else None
-
-    async def thread_roots(self, number: int) -> ThreadRoots | None:
-        row = await self.sql.fetchrow(
-            "SELECT customer_thread_root, vendor_thread_root, thread_token FROM tickets "
-            "WHERE number = ?",
-            number,
-        )
-        if row is None:
-            return None
-        return ThreadRoots(
-            customer=row["customer_thread_root"],
-            vendor=row["vendor_thread_root"],
-            legacy_token=str(row["thread_token"] or ""),
-        )
 
     async def find(
         self,
@@ -137,13 +184,28 @@ class TicketRepository(Repository):
     async def open_request_on(self, reference: str, *, excluding: int | None = None) -> int | None:
         """Another open refund or cancelation on the order: one request at a time."""
         value = await self.sql.fetchval(
-            """SELECT number FROM tickets
-               WHERE order_reference = ? AND status = 'open' AND type <> 'support'
-                 AND number <> ? ORDER BY number LIMIT 1""",
-            reference,
-            excluding if excluding is not None else -1,
+            _OPEN_REQUEST.format("?"), reference, excluding if excluding is not None else -1
         )
         return None if value is None else int(value)
+
+    async def facts(
+        self, reference: str, *, excluding: int | None = None
+    ) -> tuple[Order, Vendor | None, int | None] | None:
+        """What a ticket on order `reference` is decided from: the order, its vendor (None
+        only if the foreign key were broken) and `open_request_on` (not `excluding`).
+
+        One statement, on PostgreSQL with the order's items and bills too: the
+        funnel reads these for every event, and each statement is a round trip.
+        """
+        row = await self.sql.fetchrow(
+            _FACTS[self.postgresql], excluding if excluding is not None else -1, reference
+        )
+        if row is None:
+            return None
+        order = await OrderRepository(self.sql).order_from(row)
+        vendor = vendor_from(row) if row["id"] is not None else None
+        open_request = row["open_request"]
+        return order, vendor, None if open_request is None else int(open_request)
 
     async def open_count(self) -> int:
         return int(await self.sql.fetchval("SELECT COUNT(*) FROM tickets WHERE status = 'open'"))
@@ -206,10 +268,7 @@ class TicketRepository(Repository):
         blobs: Mapping[str, bytes],
     ) -> None:
         for offset, comment in enumerate(comments, start=1):
-            comment_id = await self.sql.fetchval(
-                """INSERT INTO comments (ticket_number, seq, author, text, at, author_email,
-                       author_name)
-                   VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+            row = (
                 number,
                 comment_seq + offset,
                 comment.author.value,
@@ -218,22 +277,25 @@ class TicketRepository(Repository):
                 comment.author_email,
                 comment.author_name,
             )
-            if comment.attachments:
-                await self.sql.executemany(
-                    """INSERT INTO attachments (comment_id, blob_id, filename, content_type,
+            if not comment.attachments:  # nothing to read back: on PostgreSQL it may wait
+                await self.sql.execute(_INSERT_COMMENT, *row)
+                continue
+            comment_id = await self.sql.fetchval(_INSERT_COMMENT_ID, *row)
+            await self.sql.executemany(
+                """INSERT INTO attachments (comment_id, blob_id, filename, content_type,
                            size, data) VALUES (?, ?, ?, ?, ?, ?)""",
-                    [
-                        (
-                            comment_id,
-                            a.blob_id,
-                            a.filename,
-                            a.content_type,
-                            a.size,
-                            blobs.get(a.blob_id, b""),
-                        )
-                        for a in comment.attachments
-                    ],
-                )
+                [
+                    (
+                        comment_id,
+                        a.blob_id,
+                        a.filename,
+                        a.content_type,
+                        a.size,
+                        blobs.get(a.blob_id, b""),
+                    )
+                    for a in comment.attachments
+                ],
+            )
         if history:
             await self.sql.executemany(
                 """INSERT INTO ticket_events (ticket_number, seq, kind, by_party, at, detail)
@@ -304,11 +366,26 @@ def _ticket_state(ticket: Ticket) -> tuple[object, ...]:
     )
 
 
-def _ticket(row: Row, comments: list[Row], attachments: list[Row], events: list[Row]) -> Ticket:
+def _thread_roots(row: Row) -> ThreadRoots:
+    return ThreadRoots(
+        customer=row["customer_thread_root"],
+        vendor=row["vendor_thread_root"],
+        legacy_token=str(row["thread_token"] or ""),
+    )
+
+
+def _ticket(
+    row: Row,
+    comments: Sequence[Sequence[Any]],
+    attachments: Sequence[Sequence[Any]],
+    events: Sequence[Sequence[Any]],
+) -> Ticket:
+    """A ticket from its row and the rows (or records) of `_COMMENTS`, `_ATTACHMENTS` and
+    `_EVENTS` that belong to it, read by position."""
     by_comment: dict[int, list[Attachment]] = {}
-    for a in attachments:
-        by_comment.setdefault(int(a["comment_id"]), []).append(
-            Attachment(a["filename"], a["content_type"], int(a["size"]), a["blob_id"])
+    for comment_id, filename, content_type, size, blob_id in attachments:
+        by_comment.setdefault(int(comment_id), []).append(
+            Attachment(filename, content_type, int(size), blob_id)
         )
     due = Timer(TimerEvent(row["due_event"]), as_time(row["due_at"])) if row["due_event"] else None
     return Ticket(
@@ -334,14 +411,14 @@ def _ticket(row: Row, comments: list[Row], attachments: list[Row], events: list[
         ),
         comments=tuple(
             Comment(
-                Party(c["author"]),
-                c["text"],
-                as_time(c["at"]),
-                tuple(by_comment.get(int(c["id"]), ())),
-                c["author_email"] or "",
-                c["author_name"] or "",
+                Party(author),
+                text,
+                as_time(at),
+                tuple(by_comment.get(int(comment_id), ())),
+                author_email or "",
+                author_name or "",
             )
-            for c in comments
+            for comment_id, author, text, at, author_email, author_name in comments
         ),
         history=tuple(history_entry(e) for e in events),
     )
