@@ -100,22 +100,27 @@ async def find_order(desk: Desk, requester: Requester, words: Sequence[str]) -> 
     those is an order: the same answer, without a statement of up to 400
     parameters for every message whose body is long.
     """
-    limited = words[:MAX_CANDIDATES]
-    first = _candidates(limited[:FIRST_LOOKUP])
+    first = _candidates(words[:FIRST_LOOKUP])
+    found = await _orders_among(desk, requester, first)
+    if found is None and len(words) > FIRST_LOOKUP:
+        rest = _candidates(words[FIRST_LOOKUP:MAX_CANDIDATES], besides=first)
+        found = await _orders_among(desk, requester, rest)
+    return found
+
+
+async def _orders_among(desk: Desk, requester: Requester, candidates: list[str]) -> str | None:
+    """The first of `candidates` that is one of the requester's orders."""
+    if not candidates:
+        return None
     async with desk.store.reading() as q:
-        for group in (first, _candidates(limited[FIRST_LOOKUP:], besides=first)):
-            if not group:
-                continue
-            if isinstance(requester, CustomerAt):
-                found = await q.orders.among(group, customer_email=requester.email)
-            elif isinstance(requester, VendorNamed):
-                found = await q.orders.among(group, vendor_id=requester.vendor_id)
-            else:
-                found = await q.orders.among(group)
-            if found:
-                known = set(found)
-                return next(c for c in group if c in known)
-    return None
+        if isinstance(requester, CustomerAt):
+            found = await q.orders.among(candidates, customer_email=requester.email)
+        elif isinstance(requester, VendorNamed):
+            found = await q.orders.among(candidates, vendor_id=requester.vendor_id)
+        else:
+            found = await q.orders.among(candidates)
+    known = set(found)
+    return next((c for c in candidates if c in known), None)
 
 
 def _candidates(words: Sequence[str], besides: Sequence[str] = ()) -> list[str]:
