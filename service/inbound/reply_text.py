@@ -90,6 +90,12 @@ _SENT_FROM = re.compile(_QUOTE_PREFIX + f"(?:{_any_of(_patterns('sent_from'))})"
 _SENT_FROM_MAX_WORDS = 8
 _SIGNATURE_DELIMITER = re.compile(_QUOTE_PREFIX + r"(?:--|__)$")  # "-- " once lines are stripped
 _OUTLOOK_SEPARATOR = re.compile(_QUOTE_PREFIX + r"[_-]{20,}$")
+# Any of the four: one match rules out most lines, which start no signature (the first two
+# have no letters, so ignoring case changes nothing for them).
+_MAY_START_SIGNATURE = re.compile(
+    _any_of([p.pattern for p in (_SIGNATURE_DELIMITER, _OUTLOOK_SEPARATOR, _SENT_FROM, _SIGN_OFF)]),
+    re.IGNORECASE,
+)
 _NAME_BLOCK_MAX_LINES = 6
 _NAME_LINE_MAX_WORDS = 8
 
@@ -248,6 +254,9 @@ def _cut_signature(lines: list[str]) -> list[str]:
     seen_text = False
     for index, line in enumerate(lines):
         line = line.strip()
+        if not _MAY_START_SIGNATURE.match(line):
+            seen_text = seen_text or bool(line)
+            continue
         if (
             _SIGNATURE_DELIMITER.match(line)
             or _OUTLOOK_SEPARATOR.match(line)
