@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
+from itertools import chain, islice
 
 from service.desk import LEGACY_THREAD_ROOT, Desk
 from service.domain.actions import Action, event_for
@@ -31,7 +32,7 @@ from service.store import InboundReceipt, TicketParties
 from service.usecases.commands import act_on_ticket
 from service.usecases.lookup import look_up_purchase
 from service.usecases.outcomes import Door, TicketMissing
-from service.usecases.requests import CustomerAt, VendorNamed, open_request
+from service.usecases.requests import MAX_CANDIDATES, CustomerAt, VendorNamed, open_request
 from service.usecases.subscriptions import (
     ReplyMessage,
     SubscriptionMissing,
@@ -305,8 +306,13 @@ def sender_of(mail: InboundMail) -> Sender:
 
 
 def _reference_words(mail: InboundMail) -> list[str]:
-    """SPEC §8: the words of the subject, then of the body, that could be an order reference."""
-    return _WORD.findall(mail.subject) + _WORD.findall(mail.text[:20_000])
+    """SPEC §8: the words of the subject, then of the body, that could be an order reference.
+
+    Only the first `MAX_CANDIDATES` are ever looked up, so the body is read
+    no further than they go (a 7 KB body holds some 700 words).
+    """
+    words = chain(_WORD.finditer(mail.subject), _WORD.finditer(mail.text, 0, 20_000))
+    return [word.group() for word in islice(words, MAX_CANDIDATES)]
 
 
 def _comment(

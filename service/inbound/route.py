@@ -18,7 +18,9 @@ maildesk is never an open relay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from service.domain.records import Party, TicketType
 from service.outbound.addresses import (
@@ -81,6 +83,9 @@ class VendorCommand:
     vendor_id: str
 
 
+ROUTES_KEPT = 4096
+"""Addresses whose intent `Router` keeps (at most a few hundred bytes each)."""
+
 Intent = NewTicket | Lookup | Bounces | TicketReply | SubscriptionReply | VendorCommand
 
 
@@ -90,9 +95,19 @@ class Router:
     def __init__(self, domain: str, secret: bytes) -> None:
         self.domain = domain.lower()
         self.secret = secret
+        self._known: Callable[[str], Intent | None] = lru_cache(maxsize=ROUTES_KEPT)(self._route)
 
     def route(self, address: str) -> Intent | None:
-        """The intent of mail to `address`, or None when the address is not ours."""
+        """The intent of mail to `address`, or None when the address is not ours.
+
+        A message's recipients are routed at `RCPT`, for its log line and by the
+        intake, and a reply address's HMAC costs ~10 µs to check, so the latest
+        answers are kept: they depend on nothing but the address (intents are
+        frozen values).
+        """
+        return self._known(address)
+
+    def _route(self, address: str) -> Intent | None:
         local, at, domain = address.strip().strip("<>").rpartition("@")
         if not at or domain.lower() != self.domain or not local:
             return None

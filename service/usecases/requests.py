@@ -22,6 +22,8 @@ from service.usecases.outcomes import Door, NoPurchaseFound, Opened, OpenOutcome
 
 MAX_CANDIDATES = 200
 """Words looked up as order references, at most: each is a query parameter."""
+FIRST_LOOKUP = 8
+"""Words looked up first, on their own (see `find_order`)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,23 @@ async def open_request(
 
 
 async def find_order(desk: Desk, requester: Requester, words: Sequence[str]) -> str | None:
-    """The first of `words` (as written, or in capitals) that is one of the requester's orders."""
-    candidates = _candidates(words)
+    """The first of `words` (as written, or in capitals) that is one of the requester's orders.
+
+    The first few words are looked up on their own (an email's subject comes
+    first, and names the order as a rule), and the rest only when none of
+    those is an order: the same answer, without a statement of up to 400
+    parameters for every message whose body is long.
+    """
+    first = _candidates(words[:FIRST_LOOKUP])
+    found = await _orders_among(desk, requester, first)
+    if found is None and len(words) > FIRST_LOOKUP:
+        rest = _candidates(words[FIRST_LOOKUP:MAX_CANDIDATES], besides=first)
+        found = await _orders_among(desk, requester, rest)
+    return found
+
+
+async def _orders_among(desk: Desk, requester: Requester, candidates: list[str]) -> str | None:
+    """The first of `candidates` that is one of the requester's orders."""
     if not candidates:
         return None
     async with desk.store.reading() as q:
@@ -106,12 +123,16 @@ async def find_order(desk: Desk, requester: Requester, words: Sequence[str]) -> 
     return next((c for c in candidates if c in known), None)
 
 
-def _candidates(words: Sequence[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for word in words[:MAX_CANDIDATES]:
-        seen.setdefault(word, None)
-        seen.setdefault(word.upper(), None)
-    return list(seen)
+def _candidates(words: Sequence[str], besides: Sequence[str] = ()) -> list[str]:
+    """Each word as written and in capitals, once each, in order, leaving out `besides`."""
+    seen = dict.fromkeys(besides)
+    candidates = []
+    for word in words:
+        for candidate in (word, word.upper()):
+            if candidate not in seen:
+                seen[candidate] = None
+                candidates.append(candidate)
+    return candidates
 
 
 def reference_read(words: Sequence[str], door: Door) -> str | None:

@@ -70,3 +70,23 @@ def test_the_original_message_separator_still_finds_outlooks_line() -> None:
     separator = re.compile(ORIGINAL_MESSAGE_SEPARATOR, FLAGS)
     assert separator.search("I still need help.\n\n-----Original Message-----\nFrom: Acme\n")
     assert not separator.search("I still need help.\n-- \nJane\n")
+
+
+# A field name and its colon, right after the line boundary each block pattern opens with.
+_BLOCK_OPENING = re.compile(
+    r"\(\(\?:\(\?:\^\|\\n\|\\n\(\?:> \?\)\*\)\[\* \]\*"  # ((?:(?:^|\n|\n(?:> ?)*)[* ]*
+    r"\(\?:(?:[\w ]|\\u[0-9A-Fa-f]{4})+(?:\|(?:[\w ]|\\u[0-9A-Fa-f]{4})+)*\):"  # (?:From|…):
+)
+
+
+@pytest.mark.parametrize("pattern", language_patterns("from_header", _LANGUAGES))
+def test_each_header_block_opens_with_a_field_name_and_colon_on_its_first_line(
+    pattern: str,
+) -> None:
+    """`reply_text._header_block` tries the block patterns only on lines holding a colon."""
+    assert _BLOCK_OPENING.match(pattern), f"a header block pattern changed its shape: {pattern!r}"
+
+
+def test_the_original_message_separator_opens_with_five_dashes() -> None:
+    """`reply_text._header_block` tries it only on lines holding five dashes."""
+    assert ORIGINAL_MESSAGE_SEPARATOR.startswith("^-{5,}")

@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.domain.actions import Action, command_words
 from service.inbound.mail_text import html_to_text
 from service.inbound.parse import parse_mail
-from service.inbound.reply_text import new_text, parse_commands
+from service.inbound.reply_text import _HEADER_BLOCK, _header_block, new_text, parse_commands
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 
@@ -199,6 +201,54 @@ def test_hostile_text_is_handled_in_bounded_time(body: str) -> None:
     started = time.perf_counter()
     new_text(body)
     assert time.perf_counter() - started < 2.0
+
+
+# Lines a header block is made of, and lines that come close to one.
+_BLOCK_LINES = st.sampled_from(
+    [
+        "From: Acme <help@acme.test>",
+        "> From: Acme",
+        "> > Sent: Monday",
+        "*From:* Acme",
+        "Von: Acme",
+        "De : Acme",
+        "  : x",
+        "Da: Acme",
+        "A: Jane",
+        "To:",
+        "Subject: Ticket #12",
+        "-----Original Message-----",
+        "----- Original Message -----",
+        "-----",
+        "From Acme",
+        "Sent Monday: yes",
+        "re: ticket",
+        ">",
+        "",
+        "plain words",
+        "On Mon, Jane wrote:",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(_BLOCK_LINES, st.text(alphabet="FromSent:>-* \nabc", max_size=30))),
+    st.data(),
+)
+def test_header_block_finds_what_a_search_of_the_whole_text_finds(
+    lines: list[str], data: st.DataObject
+) -> None:
+    # The view's lines hold no newline (they are split on it), whatever the text had.
+    view = "\n".join(lines).split("\n")
+    text = "\n".join(view)
+    endpos = data.draw(st.integers(0, len(text)))
+    before = data.draw(st.integers(0, len(text) + 1))
+    expected = _HEADER_BLOCK.search(text, 0, endpos)
+    if expected is not None and expected.start() >= before:
+        expected = None
+    found = _header_block(view, text, before, endpos)
+    assert (found and found.span()) == (expected and expected.span())
 
 
 # --- the fixtures, end to end ------------------------------------------------------------
