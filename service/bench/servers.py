@@ -284,6 +284,7 @@ class ServerProcess:
         self.port = port
         self.pid = process.pid
         self._lines = lines
+        self._asking = anyio.Lock()  # one question at a time: the answers come back in order
 
     @classmethod
     async def start(cls, kind: str) -> ServerProcess:
@@ -303,10 +304,15 @@ class ServerProcess:
         return cls(kind, process, int(ready["port"]), lines)
 
     async def command(self, line: str) -> dict[str, Any]:
+        """Ask the child; safe from several tasks at once (the end-to-end run samples the
+        relay's count while it waits for the last notification)."""
         assert self.process.stdin is not None
-        await self.process.stdin.send(f"{line}\n".encode())
-        with anyio.fail_after(120):
-            answer: dict[str, Any] = json.loads(await self._lines.receive_until(b"\n", 1 << 20))
+        async with self._asking:
+            await self.process.stdin.send(f"{line}\n".encode())
+            with anyio.fail_after(120):
+                answer: dict[str, Any] = json.loads(
+                    await self._lines.receive_until(b"\n", 1 << 20)
+                )
         return answer
 
     async def stop(self) -> None:
