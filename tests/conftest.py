@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,15 +92,24 @@ async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
         yield sqlite
         await sqlite.close()
         return
+    async with postgres_store(max_size=4) as postgres:
+        yield postgres
+
+
+@asynccontextmanager
+async def postgres_store(*, max_size: int) -> AsyncIterator[PostgresStore]:
+    """A PostgreSQL store in a schema of its own, dropped after."""
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    postgres = await PostgresStore.open(POSTGRES_URL, schema=schema, max_size=4)
-    yield postgres
-    await postgres.close()
-    conn = await asyncpg.connect(POSTGRES_URL)
+    postgres = await PostgresStore.open(POSTGRES_URL, schema=schema, max_size=max_size)
     try:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        yield postgres
     finally:
-        await conn.close()
+        await postgres.close()
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        finally:
+            await conn.close()
 
 
 # A Monday, 10:00 UTC: most tests start here and move the clock themselves.

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from service.bench import importing, load
-from service.bench.corpus import START, NewTickets
+from service.bench.corpus import NewTickets
 from service.bench.end_to_end import copy_database
 from service.bench.report import Measured
-from service.bench.servers import HOST, Maildesk, _child_env, closed_port
+from service.bench.servers import HOST, Maildesk, _child_env
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,11 +47,9 @@ async def measure(bench: Bench, base: Path, tickets: NewTickets, padding: int) -
     measured: dict[str, Measured] = {}
     count = bench.plan.growth_tickets
     for name, db in (("small", small), ("big", big)):
-        maildesk = await Maildesk.start(
+        maildesk = await Maildesk.start_holding_mail(
             db,
             log_path=bench.workdir / f"serve-growth-{name}.log",
-            relay=f"{HOST}:{closed_port()}",
-            clock=START.isoformat(),
             smtp_processes=bench.smtp_processes,
         )
         try:

@@ -38,7 +38,7 @@ from service.bench import corpus, load, outbound, report
 from service.bench.corpus import START, Job, NewTickets
 from service.bench.databases import fresh_database, server_cpu_seconds
 from service.bench.report import Measured
-from service.bench.servers import HOST, Maildesk, ServerProcess, closed_port, mb
+from service.bench.servers import HOST, Maildesk, ServerProcess, mb
 
 if TYPE_CHECKING:
     from service.bench.suite import Bench
@@ -69,11 +69,9 @@ async def measure(bench: Bench, server_url: str, catcher: ServerProcess) -> dict
         bench.progress(f"PostgreSQL: database {url.rsplit('/', 1)[1]} made for this run")
         await bench.import_catalog(url)
         replies = await bench.seed(url, catalog, catcher)
-        node = await Maildesk.start(
+        node = await Maildesk.start_holding_mail(
             url,
             log_path=bench.workdir / "serve-pg-1.log",
-            relay=f"{HOST}:{closed_port()}",
-            clock=START.isoformat(),
             smtp_processes=bench.smtp_processes,
         )
         try:
@@ -108,11 +106,9 @@ async def measure(bench: Bench, server_url: str, catcher: ServerProcess) -> dict
             async with AsyncExitStack() as stack:
                 nodes = []
                 for n in range(count):
-                    started = await Maildesk.start(
+                    started = await Maildesk.start_holding_mail(
                         url,
                         log_path=bench.workdir / f"serve-pg-nodes-{count}-{n}.log",
-                        relay=f"{HOST}:{closed_port()}",
-                        clock=START.isoformat(),
                         smtp_processes=1,
                     )
                     stack.push_async_callback(started.stop)

@@ -310,9 +310,7 @@ class ServerProcess:
         async with self._asking:
             await self.process.stdin.send(f"{line}\n".encode())
             with anyio.fail_after(120):
-                answer: dict[str, Any] = json.loads(
-                    await self._lines.receive_until(b"\n", 1 << 20)
-                )
+                answer: dict[str, Any] = json.loads(await self._lines.receive_until(b"\n", 1 << 20))
         return answer
 
     async def stop(self) -> None:
@@ -436,6 +434,20 @@ class Maildesk:
                 await anyio.sleep(0.05)
         await served.stop()
         raise RuntimeError(f"maildesk serve did not start; its log:\n{_read_text(log_path)}")
+
+    @classmethod
+    async def start_holding_mail(
+        cls, db: Path | str, *, log_path: Path, **options: Any
+    ) -> Maildesk:
+        """`start` for an inbound run: the relay at a closed port, so the outbox tries once
+        and pauses (its backoff runs on the fake clock, which stands still) and every
+        notification stays queued; the clock at the corpus's Monday afternoon."""
+        from service.bench.corpus import START
+
+        relay = f"{HOST}:{closed_port()}"
+        return await cls.start(
+            db, log_path=log_path, relay=relay, clock=START.isoformat(), **options
+        )
 
     async def trace_phase(self) -> dict[str, Any] | None:
         """With `trace`: the counts since the last call (SIGUSR1), which also restarts them."""

@@ -77,7 +77,6 @@ from service.bench.servers import (
     Maildesk,
     ServerProcess,
     _child_env,
-    closed_port,
     cpu_seconds,
     mb,
     stolen_cpu_seconds,
@@ -391,11 +390,9 @@ class Bench:
         plan = self.plan
         tickets = NewTickets(catalog)
         new_jobs = tickets.make(plan.new_tickets)
-        maildesk = await Maildesk.start(
+        maildesk = await Maildesk.start_holding_mail(
             db,
             log_path=self.workdir / "serve-2-inbound.log",
-            relay=f"{HOST}:{closed_port()}",
-            clock=START.isoformat(),
             trace=self.trace_dir / "serve-2.counts.json" if self.trace_dir else None,
             smtp_processes=self.smtp_processes,
         )
@@ -438,11 +435,9 @@ class Bench:
         """New tickets again, with SPF, DKIM and DMARC judged by maildesk (`--sender-auth on`)
         against the corpus's DNS server on loopback (`service.bench.dns`)."""
         async with corpus_dns(HOST) as nameserver:
-            maildesk = await Maildesk.start(
+            maildesk = await Maildesk.start_holding_mail(
                 db,
                 log_path=self.workdir / "serve-2-sender-auth.log",
-                relay=f"{HOST}:{closed_port()}",
-                clock=START.isoformat(),
                 smtp_processes=self.smtp_processes,
                 sender_auth=True,
                 extra_env={"MAILDESK_DNS": nameserver, "MAILDESK_HOSTNAME": "mx.bench.test"},

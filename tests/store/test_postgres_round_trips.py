@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 
 from service.catalog.writing import write_catalog
@@ -25,7 +24,13 @@ from service.outbound.addresses import reply_address
 from service.store import StorageError
 from service.store.pg_batch import MAX_PARAMETERS, MAX_ROWS, deferrable
 from service.store.postgres import PostgresStore
-from tests.conftest import DOMAIN, POSTGRES_URL, START, require_postgres, small_catalog
+from tests.conftest import (
+    DOMAIN,
+    START,
+    postgres_store,
+    require_postgres,
+    small_catalog,
+)
 
 JANE = "jane@example.test"
 
@@ -40,15 +45,8 @@ class Refused(Exception):
 async def one_connection() -> AsyncIterator[PostgresStore]:
     """A store whose pool holds a single connection, so every unit of work shares it."""
     require_postgres()
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    store = await PostgresStore.open(POSTGRES_URL, schema=schema, max_size=1)
-    yield store
-    await store.close()
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    async with postgres_store(max_size=1) as store:
+        yield store
 
 
 async def _logged(store: PostgresStore, units: Any) -> list[str]:
