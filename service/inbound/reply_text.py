@@ -142,14 +142,14 @@ def _scan_view(lines: list[str]) -> list[str]:
     text is longer than that keeps its history: more text, never less, and
     hostile input costs milliseconds.
     """
-    view: list[str] = []
+    view = [line.strip()[:_SCAN_LINE_CHARS] for line in lines[:_SCAN_LINES]]
+    if sum(map(len, view)) + len(view) <= _SCAN_CHARS:
+        return view  # the usual case, in one pass without a running count
     size = 0
-    for line in lines[:_SCAN_LINES]:
-        cut = line.strip()[:_SCAN_LINE_CHARS]
+    for count, cut in enumerate(view):
         size += len(cut) + 1
         if size > _SCAN_CHARS:
-            break
-        view.append(cut)
+            return view[:count]
     return view
 
 
