@@ -163,19 +163,24 @@ class MailActions:
         receipt: InboundReceipt,
         intent: TicketReply,
         recent: int | None = None,
+        parties: TicketParties | None = None,
     ) -> SmtpReply:
-        """A reply as the party its address names (or its thread proves), with its commands."""
+        """A reply as the party its address names (or its thread proves), with its commands.
+
+        `parties`: the ticket's, when the intake read them already.
+        """
         # Only who the parties are is read here, not the ticket: the funnel reads the
         # ticket itself, under its lock, so a copy read now could only be stale there.
-        async with self.store.reading() as q:
-            parties = await q.tickets.parties(intent.number)
-            if parties is None:
-                raise NotAuthorised("That reply address belongs to no ticket")
-            if not speaks_for(intent.party, parties, mail.from_address):
-                raise NotAuthorised(
-                    "This reply address is not yours to use: write from the address the "
-                    "ticket emails were sent to"
-                )
+        if parties is None:
+            async with self.store.reading() as q:
+                parties = await q.tickets.parties(intent.number)
+        if parties is None:
+            raise NotAuthorised("That reply address belongs to no ticket")
+        if not speaks_for(intent.party, parties, mail.from_address):
+            raise NotAuthorised(
+                "This reply address is not yours to use: write from the address the "
+                "ticket emails were sent to"
+            )
         if await self._ignored_as_loop(receipt, recent):
             return codes.IGNORED_LOOP
         text, attachments, blobs = _comment(mail, opening=False)

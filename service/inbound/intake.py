@@ -65,7 +65,7 @@ from service.inbound.sender_auth import (
 )
 from service.private_files import owner_only_folder, write_owner_only
 from service.store import EmailItem, InboundReceipt, StorageError, Store
-from service.store.inbound import Count
+from service.store.inbound import Arrival, Count
 from service.tracing import traced
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,7 @@ class Intake:
                 count=count,
                 mail_from=receipt.mail_from,
                 since=receipt.received_at - LIMIT_WINDOW,
+                ticket=intent.number if isinstance(intent, TicketReply) else None,
             )
         if arrival.seen:
             return codes.DUPLICATE
@@ -238,7 +239,7 @@ class Intake:
                         replace(receipt, status="refused", detail="cannot answer this address")
                     )
                     return codes.CANNOT_ANSWER
-            reply = await self._act(mail, receipt, intent, arrival.recent)
+            reply = await self._act(mail, receipt, intent, arrival)
             # The mark as read before acting: one that lands meanwhile stays until next time.
             if reply.accepted and bouncing and await self.desk.clear_bouncing(mail.from_address):
                 log.info(
@@ -252,15 +253,17 @@ class Intake:
             return codes.not_authorised(str(refusal))
 
     async def _act(
-        self, mail: InboundMail, receipt: InboundReceipt, intent: Intent | None, recent: int | None
+        self, mail: InboundMail, receipt: InboundReceipt, intent: Intent | None, arrival: Arrival
     ) -> SmtpReply:
-        """`recent`: the count of `intent`'s flood limit, read with the first checks."""
+        """`arrival`: what the first check read for `intent` (its flood limit's count, a
+        reply's parties), so the actions need not read it again."""
+        recent, parties = arrival.recent, arrival.parties
         if isinstance(intent, NewTicket) and intent.type is TicketType.SUPPORT:
             thread = await self.actions.thread_of(mail)
             if thread is not None:
-                intent, recent = thread, None  # a reply that lost its reply address
+                intent, recent, parties = thread, None, None  # lost its reply address
         if isinstance(intent, TicketReply):
-            return await self.actions.reply(mail, receipt, intent, recent)
+            return await self.actions.reply(mail, receipt, intent, recent, parties)
         if isinstance(intent, SubscriptionReply):
             return await self.actions.subscription_reply(
                 mail, receipt, intent.subscription_id, recent

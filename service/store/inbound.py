@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Literal
 
 from service.store.base import Repository, Row, as_time
-from service.store.rows import InboundReceipt
+from service.store.rows import InboundReceipt, TicketParties
+from service.store.vendors import vendor_from
 
 Count = Literal["new_requests", "replies"]
 
@@ -28,10 +29,17 @@ _REPLIES = """(SELECT COUNT(*) FROM inbound_messages
 _SEEN_AND_BOUNCING = """SELECT EXISTS (SELECT 1 FROM inbound_messages
                         WHERE message_id = ? AND rcpt_to = ? AND body_hash = ?) AS seen,
                EXISTS (SELECT 1 FROM bouncing_addresses WHERE address = ?) AS bouncing"""
-_ARRIVAL: dict[Count | None, str] = {
-    None: _SEEN_AND_BOUNCING,
-    "new_requests": f"{_SEEN_AND_BOUNCING}, {_BY_FROM} AS by_from, {_BY_ENVELOPE} AS by_envelope",
-    "replies": f"{_SEEN_AND_BOUNCING}, {_REPLIES} AS replies",
+_ARRIVAL: dict[tuple[Count | None, bool], str] = {
+    (None, False): _SEEN_AND_BOUNCING,
+    ("new_requests", False): (
+        f"{_SEEN_AND_BOUNCING}, {_BY_FROM} AS by_from, {_BY_ENVELOPE} AS by_envelope"
+    ),
+    ("replies", False): f"{_SEEN_AND_BOUNCING}, {_REPLIES} AS replies",
+    ("replies", True): (
+        f"{_SEEN_AND_BOUNCING}, {_REPLIES} AS replies, "
+        "t.customer_email AS ticket_customer_email, v.* FROM (SELECT 1 AS one) AS one "
+        "LEFT JOIN tickets t ON t.number = ? LEFT JOIN vendors v ON v.id = t.vendor_id"
+    ),
 }
 """The texts of `arrival`, fixed, so each is prepared once a connection."""
 
@@ -51,6 +59,8 @@ class Arrival:
     """Its `From` address is marked as bouncing."""
     recent: int | None = None
     """The count its flood limit asked for, when one was asked."""
+    parties: TicketParties | None = None
+    """The parties of the ticket it replies to, when asked and the ticket exists."""
 
 
 class InboundRepository(Repository):
@@ -95,24 +105,32 @@ class InboundRepository(Repository):
         count: Count | None = None,
         mail_from: str = "",
         since: datetime | None = None,
+        ticket: int | None = None,
     ) -> Arrival:
         """What the intake asks of every message before acting, in one statement (each was
         a round trip on PostgreSQL): a repeat delivery, a bouncing sender, and with `count`
         the hour's count of its flood limit since `since` (`new_requests_from` or
-        `replies_to`, as they would answer)."""
+        `replies_to`, as they would answer); for a reply (`count="replies"`) with the
+        parties of `ticket`, as `TicketRepository.parties` would answer."""
         args: list[object] = [message_id, rcpt_to, body_hash, sender.lower()]
         if count == "new_requests":
             args += [sender, since, True, mail_from, since, True]
         elif count == "replies":
             args += [rcpt_to, since]
-        row = await self.sql.fetchrow(_ARRIVAL[count], *args)
+        with_parties = count == "replies" and ticket is not None
+        if with_parties:
+            args.append(ticket)
+        row = await self.sql.fetchrow(_ARRIVAL[count, with_parties], *args)
         assert row is not None
         recent = None
         if count == "new_requests":
             recent = _more(sender, row["by_from"], row["by_envelope"])
         elif count == "replies":
             recent = int(row["replies"])
-        return Arrival(bool(row["seen"]), bool(row["bouncing"]), recent)
+        parties = None
+        if with_parties and row["ticket_customer_email"] is not None:
+            parties = TicketParties(row["ticket_customer_email"], vendor_from(row))
+        return Arrival(bool(row["seen"]), bool(row["bouncing"]), recent, parties)
 
     async def new_requests_from(self, sender: str, envelope_from: str, since: datetime) -> int:
         """New requests since `since` from one identity: by `From` or by envelope, the more.
