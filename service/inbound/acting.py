@@ -49,6 +49,10 @@ _COMMAND_TYPES = {
 }
 
 
+LIMIT_WINDOW = timedelta(hours=1)
+"""The flood limits count what came in over this much time."""
+
+
 class NotAuthorised(Exception):
     """The sender may not act through this address; the message says why, revealing nothing."""
 
@@ -71,10 +75,17 @@ class MailActions:
     # --- new requests --------------------------------------------------------------------
 
     async def new_request(
-        self, mail: InboundMail, receipt: InboundReceipt, kind: TicketType
+        self,
+        mail: InboundMail,
+        receipt: InboundReceipt,
+        kind: TicketType,
+        recent: int | None = None,
     ) -> SmtpReply:
-        """Mail to refund@, cancel@ or support@: a customer's request on one of its orders."""
-        if await self._over_request_limit(receipt):
+        """Mail to refund@, cancel@ or support@: a customer's request on one of its orders.
+
+        `recent` (here and below): the flood limit's count when the intake read it already.
+        """
+        if await self._over_request_limit(receipt, recent):
             return codes.rate_limited(receipt.sender)
         text, attachments, blobs = _comment(mail, opening=True)
         await open_request(
@@ -91,9 +102,11 @@ class MailActions:
         )
         return codes.ACCEPTED
 
-    async def lookup(self, mail: InboundMail, receipt: InboundReceipt) -> SmtpReply:
+    async def lookup(
+        self, mail: InboundMail, receipt: InboundReceipt, recent: int | None = None
+    ) -> SmtpReply:
         """Mail to lookup@: the purchase, only ever to its own address."""
-        if await self._over_request_limit(receipt):
+        if await self._over_request_limit(receipt, recent):
             return codes.rate_limited(receipt.sender)
         await look_up_purchase(
             self.desk,
@@ -130,35 +143,45 @@ class MailActions:
         )
         return codes.ACCEPTED
 
-    async def _over_request_limit(self, receipt: InboundReceipt) -> bool:
+    async def _over_request_limit(self, receipt: InboundReceipt, recent: int | None) -> bool:
         """Whether this identity already made its new requests for the hour.
 
         Counted by the `From` address the mail acts as and by its envelope
         sender: a flood that varies one keeps the other (issue #13).
         """
-        since = receipt.received_at - timedelta(hours=1)
-        async with self.store.reading() as q:
-            recent = await q.inbound.new_requests_from(receipt.sender, receipt.mail_from, since)
+        if recent is None:
+            since = receipt.received_at - LIMIT_WINDOW
+            async with self.store.reading() as q:
+                recent = await q.inbound.new_requests_from(receipt.sender, receipt.mail_from, since)
         return recent >= self.limits.new_requests_per_hour
 
     # --- replies -----------------------------------------------------------------------------
 
     async def reply(
-        self, mail: InboundMail, receipt: InboundReceipt, intent: TicketReply
+        self,
+        mail: InboundMail,
+        receipt: InboundReceipt,
+        intent: TicketReply,
+        recent: int | None = None,
+        parties: TicketParties | None = None,
     ) -> SmtpReply:
-        """A reply as the party its address names (or its thread proves), with its commands."""
+        """A reply as the party its address names (or its thread proves), with its commands.
+
+        `parties`: the ticket's, when the intake read them already.
+        """
         # Only who the parties are is read here, not the ticket: the funnel reads the
         # ticket itself, under its lock, so a copy read now could only be stale there.
-        async with self.store.reading() as q:
-            parties = await q.tickets.parties(intent.number)
-            if parties is None:
-                raise NotAuthorised("That reply address belongs to no ticket")
-            if not speaks_for(intent.party, parties, mail.from_address):
-                raise NotAuthorised(
-                    "This reply address is not yours to use: write from the address the "
-                    "ticket emails were sent to"
-                )
-        if await self._ignored_as_loop(receipt):
+        if parties is None:
+            async with self.store.reading() as q:
+                parties = await q.tickets.parties(intent.number)
+        if parties is None:
+            raise NotAuthorised("That reply address belongs to no ticket")
+        if not speaks_for(intent.party, parties, mail.from_address):
+            raise NotAuthorised(
+                "This reply address is not yours to use: write from the address the "
+                "ticket emails were sent to"
+            )
+        if await self._ignored_as_loop(receipt, recent):
             return codes.IGNORED_LOOP
         text, attachments, blobs = _comment(mail, opening=False)
         text, commands = parse_commands(text)
@@ -184,7 +207,11 @@ class MailActions:
         return codes.ACCEPTED
 
     async def subscription_reply(
-        self, mail: InboundMail, receipt: InboundReceipt, subscription_id: str
+        self,
+        mail: InboundMail,
+        receipt: InboundReceipt,
+        subscription_id: str,
+        recent: int | None = None,
     ) -> SmtpReply:
         """A reply to a subscription email: `#renew off 2`, `#accept`, or a question (SPEC §7).
 
@@ -203,7 +230,7 @@ class MailActions:
                     "This reply address is not yours to use: write from the address the "
                     "subscription emails were sent to"
                 )
-        if await self._ignored_as_loop(receipt):
+        if await self._ignored_as_loop(receipt, recent):
             return codes.IGNORED_LOOP
         text, attachments, blobs = _comment(mail, opening=False)
         text, offers = parse_subscription_commands(text)
@@ -219,14 +246,15 @@ class MailActions:
             raise NotAuthorised("That reply address belongs to no subscription")
         return codes.ACCEPTED
 
-    async def _ignored_as_loop(self, receipt: InboundReceipt) -> bool:
+    async def _ignored_as_loop(self, receipt: InboundReceipt, recent: int | None) -> bool:
         """Whether a reply address had too many replies this hour: then keep, act on nothing.
 
         A robot answering every notification is ended by saying nothing back.
         """
-        since = receipt.received_at - timedelta(hours=1)
-        async with self.store.reading() as q:
-            recent = await q.inbound.replies_to(receipt.rcpt_to, since)
+        if recent is None:
+            since = receipt.received_at - LIMIT_WINDOW
+            async with self.store.reading() as q:
+                recent = await q.inbound.replies_to(receipt.rcpt_to, since)
         if recent < self.limits.replies_per_ticket_hour:
             return False
         await self.desk.keep(

@@ -37,7 +37,7 @@ from service.clock import Clock
 from service.desk import Desk, DeskError, DuplicateDelivery
 from service.domain.records import TicketType
 from service.inbound import codes
-from service.inbound.acting import MailActions, MailLimits, NotAuthorised
+from service.inbound.acting import LIMIT_WINDOW, MailActions, MailLimits, NotAuthorised
 from service.inbound.codes import SmtpReply
 from service.inbound.guard import (
     DeliveryReport,
@@ -65,9 +65,18 @@ from service.inbound.sender_auth import (
 )
 from service.private_files import owner_only_folder, write_owner_only
 from service.store import EmailItem, InboundReceipt, StorageError, Store
+from service.store.inbound import Arrival, Count
 from service.tracing import traced
 
 log = logging.getLogger(__name__)
+
+_LIMITED: dict[type, Count] = {
+    NewTicket: "new_requests",
+    Lookup: "new_requests",
+    TicketReply: "replies",
+    SubscriptionReply: "replies",
+}
+"""The flood limit each kind of mail is held to (`MailLimits`)."""
 
 
 @dataclass(frozen=True)
@@ -186,13 +195,23 @@ class Intake:
             raw=raw,
             sender=mail.from_address,
         )
-        async with self.store.reading() as q:
-            seen, bouncing = await q.inbound.seen_and_bouncing(
-                receipt.message_id, receipt.rcpt_to, receipt.body_hash, mail.from_address
-            )
-        if seen:
-            return codes.DUPLICATE
         intent = self.router.route(rcpt)
+        # The flood limit's count comes with the checks every message needs (one round trip).
+        count = _LIMITED.get(type(intent))
+        async with self.store.reading() as q:
+            arrival = await q.inbound.arrival(
+                receipt.message_id,
+                receipt.rcpt_to,
+                receipt.body_hash,
+                mail.from_address,
+                count=count,
+                mail_from=receipt.mail_from,
+                since=receipt.received_at - LIMIT_WINDOW,
+                ticket=intent.number if isinstance(intent, TicketReply) else None,
+            )
+        if arrival.seen:
+            return codes.DUPLICATE
+        bouncing = arrival.bouncing
         try:
             if dmarc_failed(mail, self.settings.trusted_authserv_ids):
                 await self.desk.keep(replace(receipt, status="refused", detail="DMARC failed"))
@@ -220,7 +239,7 @@ class Intake:
                         replace(receipt, status="refused", detail="cannot answer this address")
                     )
                     return codes.CANNOT_ANSWER
-            reply = await self._act(mail, receipt, intent)
+            reply = await self._act(mail, receipt, intent, arrival)
             # The mark as read before acting: one that lands meanwhile stays until next time.
             if reply.accepted and bouncing and await self.desk.clear_bouncing(mail.from_address):
                 log.info(
@@ -234,22 +253,27 @@ class Intake:
             return codes.not_authorised(str(refusal))
 
     async def _act(
-        self, mail: InboundMail, receipt: InboundReceipt, intent: Intent | None
+        self, mail: InboundMail, receipt: InboundReceipt, intent: Intent | None, arrival: Arrival
     ) -> SmtpReply:
+        """`arrival`: what the first check read for `intent` (its flood limit's count, a
+        reply's parties), so the actions need not read it again."""
+        recent, parties = arrival.recent, arrival.parties
         if isinstance(intent, NewTicket) and intent.type is TicketType.SUPPORT:
             thread = await self.actions.thread_of(mail)
             if thread is not None:
-                intent = thread  # a reply that lost its reply address, matched by threading
+                intent, recent, parties = thread, None, None  # lost its reply address
         if isinstance(intent, TicketReply):
-            return await self.actions.reply(mail, receipt, intent)
+            return await self.actions.reply(mail, receipt, intent, recent, parties)
         if isinstance(intent, SubscriptionReply):
-            return await self.actions.subscription_reply(mail, receipt, intent.subscription_id)
+            return await self.actions.subscription_reply(
+                mail, receipt, intent.subscription_id, recent
+            )
         if isinstance(intent, VendorCommand):
             return await self.actions.vendor_command(mail, receipt, intent.vendor_id)
         if isinstance(intent, Lookup):
-            return await self.actions.lookup(mail, receipt)
+            return await self.actions.lookup(mail, receipt, recent)
         if isinstance(intent, NewTicket):
-            return await self.actions.new_request(mail, receipt, intent.type)
+            return await self.actions.new_request(mail, receipt, intent.type, recent)
         raise NotAuthorised("That address does not take mail")  # RCPT filtering stops this first
 
     async def _automatic(

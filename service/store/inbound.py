@@ -8,10 +8,59 @@ per sender and hour, replies per reply address and hour.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from service.store.base import Repository, Row, as_time
-from service.store.rows import InboundReceipt
+from service.store.rows import InboundReceipt, TicketParties
+from service.store.vendors import vendor_from
+
+Count = Literal["new_requests", "replies"]
+
+_BY_FROM = """(SELECT COUNT(*) FROM inbound_messages
+                 WHERE sender = ? AND received_at >= ? AND new_request = ?)"""
+_BY_ENVELOPE = """(SELECT COUNT(*) FROM inbound_messages
+                     WHERE mail_from = ? AND received_at >= ? AND new_request = ?)"""
+_REPLIES = """(SELECT COUNT(*) FROM inbound_messages
+                 WHERE rcpt_to = ? AND received_at >= ? AND status = 'acted')"""
+
+
+_SEEN_AND_BOUNCING = """SELECT EXISTS (SELECT 1 FROM inbound_messages
+                        WHERE message_id = ? AND rcpt_to = ? AND body_hash = ?) AS seen,
+               EXISTS (SELECT 1 FROM bouncing_addresses WHERE address = ?) AS bouncing"""
+_ARRIVAL: dict[tuple[Count | None, bool], str] = {
+    (None, False): _SEEN_AND_BOUNCING,
+    ("new_requests", False): (
+        f"{_SEEN_AND_BOUNCING}, {_BY_FROM} AS by_from, {_BY_ENVELOPE} AS by_envelope"
+    ),
+    ("replies", False): f"{_SEEN_AND_BOUNCING}, {_REPLIES} AS replies",
+    ("replies", True): (
+        f"{_SEEN_AND_BOUNCING}, {_REPLIES} AS replies, "
+        "t.customer_email AS ticket_customer_email, v.* FROM (SELECT 1 AS one) AS one "
+        "LEFT JOIN tickets t ON t.number = ? LEFT JOIN vendors v ON v.id = t.vendor_id"
+    ),
+}
+"""The texts of `arrival`, fixed, so each is prepared once a connection."""
+
+
+def _more(sender: str, by_from: int, by_envelope: int) -> int:
+    """The flood count of `new_requests_from`: by `From` (when there is one) or by envelope."""
+    return max(int(by_from) if sender else 0, int(by_envelope))
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What is known of a message before acting on it."""
+
+    seen: bool
+    """This exact delivery was recorded before."""
+    bouncing: bool
+    """Its `From` address is marked as bouncing."""
+    recent: int | None = None
+    """The count its flood limit asked for, when one was asked."""
+    parties: TicketParties | None = None
+    """The parties of the ticket it replies to, when asked and the ticket exists."""
 
 
 class InboundRepository(Repository):
@@ -42,19 +91,46 @@ class InboundRepository(Repository):
         self, message_id: str, rcpt_to: str, body_hash: str, sender: str
     ) -> tuple[bool, bool]:
         """Whether this delivery was recorded before, and whether `sender` is marked as
-        bouncing: what the intake asks of every message, in one statement (a round trip
-        each on PostgreSQL)."""
-        row = await self.sql.fetchrow(
-            """SELECT EXISTS (SELECT 1 FROM inbound_messages
-                               WHERE message_id = ? AND rcpt_to = ? AND body_hash = ?) AS seen,
-                      EXISTS (SELECT 1 FROM bouncing_addresses WHERE address = ?) AS bouncing""",
-            message_id,
-            rcpt_to,
-            body_hash,
-            sender.lower(),
-        )
+        bouncing."""
+        found = await self.arrival(message_id, rcpt_to, body_hash, sender)
+        return found.seen, found.bouncing
+
+    async def arrival(
+        self,
+        message_id: str,
+        rcpt_to: str,
+        body_hash: str,
+        sender: str,
+        *,
+        count: Count | None = None,
+        mail_from: str = "",
+        since: datetime | None = None,
+        ticket: int | None = None,
+    ) -> Arrival:
+        """What the intake asks of every message before acting, in one statement (each was
+        a round trip on PostgreSQL): a repeat delivery, a bouncing sender, and with `count`
+        the hour's count of its flood limit since `since` (`new_requests_from` or
+        `replies_to`, as they would answer); for a reply (`count="replies"`) with the
+        parties of `ticket`, as `TicketRepository.parties` would answer."""
+        args: list[object] = [message_id, rcpt_to, body_hash, sender.lower()]
+        if count == "new_requests":
+            args += [sender, since, True, mail_from, since, True]
+        elif count == "replies":
+            args += [rcpt_to, since]
+        with_parties = count == "replies" and ticket is not None
+        if with_parties:
+            args.append(ticket)
+        row = await self.sql.fetchrow(_ARRIVAL[count, with_parties], *args)
         assert row is not None
-        return bool(row["seen"]), bool(row["bouncing"])
+        recent = None
+        if count == "new_requests":
+            recent = _more(sender, row["by_from"], row["by_envelope"])
+        elif count == "replies":
+            recent = int(row["replies"])
+        parties = None
+        if with_parties and row["ticket_customer_email"] is not None:
+            parties = TicketParties(row["ticket_customer_email"], vendor_from(row))
+        return Arrival(bool(row["seen"]), bool(row["bouncing"]), recent, parties)
 
     async def new_requests_from(self, sender: str, envelope_from: str, since: datetime) -> int:
         """New requests since `since` from one identity: by `From` or by envelope, the more.
@@ -63,11 +139,7 @@ class InboundRepository(Repository):
         its own; either reaching the limit stops it.
         """
         row = await self.sql.fetchrow(
-            """SELECT
-                 (SELECT COUNT(*) FROM inbound_messages
-                   WHERE sender = ? AND received_at >= ? AND new_request = ?) AS by_from,
-                 (SELECT COUNT(*) FROM inbound_messages
-                   WHERE mail_from = ? AND received_at >= ? AND new_request = ?) AS by_envelope""",
+            f"SELECT {_BY_FROM} AS by_from, {_BY_ENVELOPE} AS by_envelope",
             sender,
             since,
             True,
@@ -76,14 +148,13 @@ class InboundRepository(Repository):
             True,
         )
         assert row is not None
-        return max(int(row["by_from"]) if sender else 0, int(row["by_envelope"]))
+        return _more(sender, row["by_from"], row["by_envelope"])
 
     async def replies_to(self, rcpt_to: str, since: datetime) -> int:
         """Messages that acted through one reply address since `since`."""
         return int(
             await self.sql.fetchval(
-                """SELECT COUNT(*) FROM inbound_messages
-                   WHERE rcpt_to = ? AND received_at >= ? AND status = 'acted'""",
+                f"SELECT {_REPLIES}",
                 rcpt_to,
                 since,
             )
