@@ -83,7 +83,8 @@ class _SharedSection(jinja2.ext.Extension):
         key = (name, str(context.get("kind")), str(context.get("shared_view")))
         if sections is not None and key in sections:
             return sections[key]
-        variables = {key: context[key] for key in SHARED_NAMES if key in context}
+        known = context.get_all()  # one plain dict: `in` and `[]` on the Context are Python calls
+        variables = {key: known[key] for key in SHARED_NAMES if key in known}
         text = self.environment.get_template(name).render(variables)
         if sections is not None:
             sections[key] = text
