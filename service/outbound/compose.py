@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from service.domain.records import RecordKind
+from service.domain.records import RecordKind, Vendor
 from service.outbound.addresses import reply_address, subscription_reply_address, ticket_url
 from service.outbound.dkim_signing import DkimKey
 from service.outbound.email_environment import SharedSections
@@ -82,12 +82,14 @@ class Snapshots:
     and vendor reads and JSON building were a fifth of composing, and the
     template sections that read the same for both (order, history) half of
     rendering. Kept for one batch only, so a later batch sees the order as it
-    is then, as before.
+    is then, as before. The vendors are kept likewise: a batch's events are
+    mostly a few sellers', and each event read its vendor again.
     """
 
     def __init__(self) -> None:
         self._shared: dict[tuple[int | None, str], _Shared] = {}
         self._last: tuple[EmailItem, tuple[int | None, str]] | None = None
+        self.vendors: dict[str, Vendor | None] = {}
 
     def _key(self, email: EmailItem) -> tuple[int | None, str]:
         """The event: its payload but for what each reader's copy has of its own.
@@ -127,7 +129,7 @@ class Composer:
         shared = snapshots.get(item) if snapshots is not None else None
         if shared is None:
             async with self.store.reading() as q:
-                shared = await self._shared(q, item)
+                shared = await self._shared(q, item, snapshots)
             if snapshots is not None:
                 snapshots.put(item, shared)
         context = self._context(item, shared)
@@ -185,13 +187,15 @@ class Composer:
         """The render context of `item` (see `service.outbound.render`), read through `q`."""
         return self._context(item, await self._shared(q, item))
 
-    async def _shared(self, q: Queries, item: EmailItem) -> _Shared:
+    async def _shared(
+        self, q: Queries, item: EmailItem, snapshots: Snapshots | None = None
+    ) -> _Shared:
         payload: Mapping[str, Any] = item.payload
         order = await q.orders.get(payload["order"]) if payload.get("order") else None
         purchases, vendor_ids = [], set()
         for reference in payload.get("orders") or []:
             bought = await q.orders.get(str(reference))
-            seller = await q.vendors.get(bought.vendor_id) if bought else None
+            seller = await _vendor(q, bought.vendor_id, snapshots) if bought else None
             if bought is not None and seller is not None:
                 link = (
                     purchase_url(self.settings.base_url, bought.reference, bought.secret)
@@ -205,7 +209,7 @@ class Composer:
         vendor_id = payload.get("vendor") or (order.vendor_id if order else None)
         if vendor_id is None and len(vendor_ids) == 1:
             vendor_id = vendor_ids.pop()  # one seller's purchases: its name and zone
-        vendor = await q.vendors.get(vendor_id) if vendor_id else None
+        vendor = await _vendor(q, vendor_id, snapshots) if vendor_id else None
         links = await self._permanent_links(q, item, order.secret if order else None)
         ticket_data: dict[str, Any] | None = None
         number = item.ticket_number
@@ -309,3 +313,12 @@ class Composer:
     def _from_name(self, context: Mapping[str, Any]) -> str:
         vendor_name = context["vendor"]["name"]
         return f"{vendor_name} via maildesk" if vendor_name else self.settings.from_name
+
+
+async def _vendor(q: Queries, vendor_id: str, snapshots: Snapshots | None) -> Vendor | None:
+    """The vendor, read once per batch when there is one (`Snapshots.vendors`)."""
+    if snapshots is None:
+        return await q.vendors.get(vendor_id)
+    if vendor_id not in snapshots.vendors:
+        snapshots.vendors[vendor_id] = await q.vendors.get(vendor_id)
+    return snapshots.vendors[vendor_id]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import jinja2.runtime
 import pytest
+from markupsafe import Markup
 
 from service.outbound.email_environment import email_environment
 from service.outbound.render import Renderer
@@ -103,3 +105,29 @@ def test_a_missing_macro_template_fails_when_imported_as_before(tmp_path: Path) 
     template = email_environment(tmp_path, html=False).get_template("t")
     with pytest.raises(jinja2.TemplateNotFound):
         template.render()
+
+
+def test_calls_read_the_same_through_the_direct_path_for_dict_and_str_methods() -> None:
+    """`d.get(…)` and `s.strip(…)` skip Jinja's call dispatch, in and out of loops and
+    blocks; a `pass_context` callable, a subclass's method and a missing key still go
+    Jinja's way."""
+    environment = email_environment(Path("."), html=True)
+
+    @jinja2.pass_context
+    def party(context: jinja2.runtime.Context) -> str:
+        return str(context["party"])
+
+    source = (
+        '{{ d.get("a") }}|{{ d.get("zz", "dflt") }}|{{ s.strip(" ") }}|{{ m.strip() }}|'
+        '{% for i in [1, 2] %}{{ d.get("a") }}{{ who() }}{% endfor %}|'
+        "{% block b %}{{ s.ljust(5) }}.{{ who() }}{% endblock %}|{{ d.zz is undefined }}"
+    )
+    context = {
+        "d": {"a": "<x>"},
+        "s": " y ",
+        "m": Markup(" <b> "),
+        "party": "vendor",
+    }
+    environment.globals["who"] = party
+    rendered = environment.from_string(source).render(context)
+    assert rendered == "&lt;x&gt;|dflt|y|<b>|&lt;x&gt;vendor&lt;x&gt;vendor| y   .vendor|True"
