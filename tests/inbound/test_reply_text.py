@@ -198,9 +198,11 @@ def test_text_without_history_or_signature_is_unchanged() -> None:
     ids=["many-on-lines", "near-attributions", "one-long-line", "many-sign-offs", "blank"],
 )
 def test_hostile_text_is_handled_in_bounded_time(body: str) -> None:
-    started = time.perf_counter()
+    # CPU time, not the wall clock: a backtracking pattern burns CPU, while a loaded
+    # machine only stretches the wall time of a quick pass (it failed once at load 8).
+    started = time.thread_time()
     new_text(body)
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
 
 
 # Lines a header block is made of, and lines that come close to one.
