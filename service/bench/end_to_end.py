@@ -93,13 +93,12 @@ async def _run(
 ) -> dict[str, Any]:
     samples: list[dict[str, float | int]] = []
 
-    async def take_sample(t0: float) -> int:
+    async def take_sample(t0: float) -> None:
         delivered = int((await relay.command("stats"))["count"])
         waiting = await backlog(db)
         samples.append(
             {"t": round(time.monotonic() - t0, 2), "delivered": delivered, "backlog": waiting}
         )
-        return delivered
 
     async def sample(t0: float) -> None:
         while True:

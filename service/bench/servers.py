@@ -305,7 +305,12 @@ class ServerProcess:
 
     async def command(self, line: str) -> dict[str, Any]:
         """Ask the child; safe from several tasks at once (the end-to-end run samples the
-        relay's count while it waits for the last notification)."""
+        relay's count while it waits for the last notification). Shielded: a question
+        cancelled after it was sent would leave its answer to be read as the next one's."""
+        with anyio.CancelScope(shield=True):
+            return await self._ask(line)
+
+    async def _ask(self, line: str) -> dict[str, Any]:
         assert self.process.stdin is not None
         async with self._asking:
             await self.process.stdin.send(f"{line}\n".encode())
