@@ -308,7 +308,8 @@ class ServerProcess:
         relay's count while it waits for the last notification). Shielded: a question
         cancelled after it was sent would leave its answer to be read as the next one's."""
         with anyio.CancelScope(shield=True):
-            return await self._ask(line)
+            answer = await self._ask(line)
+        return answer
 
     async def _ask(self, line: str) -> dict[str, Any]:
         assert self.process.stdin is not None
