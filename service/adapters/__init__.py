@@ -10,6 +10,7 @@ here and nowhere else:
 - `aiosmtpd`: the SMTP session's deadline, `DATA` read in chunks, the
   handler's time not counted against the client;
 - `aiosmtplib`: `DATA` sent as is for messages already in wire form;
+- `jinja`: the keywords Jinja's generated code passes to `Context.call`;
 - `mailparser`: mail-parser's structural address scanner;
 - `mailparser_reply`: mail-parser-reply's reply and signature patterns;
 - `uvicorn`: the HTTP deadlines and connection cap, a server without signals.
@@ -22,7 +23,8 @@ with the signature or shape the adapter expects, and points to the tests
 of the behaviour built on them. A new release therefore fails a test
 naming what moved, instead of changing what maildesk does without a word.
 `tests/adapters/test_boundary.py` holds the rest of `service/` to the
-public API of these five libraries.
+public API of the other five libraries (Jinja's extension, node and
+context APIs, which `service/outbound/` uses, are documented for that use).
 
 What this package must never do: hold maildesk's own rules where a public
 API would serve, or let a private name escape into the rest of `service/`.

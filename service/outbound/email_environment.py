@@ -10,7 +10,6 @@ sees it alike: the same zone and the same names of the comments' writers
 from __future__ import annotations
 
 import contextvars
-import types
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import jinja2.nodes
 import jinja2.parser
 import jinja2.runtime
 
+from service.adapters.jinja import DirectMethodContext
 from service.outbound.filters import day, filesize, humanize, money, nl2br, para, payment, when
 from service.outbound.macro_inlining import inline_macros
 
@@ -92,29 +92,6 @@ class _SharedSection(jinja2.ext.Extension):
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
-_PLAIN_SELVES = (dict, str)
-
-
-class _Context(jinja2.runtime.Context):
-    """Jinja's render context, calling the methods of plain dicts and strings directly.
-
-    Every call in a template goes through `Context.call`, which asks the
-    callable (and its `__call__`) whether it wants the context passed, with
-    `hasattr`s that fail, and catches `StopIteration`: about 2 µs a call, and
-    an email makes about twenty calls, nearly all `order.get(…)`,
-    `vendor.get(…)` or `text.strip(…)`. A bound method of a built-in dict or
-    str never takes the context (no attribute can be set on it) and never
-    raises `StopIteration`, so it is called as Jinja would end up calling it;
-    anything else (macros, filters, other objects) goes through Jinja's `call`.
-    """
-
-    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if type(__obj) is types.BuiltinMethodType and type(__obj.__self__) in _PLAIN_SELVES:
-            if kwargs:  # what Jinja passes inside loops and blocks, for `pass_context` ones
-                kwargs.pop("_block_vars", None)
-                kwargs.pop("_loop_vars", None)
-            return __obj(*args, **kwargs)
-        return super().call(__obj, *args, **kwargs)
 
 
 class _Environment(jinja2.Environment):
@@ -129,7 +106,7 @@ class _Environment(jinja2.Environment):
     other objects) goes the usual way, so templates see exactly the same values.
     """
 
-    context_class = _Context
+    context_class = DirectMethodContext
     inlining = True
     """Whether compiling writes small imported macros into their callers (`compile`)."""
 
