@@ -37,17 +37,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from service.catalog import ImportError_
-from service.domain.records import TicketType
 from service.outbound.addresses import vendor_command_address
 from service.outbound.permanent_links import SUBSCRIPTION_ID
 from service.outbound.render import TICKET_TYPE_LABELS
 from service.representations import ticket_json
 from service.store.base import as_time
-from service.store.desk import PAGE_SIZE, TicketQuery
+from service.store.desk import TicketQuery
 from service.web import flash
 from service.web.api_subscriptions import subscription_with_links
 from service.web.desk_frame import console_nav, operator_viewer
-from service.web.desk_pages import ticket_query, ticket_row, with_page
+from service.web.desk_pages import list_paging, ticket_query, ticket_row
 from service.web.forms import text
 from service.web.http_body import body_limit
 from service.web.moments import absolute
@@ -169,7 +168,6 @@ class ConsolePages:
             lines, total = await q.desk.tickets(vendor_id, query)
         if vendor_id:
             chosen["vendor"] = vendor_id
-        pages = max(1, -(-total // PAGE_SIZE))
         rows = [
             ticket_row(line, now, known[line.vendor_id].timezone, for_vendor=False)
             | {"vendor": known[line.vendor_id].name}
@@ -182,14 +180,8 @@ class ConsolePages:
             "/console/tickets",
             "web/console/tickets.html",
             rows=rows,
-            total=total,
-            page=query.page,
-            pages=pages,
-            chosen=chosen,
             vendors=vendors,
-            prev_query=with_page(chosen, query.page - 1) if query.page > 1 else None,
-            next_query=with_page(chosen, query.page + 1) if query.page < pages else None,
-            types=[(t.value, TICKET_TYPE_LABELS[t.value]) for t in TicketType],
+            **list_paging(query, chosen, total),
         )
 
     async def ticket(self, request: Request) -> Response:

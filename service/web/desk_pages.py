@@ -128,7 +128,6 @@ class DeskPages:
         query, chosen = ticket_query(request, now, vendor.timezone)
         async with runtime.store.reading() as q:
             lines, total = await q.desk.tickets(vendor.id, query)
-        pages = max(1, -(-total // PAGE_SIZE))
         return self._page(
             request,
             viewer,
@@ -136,13 +135,7 @@ class DeskPages:
             "/desk/tickets",
             "web/desk/tickets.html",
             rows=[ticket_row(line, now, vendor.timezone) for line in lines],
-            total=total,
-            page=query.page,
-            pages=pages,
-            chosen=chosen,
-            prev_query=with_page(chosen, query.page - 1) if query.page > 1 else None,
-            next_query=with_page(chosen, query.page + 1) if query.page < pages else None,
-            types=[(t.value, TICKET_TYPE_LABELS[t.value]) for t in TicketType],
+            **list_paging(query, chosen, total),
         )
 
     async def ticket(self, request: Request) -> Response:
@@ -512,8 +505,24 @@ def ticket_query(
     return query, chosen
 
 
-def with_page(chosen: dict[str, str], page: int) -> dict[str, str]:
-    return {**chosen, "page": str(page)}
+def list_paging(query: TicketQuery, chosen: dict[str, str], total: int) -> dict[str, Any]:
+    """What `web/_ticket_list.html` shows around the rows of one page, the desk's list and
+    the console's alike: the count, the page among how many, the filters as chosen, the
+    links to the pages before and after, and the ticket types to filter by."""
+    pages = max(1, -(-total // PAGE_SIZE))
+
+    def at(page: int) -> dict[str, str]:
+        return {**chosen, "page": str(page)}
+
+    return {
+        "total": total,
+        "page": query.page,
+        "pages": pages,
+        "chosen": chosen,
+        "prev_query": at(query.page - 1) if query.page > 1 else None,
+        "next_query": at(query.page + 1) if query.page < pages else None,
+        "types": [(t.value, TICKET_TYPE_LABELS[t.value]) for t in TicketType],
+    }
 
 
 def ticket_row(
