@@ -487,22 +487,17 @@ class ConsolePages:
     def _page(
         self, request: Request, viewer: Viewer, current: str, template: str, **context: Any
     ) -> Response:
-        runtime = runtime_of(request)
-        path = request.url.path
-        message = flash.take(request, runtime.settings.secret, path)
-        response = self.pages.render(
+        return self.pages.render(
             request,
             template,
             session_id=viewer.session_id,
+            flash_for=request.url.path,
             nav=console_nav(viewer, current),
             wide=True,
-            flash=message,
             at=absolute,
             labels=TICKET_TYPE_LABELS,
             **context,
         )
-        flash.clear(request, response, path)
-        return response
 
 
 def console_routes(

@@ -102,8 +102,7 @@ class DeskPages:
         )
         async with runtime.store.reading() as q:
             counts = await q.desk.dashboard(vendor.id, now, midnight, week_began)
-        message = flash.take(request, runtime.settings.secret, "/desk")
-        response = self._page(
+        return self._page(
             request,
             viewer,
             vendor,
@@ -111,10 +110,8 @@ class DeskPages:
             "web/desk/dashboard.html",
             counts=counts,
             labels=TICKET_TYPE_LABELS,
-            flash=message,
+            flash_for="/desk",
         )
-        flash.clear(request, response, "/desk")
-        return response
 
     # --- tickets ------------------------------------------------------------------------
 
@@ -247,8 +244,7 @@ class DeskPages:
             and (refusal := request_refusal(t, Party.VENDOR, facts, now)) is not None
         }
         path = f"/desk/orders/{order.reference}"
-        message = flash.take(request, runtime.settings.secret, path)
-        response = self._page(
+        return self._page(
             request,
             viewer,
             vendor,
@@ -263,11 +259,9 @@ class DeskPages:
             zone=vendor.timezone,
             at=absolute,
             payment=payment,
-            flash=message,
+            flash_for=path,
             path=path,
         )
-        flash.clear(request, response, path)
-        return response
 
     async def open_ticket(self, request: Request) -> Response:
         found = await vendor_viewer(request, self.pages)
@@ -414,8 +408,7 @@ class DeskPages:
                 "webhook_url": vendor.webhook_url or "",
             }
         )
-        message = flash.take(request, settings.secret, "/desk/settings")
-        response = self._page(
+        return self._page(
             request,
             viewer,
             vendor,
@@ -431,10 +424,8 @@ class DeskPages:
             zone=vendor.timezone,
             at=absolute,
             key_start=vendor.api_key[:8],
-            flash=message,
+            flash_for="/desk/settings",
         )
-        flash.clear(request, response, "/desk/settings")
-        return response
 
     # --- the frame ----------------------------------------------------------------------
 

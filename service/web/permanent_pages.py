@@ -89,11 +89,9 @@ class PermanentPages:
         token = subscription_token(str(request.path_params["token"]))
         if token is not None and token.item is not None:
             return RedirectResponse(f"{found.path}#item-{token.item}", status_code=303)
-        runtime = runtime_of(request)
         subscription = found.subscription
-        message = flash.take(request, runtime.settings.secret, found.path)
         offers = allowed_choices(subscription)
-        response = self.pages.render(
+        return self.pages.render(
             request,
             "web/subscription.html",
             subscription=subscription_json(subscription),
@@ -106,10 +104,8 @@ class PermanentPages:
             },
             renew_now=any(o.choice is Choice.RENEW_NOW for o in offers),
             page_path=found.path,
-            flash=message,
+            flash_for=found.path,
         )
-        flash.clear(request, response, found.path)
-        return response
 
     async def choose(self, request: Request) -> Response:
         posted = await self._posted(request, "choice", "item")
@@ -226,8 +222,7 @@ class PermanentPages:
             tickets = await q.tickets.find(order_reference=order.reference)
             subscription_id = await q.subscriptions.id_of_order(order.reference)
             subscription = await q.subscriptions.get(subscription_id) if subscription_id else None
-        message = flash.take(request, settings.secret, path)
-        response = self.pages.render(
+        return self.pages.render(
             request,
             "web/purchase.html",
             order=order_json(order),
@@ -247,10 +242,8 @@ class PermanentPages:
                 f"/s/{subscription.id}-{subscription.secret}" if subscription else None
             ),
             page_path=path,
-            flash=message,
+            flash_for=path,
         )
-        flash.clear(request, response, path)
-        return response
 
     async def purchase_refund(self, request: Request) -> Response:
         found = await self._purchase(request)

@@ -77,13 +77,18 @@ class PageRenderer:
         *,
         status_code: int = 200,
         session_id: str | None = None,
+        flash_for: str | None = None,
         **context: Any,
     ) -> Response:
         """The page; the browser gets its CSRF cookie only when the page holds a form.
 
         A signed-in page (`session_id`) carries the session's own form token instead.
+        With `flash_for` (the path `back_to` left a note for), the page shows that
+        one-time note as `flash` and the response forgets it.
         """
         runtime = runtime_of(request)
+        if flash_for is not None:
+            context["flash"] = flash.take(request, runtime.settings.secret, flash_for)
         if session_id is not None:
             value, new_cookie = sessions.form_token(runtime.settings.secret, session_id), None
         else:
@@ -97,6 +102,8 @@ class PageRenderer:
         response = HTMLResponse(page, status_code=status_code, headers=dict(PAGE_HEADERS))
         if new_cookie is not None and token.used:
             csrf.set_cookie(response, new_cookie, secure=is_secure(runtime))
+        if flash_for is not None:
+            flash.clear(request, response, flash_for)
         return response
 
     def back_to(

@@ -51,20 +51,16 @@ class SigninPages:
         errors: dict[str, str] | None = None,
         then: str | None = None,
     ) -> Response:
-        runtime = runtime_of(request)
-        message = flash.take(request, runtime.settings.secret, f"/{place}")
-        response = self.pages.render(
+        return self.pages.render(
             request,
             "web/desk/signin.html",
             status_code=status_code,
             place=place,
             then=safe_next(request.query_params.get("next", ""), place) if then is None else then,
-            flash=message,
+            flash_for=f"/{place}",
             values=values or {},
             errors=errors or {},
         )
-        flash.clear(request, response, f"/{place}")
-        return response
 
     async def request_link(self, request: Request) -> Response:
         runtime = runtime_of(request)

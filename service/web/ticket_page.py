@@ -93,7 +93,6 @@ class TicketPages:
             if viewer is not None and viewer.vendor_id == vendor.id:
                 return RedirectResponse(f"/desk/tickets/{number}", status_code=303)
         link = TicketLink(number, party, path)
-        message = flash.take(request, runtime.settings.secret, link.path)
         ticket_data = ticket_json(ticket)
         order_data = order_json(order)
         names = {
@@ -112,7 +111,7 @@ class TicketPages:
             if address.lower() in bouncing
         }
         reason = pending_processing_reason(ticket)
-        response = self.pages.render(
+        return self.pages.render(
             request,
             "web/ticket.html",
             ticket=ticket_data,
@@ -129,15 +128,13 @@ class TicketPages:
                 ticket_data,
                 allowed_actions(ticket, link.party, facts, runtime.clock.now()),
             ),
-            flash=message,
+            flash_for=link.path,
             undeliverable=undeliverable,
             page_path=link.path,
             max_upload=filesize(runtime.settings.max_message_size),
             session_id=session_id,
             nav=nav,
         )
-        flash.clear(request, response, link.path)
-        return response
 
     async def reply(self, request: Request) -> Response:
         return await self._post(request, button=False)
