@@ -44,7 +44,6 @@ REQUIRED = (
     "ratio_to_stock_parse",
     "reply_ratio_to_stock_parse",
     "e2e_msgs_per_s",  # mail in to both notifications at the relay (issue #19)
-    "e2e_backlog_peak",
     "ingest_cpu_ratio_to_stock_parse",
     "reply_cpu_ratio_to_stock_parse",
     "growth_small_cpu_ms_per_msg",  # a new ticket's CPU on a small and a big database
@@ -124,7 +123,8 @@ def test_end_to_end_counts_every_notification_at_the_relay(smoke: SmokeRun) -> N
     samples = result["e2e_backlog"]
     assert isinstance(samples, list) and samples, "no backlog samples"
     assert samples[-1][1] == result["e2e_notifications"]  # the last sample saw them all out
-    assert result["e2e_backlog_peak"] == max(backlog for _, _, backlog in samples)
+    # A peak of 0 is a pass, not a missing figure: the outbox kept pace with the smoke's mail.
+    assert result["e2e_backlog_peak"] == max(backlog for _, _, backlog in samples) >= 0
     assert "end to end (one serve" in smoke.done.stdout
 
 
