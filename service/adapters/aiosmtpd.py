@@ -36,6 +36,13 @@ Private names used (underscored, or not in aiosmtpd's documentation):
   to know whether the handler has `handle_DATA`.
 - `SMTP._call_handler_hook(command, *args)`, called to run `handle_DATA`,
   and overridden so that the client's timer stops while that hook runs.
+- `SMTP._getaddr(arg)`, overridden: aiosmtpd parses the address of `MAIL`
+  and `RCPT` with it, and its 1.4 version defines a `typing.Protocol`
+  class on every call (~15 us) before parsing with the stdlib's RFC 5322
+  parser (~15 us more). The override is the same rules (the same stdlib
+  functions, `local_part_limit` checked the same way) without the class,
+  and remembers its answers: a desk's `RCPT` addresses repeat on every
+  message. A fingerprint in the adapter test fails when aiosmtpd's changes.
 - `SMTP.check_helo_needed()` and `SMTP.check_auth_needed(caller_method)`:
   no underscore but undocumented; called first in `smtp_DATA`, as
   aiosmtpd's own does.
@@ -61,9 +68,12 @@ session without a deadline while it waits for its client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import sys
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
@@ -127,6 +137,30 @@ def _without_params(arg: str | None, params: re.Pattern[str]) -> str | None:
     return None if arg is None else params.sub("", arg)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed_address(arg: str, local_part_limit: int) -> tuple[str | None, str | None]:
+    """aiosmtpd 1.4.6's `SMTP._getaddr`, kept as a pure function of its two inputs.
+
+    The stdlib parser answers the same for the same text, so the answers are
+    kept (the strings are from the command line, at most aiosmtpd's line limit).
+    """
+    if not arg:
+        return "", ""
+    try:
+        if arg.lstrip().startswith("<"):
+            angle, rest = get_angle_addr(arg)
+            addr = angle.addr_spec
+        else:
+            spec, rest = get_addr_spec(arg)
+            addr = spec.addr_spec
+    except HeaderParseError:
+        return None, None
+    localpart, _, _ = addr.rpartition("@")
+    if local_part_limit and len(localpart) > local_part_limit:
+        return None, None
+    return addr, rest
+
+
 class SessionRegistry(Protocol):
     """Where a session reports that it was active, and that it is gone (`serve_smtp`'s cap)."""
 
@@ -181,6 +215,9 @@ class GuardedSession(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:
         """aiosmtpd's RCPT, with the DSN parameters (RFC 3461: NOTIFY, ORCPT) accepted."""
         await super().smtp_RCPT(_without_params(arg, _RCPT_DSN))
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        return _parsed_address(arg, self.local_part_limit)
 
     def data_received(self, data: bytes) -> None:
         self._received += len(data)

@@ -46,6 +46,7 @@ OVERRIDDEN = {
     "push": (["self", "status"], True),
     "smtp_MAIL": (["self", "arg"], True),
     "smtp_RCPT": (["self", "arg"], True),
+    "_getaddr": (["self", "arg"], False),
 }
 """aiosmtpd's methods `GuardedSession` overrides: (parameters, is a coroutine function)."""
 
@@ -84,6 +85,31 @@ SMTP_DATA_SHA256 = "3a33f30d3fd6d02f39c7d78a08288bffea9170525b62e2161568041ae7e0
 """aiosmtpd 1.4.6's `SMTP.smtp_DATA` source, which `GuardedSession.smtp_DATA` and
 `service.inbound.smtp_data` copy."""
 
+GETADDR_SHA256 = "0aeb21c56ac1260e784e430a340459c83c23640a85965e7b8de3e1ada74d85f5"
+"""aiosmtpd 1.4.6's `SMTP._getaddr` source, whose rules `_parsed_address` repeats."""
+
+ADDRESS_ARGS = (
+    "",
+    "<>",
+    "<jane@example.test>",
+    "<jane@example.test> SIZE=1000 BODY=8BITMIME",
+    "  <jane@example.test>",
+    "jane@example.test",
+    "jane@example.test SIZE=10",
+    '<"jane doe"@example.test>',
+    "<@relay.test:jane@example.test>",
+    "<jane@[127.0.0.1]>",
+    "<jane@example.test",
+    "<jane>",
+    "jane",
+    "<<jane@example.test>>",
+    "<jane@@example.test>",
+    "<ja ne@example.test>",
+    "<" + "j" * 70 + "@example.test>",
+    "<jäne@exämple.test>",
+)
+"""MAIL and RCPT arguments, well-formed and not, that both parsers must read alike."""
+
 
 def test_aiosmtpd_is_the_series_the_adapter_was_written_for() -> None:
     assert_installed_in_pinned_series("aiosmtpd", "service/adapters/aiosmtpd.py")
@@ -116,6 +142,23 @@ def test_smtp_data_is_still_the_one_the_adapter_copies() -> None:
         "into GuardedSession.smtp_DATA and service/inbound/smtp_data.py, run "
         "tests/inbound/test_smtp_data.py, then update SMTP_DATA_SHA256"
     )
+
+
+def test_getaddr_is_still_the_one_the_adapter_repeats() -> None:
+    source = inspect.getsource(SMTP._getaddr)
+    assert hashlib.sha256(source.encode()).hexdigest() == GETADDR_SHA256, (
+        "aiosmtpd's _getaddr changed: carry the change into _parsed_address in "
+        "service/adapters/aiosmtpd.py, then update GETADDR_SHA256"
+    )
+
+
+@pytest.mark.parametrize("limit", [0, 64])
+def test_the_overridden_getaddr_answers_as_aiosmtpds_does(limit: int) -> None:
+    plain, guarded = SMTP.__new__(SMTP), GuardedSession.__new__(GuardedSession)
+    plain.local_part_limit = guarded.local_part_limit = limit
+    for arg in ADDRESS_ARGS:
+        for _ in range(2):  # the second answer comes from the cache
+            assert guarded._getaddr(arg) == plain._getaddr(arg), arg
 
 
 @asynccontextmanager
