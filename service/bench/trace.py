@@ -15,7 +15,7 @@ into a per-message table (`DIR/<phase>.trace.txt`, see `render`).
 What is counted, for each label: calls, wall time, and where it means
 something, CPU time of the calling thread (`time.thread_time`):
 
-- the seams: `Intake.receive` (one message, wall), `parse_mail` (in anyio's
+- the seams: `Intake.receive` (one message, wall), `parse_mail` (on the loop, or in anyio's
   worker thread, CPU too), `Desk.apply` / `keep` / `notify_address` (one
   funnel transaction each, commit included, wall), SQLite's write turn with
   `BEGIN` and its `COMMIT` (the fsync), `Renderer.render` (Jinja),

@@ -46,7 +46,7 @@ from service.inbound.guard import (
     dmarc_failed,
     dmarc_recorded,
 )
-from service.inbound.parse import InboundMail, parse_mail
+from service.inbound.parse import InboundMail, parse_mail, parses_quickly
 from service.inbound.route import (
     Bounces,
     Intent,
@@ -155,7 +155,10 @@ class Intake:
                 return judged
             raw = judged
         try:
-            mail = await anyio.to_thread.run_sync(parse_mail, raw)
+            if parses_quickly(raw):
+                mail = parse_mail(raw)
+            else:
+                mail = await anyio.to_thread.run_sync(parse_mail, raw)
             logs.annotate(message_id=mail.message_id)
             replies = [await self._for_recipient(mail, raw, mail_from, rcpt) for rcpt in rcpt_tos]
         except Exception as error:  # every failure keeps the message and asks for a retry

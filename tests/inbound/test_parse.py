@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.inbound.mail_text import decode_words, html_to_text
-from service.inbound.parse import InboundMail, parse_mail
+from service.inbound.parse import QUICK_PARSE_BYTES, InboundMail, parse_mail, parses_quickly
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 
@@ -54,6 +54,16 @@ def test_alternative_mail_takes_the_plain_part_as_text_and_keeps_the_html() -> N
     mail = fixture("reply-gmail.eml")
     assert mail.text.startswith("Yes, please go ahead with the refund.\n\n#refund")
     assert '<div dir="ltr">' in mail.html
+
+
+def test_only_small_mail_with_a_plain_part_or_no_html_is_parsed_on_the_event_loop() -> None:
+    """HTML turned into text costs ~1 ms a KB: HTML-only and big mail go to a worker thread."""
+    assert parses_quickly((FIXTURES / "refund-request.eml").read_bytes())
+    assert parses_quickly((FIXTURES / "reply-gmail.eml").read_bytes())  # plain and HTML
+    assert not parses_quickly((FIXTURES / "support-html-only.eml").read_bytes())
+    assert not parses_quickly(b"Content-Type: TEXT/HTML\n\n<p>hi</p>")  # names are any case
+    big = b"Subject: long\n\n" + b"plain words\n" * (QUICK_PARSE_BYTES // 12)
+    assert len(big) > QUICK_PARSE_BYTES and not parses_quickly(big)
 
 
 def test_reply_ids_keep_their_angle_brackets_across_folded_references() -> None:
