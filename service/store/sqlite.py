@@ -257,7 +257,9 @@ class SqliteStore:
         self.path = path
         self._writer = writer
         self._reader = reader
-        self._write_lock = anyio.Lock()
+        # `fast_acquire`: a free lock is taken without a pass through the event loop (one a
+        # unit of work); every unit waits for its commit on the way out, so none starves others.
+        self._write_lock = anyio.Lock(fast_acquire=True)
         self._turn = WriterTurn(path)
         self._batch: _Batch | None = None
         self._commit_seconds = 0.0  # how long commits take lately (see `_commit_if_last`)
