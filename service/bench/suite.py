@@ -14,7 +14,10 @@
 4. `maildesk serve` #2 (relay: a closed port, so the outbox pauses after one
    probe and every notification stays queued): new-ticket mail in a closed
    loop (the peak), then an open loop at half that peak (p50/p99), then the
-   replies in a closed loop. Its VmHWM is the peak RSS. Then `serve` #2a the same
+   replies in a closed loop. Its VmHWM is the peak RSS. With several SMTP
+   processes, `serve` #2c with one: new tickets and replies again (on
+   tickets seeded for it), for the CPU a message costs against the stock
+   server's, one process each (see `Suite.cost_of_a_message`). Then `serve` #2a the same
    way with `--sender-auth on` against a DNS server on loopback
    (`service.bench.dns`): new tickets in a closed loop, SPF and DMARC judged
    for each (the cost of facing the internet as the MX).
@@ -264,6 +267,9 @@ class Bench:
         self.sched: dict[str, Any] = {}
         self.pg_runs: dict[str, Measured] = {}
         self.catalog_file = workdir / "catalog.json"
+        self.cost_runs = smtp_processes > 1
+        """Measure the CPU a message costs with one SMTP process too (see `cost_of_a_message`)."""
+        self.cost_replies: list[Job] = []
 
     def progress(self, text: str) -> None:
         """One line on stderr; it says when the host took CPU time since the last one (steal)."""
@@ -288,7 +294,7 @@ class Bench:
             await self.import_catalog(db)
             imported = self.workdir / "catalog.db"  # the catalog alone, for the runs below
             await anyio.to_thread.run_sync(end_to_end.copy_database, db, imported)
-            replies = await self.seed(db, catalog, catcher)
+            replies = await self.seed(db, catalog, catcher, cost_replies=self.cost_runs)
             await self.inbound(db, catalog, replies)
             await self.outbound(db, catcher)
             await self.end_to_end(imported, catalog)
@@ -350,10 +356,19 @@ class Bench:
     # --- 3. seed tickets, whose notifications the replies answer ----------------------
 
     async def seed(
-        self, db: Path | str, catalog: corpus.Catalog, catcher: ServerProcess
+        self,
+        db: Path | str,
+        catalog: corpus.Catalog,
+        catcher: ServerProcess,
+        *,
+        cost_replies: bool = False,
     ) -> list[Job]:
+        """Replies to freshly seeded tickets; with `cost_replies`, as many more for
+        `cost_of_a_message`, on tickets of their own, in `self.cost_replies`."""
         plan = self.plan
-        seeds = NewTickets(catalog, seed=5).make(plan.seed_tickets, refunds=False, large=False)
+        seeds = NewTickets(catalog, seed=5).make(
+            plan.seed_tickets * (2 if cost_replies else 1), refunds=False, large=False
+        )
         await catcher.command("reset")  # only this seed's notifications are counted and dumped
         maildesk = await Maildesk.start(
             db,
@@ -367,7 +382,7 @@ class Bench:
             )
             if run.errors:
                 raise RuntimeError(f"seed mail refused: {dict(run.errors)}")
-            wanted, deadline = 2 * plan.seed_tickets, time.monotonic() + 120
+            wanted, deadline = 2 * len(seeds), time.monotonic() + 120
             while (await catcher.command("stats"))["count"] < wanted:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the {wanted} seed notifications did not arrive in 120 s")
@@ -377,9 +392,14 @@ class Bench:
         dump = self.workdir / "seed-notifications.jsonl"
         await catcher.command(f"dump {dump}")
         notes = await anyio.to_thread.run_sync(_read_dump, dump)
+        if cost_replies:  # half the tickets for each reply run: a ticket is answered once
+            self.cost_replies = corpus.replies_from(
+                [n for n in notes if n.ticket % 2], plan.replies_per_ticket
+            )
+            notes = [n for n in notes if not n.ticket % 2]
         replies = corpus.replies_from(notes, plan.replies_per_ticket)
         self.progress(
-            f"seeded {plan.seed_tickets} tickets; {len(notes)} notifications caught; "
+            f"seeded {len(seeds)} tickets; {len(notes)} notifications caught; "
             f"{len(replies)} replies built"
         )
         return replies
@@ -428,8 +448,33 @@ class Bench:
         finally:
             await maildesk.stop()
         self.result["peak_rss_mb"] = mb(memory.get("VmHWM"))
+        if self.cost_runs:
+            await self.cost_of_a_message(db, tickets)
         await self.inbound_with_sender_auth(db, tickets, max(20, plan.new_tickets // 2))
         self.check = await anyio.to_thread.run_sync(_inbound_check, db)
+
+    async def cost_of_a_message(self, db: Path, tickets: NewTickets) -> None:
+        """New tickets and replies again, on one SMTP process, for what a message costs.
+
+        The stock server is one process, with a core to itself and the load
+        generator on the other. With `--smtp-processes 2` maildesk's processes
+        and the load generator share the 2 cores, and every program costs more
+        CPU a message on saturated cores (the stock server itself 12% more with
+        a busy loop on the other core, measured): those runs measure
+        throughput. The CPU a message costs beyond parsing (issue #19, part 4)
+        is compared like for like: one process each, cores not saturated.
+        """
+        maildesk = await Maildesk.start_holding_mail(
+            db,
+            log_path=self.workdir / "serve-2-one-process.log",
+            trace=self.trace_dir / "serve-2c.counts.json" if self.trace_dir else None,
+            smtp_processes=1,
+        )
+        try:
+            await self.maildesk_run(maildesk, "cost-new", iter(tickets.make(self.plan.new_tickets)))
+            await self.maildesk_run(maildesk, "cost-reply", iter(self.cost_replies))
+        finally:
+            await maildesk.stop()
 
     async def inbound_with_sender_auth(self, db: Path, tickets: NewTickets, count: int) -> None:
         """New tickets again, with SPF, DKIM and DMARC judged by maildesk (`--sender-auth on`)
@@ -529,6 +574,7 @@ class Bench:
             runs[STOCK],
         )
         new, reply, fixed = runs["inbound-new"], runs["inbound-reply"], runs["latency"]
+        cost_new, cost_reply = runs.get("cost-new", new), runs.get("cost-reply", reply)
         auth = runs.get("inbound-auth")
         due = max(1, int(sched["due"]))
         timers_10k = sched["fire_s"] * 10_000 / due
@@ -556,10 +602,15 @@ class Bench:
             "sender_auth_cpu_ms_per_msg": report.number(auth.cpu_ms_per_msg, 3) if auth else None,
             "e2e_msgs_per_s": r.get("e2e_msgs_per_s"),
             "ingest_cpu_ratio_to_stock_parse": report.ratio(
-                new.cpu_ms_per_msg, stock.cpu_ms_per_msg
+                cost_new.cpu_ms_per_msg, stock.cpu_ms_per_msg
             ),
             "reply_cpu_ratio_to_stock_parse": report.ratio(
-                reply.cpu_ms_per_msg, stock.cpu_ms_per_msg
+                cost_reply.cpu_ms_per_msg, stock.cpu_ms_per_msg
+            ),
+            "ingest_cpu_ms_per_msg": report.number(cost_new.cpu_ms_per_msg, 3),
+            "reply_ingest_cpu_ms_per_msg": report.number(cost_reply.cpu_ms_per_msg, 3),
+            "ingest_cpu_ratio_all_processes": report.ratio(
+                new.cpu_ms_per_msg, stock.cpu_ms_per_msg
             ),
             **postgres_nodes.summary(self.pg_runs, stock),
             **postgres_nodes.whole_message_keys(self.pg_runs, r),
@@ -631,6 +682,14 @@ class Bench:
             report.load_row("3  maildesk serve: new tickets", new),
             report.load_row("3r maildesk serve: replies", reply),
             report.load_row("3a maildesk serve: new, sender auth", auth),
+            *(
+                [
+                    report.load_row("3c one SMTP process: new tickets", cost_new),
+                    report.load_row("3cr one SMTP process: replies", cost_reply),
+                ]
+                if self.cost_runs
+                else []
+            ),
             f"  ratios against the stock stack (S: aiosmtpd's own SMTP class and DATA reading): "
             f"3/S = {summary['ratio_to_stock_parse']}, "
             f"replies/S = {summary['reply_ratio_to_stock_parse']}, "
@@ -689,8 +748,11 @@ class Bench:
             f"  mail in took {s['e2e_inbound_s']} s ({s['e2e_inbound_msgs_per_s']}/s), the last "
             f"notification left {s['e2e_drain_s']} s after the last message; outbox backlog "
             f"(not yet at the relay) over time: {backlog}; peak {s['e2e_backlog_peak']}",
-            f"  CPU per message beyond parsing: new tickets {s['ingest_cpu_ratio_to_stock_parse']}x"
-            f", replies {s['reply_cpu_ratio_to_stock_parse']}x the stock server's",
+            f"  CPU per message beyond parsing, one process each (3c and 3cr against S): new "
+            f"tickets {s['ingest_cpu_ratio_to_stock_parse']}x ({s['ingest_cpu_ms_per_msg']} ms), "
+            f"replies {s['reply_cpu_ratio_to_stock_parse']}x ({s['reply_ingest_cpu_ms_per_msg']} "
+            f"ms) the stock server's; new tickets with every SMTP process on the saturated "
+            f"cores (3): {s['ingest_cpu_ratio_all_processes']}x",
         ]
         if s.get("growth_padding_orders"):
             lines.append(

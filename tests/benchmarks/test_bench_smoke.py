@@ -44,8 +44,11 @@ REQUIRED = (
     "ratio_to_stock_parse",
     "reply_ratio_to_stock_parse",
     "e2e_msgs_per_s",  # mail in to both notifications at the relay (issue #19)
-    "ingest_cpu_ratio_to_stock_parse",
+    "ingest_cpu_ratio_to_stock_parse",  # one SMTP process, as the stock server is one
     "reply_cpu_ratio_to_stock_parse",
+    "ingest_cpu_ms_per_msg",
+    "reply_ingest_cpu_ms_per_msg",
+    "ingest_cpu_ratio_all_processes",
     "growth_small_cpu_ms_per_msg",  # a new ticket's CPU on a small and a big database
     "growth_big_cpu_ms_per_msg",
 )
@@ -115,6 +118,11 @@ def test_bench_smoke_runs_every_phase_and_ends_with_the_json_line(smoke: SmokeRu
         expected = float(result[numerator]) / float(result["stock_parse_msgs_per_s"])
         assert abs(float(result[ratio]) - expected) < 0.01, (ratio, result[ratio], expected)
     assert not any(tmp_path.glob("maildesk-bench-*")), "the work directory was not removed"
+    if int(result["smtp_processes"]) > 1:  # the cost a message is measured on one process too
+        assert "3c one SMTP process: new tickets" in done.stdout
+        assert "3cr one SMTP process: replies" in done.stdout
+    ratio = float(result["ingest_cpu_ms_per_msg"]) / float(result["stock_parse_cpu_ms_per_msg"])
+    assert abs(float(result["ingest_cpu_ratio_to_stock_parse"]) - ratio) < 0.01
 
 
 def test_end_to_end_counts_every_notification_at_the_relay(smoke: SmokeRun) -> None:
