@@ -73,9 +73,9 @@ class FeedparserRe:
 
 def install() -> None:
     """Give `email.feedparser` the boundary matcher (idempotent; the whole process sees it)."""
-    email.feedparser.re = FeedparserRe()  # type: ignore[assignment]
+    setattr(email.feedparser, "re", FeedparserRe())  # noqa: B010 (typeshed omits the global)
 
 
 def uninstall() -> None:
     """Give `email.feedparser` the real `re` back (for the differential test)."""
-    email.feedparser.re = re
+    setattr(email.feedparser, "re", re)  # noqa: B010
