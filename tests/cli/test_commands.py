@@ -107,3 +107,19 @@ def test_escalations_lists_them_and_marks_and_clears_an_abusing_vendor(tmp_path:
 def test_every_database_command_takes_db(command: str) -> None:
     done = maildesk(command, "--help")
     assert done.returncode == 0 and "--db" in done.stdout
+
+
+def test_serve_with_a_broken_template_stops_at_start_naming_the_file(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    (templates / "email").mkdir(parents=True)
+    (templates / "email" / "reply.txt").write_text("{% block subject %}Re{% endblock %}{% if %}")
+    (templates / "email" / "reply.html").write_text("<p>fine</p>")
+    done = maildesk(
+        "serve",
+        *("--db", str(tmp_path / "md.db")),
+        *("--templates", str(templates)),
+        *("--smtp-port", "0", "--http-port", "0"),
+    )
+    assert done.returncode == 2, done.stderr
+    assert "notification templates" in done.stderr and "reply.txt, line 1" in done.stderr
+    assert "leave out --templates" in done.stderr
