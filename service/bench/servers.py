@@ -10,6 +10,11 @@ event loop) and one of these handlers:
     parse-maildesk  runs maildesk's own `service.inbound.parse.parse_mail`, then 250
     catcher         keeps each message in a `service.catcher` Mailbox (the outbound sink)
 
+and one more, not on that listener:
+
+    sink            `service.bench.sink`: accepts and counts, at a fraction of aiosmtpd's
+                    CPU (the end-to-end run's relay, which shares maildesk's cores)
+
 The stock stack (`stock-parse`, aiosmtpd's own `SMTP` class with its own DATA
 reading, then mail-parser) is not served from here: `stock.py` runs by file
 path, so that no package of maildesk's is imported before it, and speaks the
@@ -28,6 +33,7 @@ read from its banner, stopped with SIGTERM).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -36,7 +42,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,10 +53,11 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 import service
+from service.bench.sink import SinkProtocol
 from service.catcher.mailbox import Mailbox
 from service.catcher.smtp import CatcherHandler
 
-KINDS = ("noop", "parse", "parse-maildesk", "catcher")
+KINDS = ("noop", "parse", "parse-maildesk", "catcher", "sink")
 STOCK = "stock-parse"
 """The stock stack's kind: `stock.py` run by file path, not one of `KINDS`."""
 HOST = "127.0.0.1"
@@ -213,8 +221,6 @@ def _dump(mailbox: Mailbox, path: str) -> int:
 
 
 async def _serve(kind: str) -> None:
-    from service.inbound.smtp_server import serve_smtp
-
     stats = _Stats()
     mailbox = Mailbox(max_messages=1_000_000)
     handler: object
@@ -226,7 +232,7 @@ async def _serve(kind: str) -> None:
         handler = MaildeskParseHandler(stats)
     else:
         handler = CountingCatcher(mailbox, stats)
-    async with serve_smtp(handler, HOST, 0, hostname="bench.test", ident=kind) as (_, port):
+    async with _listening(kind, handler, stats) as port:
         print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
         stdin = anyio.wrap_file(sys.stdin)
         async for line in stdin:
@@ -242,6 +248,24 @@ async def _serve(kind: str) -> None:
             else:
                 answer = {"error": f"unknown command {command!r}"}
             print(json.dumps(answer), flush=True)
+
+
+@asynccontextmanager
+async def _listening(kind: str, handler: object, stats: _Stats) -> AsyncIterator[int]:
+    """The port `kind` serves on: maildesk's SMTP listener, or the sink's own protocol."""
+    if kind != "sink":
+        from service.inbound.smtp_server import serve_smtp
+
+        async with serve_smtp(handler, HOST, 0, hostname="bench.test", ident=kind) as (_, port):
+            yield port
+        return
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SinkProtocol(stats.arrived), HOST, 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def main(argv: list[str] | None = None) -> int:

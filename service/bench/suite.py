@@ -741,10 +741,12 @@ class Bench:
             f"{t:g}s {b}" for t, _, b in s["e2e_backlog"][:: max(1, len(s["e2e_backlog"]) // 12)]
         )
         lines = [
-            f"end to end (one serve, relay: a no-op server that counts): {s['e2e_messages']} "
+            f"end to end (one serve, relay: an SMTP sink that counts): {s['e2e_messages']} "
             f"messages in, {s['e2e_notifications']} notifications at the relay in {s['e2e_s']} s: "
             f"{s['e2e_msgs_per_s']} msgs/s ({s['e2e_cpu_ms_per_msg']} ms maildesk CPU a message, "
-            f"in and out, {s['e2e_server_cpu']} cores)",
+            f"in and out, {s['e2e_server_cpu']} cores; on the same cores the load generator "
+            f"{s['e2e_client_cpu_ms_per_msg']} ms and the relay {s['e2e_relay_cpu_ms_per_msg']} ms "
+            "a message)",
             f"  mail in took {s['e2e_inbound_s']} s ({s['e2e_inbound_msgs_per_s']}/s), the last "
             f"notification left {s['e2e_drain_s']} s after the last message; outbox backlog "
             f"(not yet at the relay) over time: {backlog}; peak {s['e2e_backlog_peak']}",
