@@ -1,5 +1,10 @@
 """The SMTP load generator: aiosmtplib, N connections, each reused for many messages.
 
+The client is maildesk's own relay client (`service.adapters.aiosmtplib.RelayClient`):
+aiosmtplib, sending the benchmark's CRLF messages as they are rather than through two
+regular-expression passes each (what `data()` does: ~0.2 ms of CPU a message on the
+cores the servers are measured on). The bytes on the wire are the same.
+
 Each connection says EHLO once, then for every message `MAIL`, `RCPT`,
 `DATA`; the latency of a message is from sending `DATA` to the reply to the
 message body (`time.perf_counter`), which for maildesk is the whole of its
@@ -33,6 +38,7 @@ from dataclasses import dataclass, field
 import aiosmtplib
 import anyio
 
+from service.adapters.aiosmtplib import RelayClient
 from service.bench.corpus import Job
 
 LOCAL_HOSTNAME = "loadgen.bench.test"
@@ -83,11 +89,11 @@ class _Connection:
     def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self.client: aiosmtplib.SMTP | None = None
+        self.client: RelayClient | None = None
 
-    async def open(self) -> aiosmtplib.SMTP:
+    async def open(self) -> RelayClient:
         if self.client is None or not self.client.is_connected:
-            client = aiosmtplib.SMTP(
+            client = RelayClient(
                 hostname=self.host,
                 port=self.port,
                 start_tls=False,
@@ -104,10 +110,10 @@ class _Connection:
         client = await self.open()
         started = time.perf_counter()
         try:
-            await client.mail(job.sender)
-            await client.rcpt(job.recipient)
+            await client.mail_as_is(job.sender)
+            await client.rcpt_as_is(job.recipient)
             started = time.perf_counter()
-            await client.data(job.raw)
+            await client.data_as_is(job.raw)
         except aiosmtplib.SMTPResponseException as error:
             done = time.perf_counter()
             try:
