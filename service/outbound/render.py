@@ -83,6 +83,7 @@ only turns a context into text.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,13 @@ def default_templates_dir() -> Path:
     return package.parent / "templates"
 
 
+@functools.cache
+def _built_in_environment(*, html: bool, inline_macros: bool) -> jinja2.Environment:
+    """The built-in templates' environments, one of each per process: they never change
+    while it runs (`auto_reload=False`), so every `Renderer` shares what they compiled."""
+    return email_environment(default_templates_dir(), html=html, inline_macros=inline_macros)
+
+
 class Renderer:
     """Renders notifications from one templates directory; templates are loaded once."""
 
@@ -140,8 +148,13 @@ class Renderer:
         self, templates_dir: Path | str | None = None, *, inline_macros: bool = True
     ) -> None:
         self.templates_dir = Path(templates_dir) if templates_dir else default_templates_dir()
-        self._text = email_environment(self.templates_dir, html=False, inline_macros=inline_macros)
-        self._html = email_environment(self.templates_dir, html=True, inline_macros=inline_macros)
+        environment = (
+            _built_in_environment
+            if self.templates_dir == default_templates_dir()
+            else functools.partial(email_environment, self.templates_dir)
+        )
+        self._text = environment(html=False, inline_macros=inline_macros)
+        self._html = environment(html=True, inline_macros=inline_macros)
 
     def kinds(self) -> frozenset[str]:
         """The kinds with templates in this directory (`email/<kind>.txt`)."""
@@ -156,6 +169,24 @@ class Renderer:
         """Load every template of `kinds` now, so a broken `--templates DIR` fails at start."""
         for kind in kinds:
             self._templates(kind)
+
+    def compile_all(self) -> None:
+        """Compile every email template of the folder now, the shared pieces (`_layout`,
+        `_order`, …) too, which a kind's template loads only when it first renders.
+
+        Raises `RenderError` naming the file and line of the first that does not compile.
+        """
+        self.check(sorted(self.kinds()))
+        for path in sorted((self.templates_dir / "email").glob("_*.*")):
+            environment = {".txt": self._text, ".html": self._html}.get(path.suffix)
+            if environment is None:
+                continue
+            try:
+                environment.get_template(f"email/{path.name}")
+            except jinja2.TemplateSyntaxError as error:
+                raise RenderError(
+                    f"{error.filename or error.name}, line {error.lineno}: {error.message}"
+                ) from error
 
     @traced("Renderer.render (Jinja, text + HTML)")
     def render(

@@ -107,7 +107,7 @@ def _compile_templates(runtime: Runtime) -> None:
     """
     renderer = runtime.renderer
     try:
-        renderer.check(sorted(renderer.kinds()))
+        renderer.compile_all()
     except (RenderError, UnknownNotificationKind) as error:
         raise ConfigError(
             f"the notification templates in {renderer.templates_dir} do not compile: {error}. "

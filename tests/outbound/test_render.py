@@ -68,6 +68,15 @@ class TestTemplates:
         with pytest.raises(UnknownNotificationKind):
             renderer.render(kind, sample_context("reply", "customer"))
 
+    def test_compile_all_compiles_the_shared_pieces_too(self, tmp_path: Path) -> None:
+        (tmp_path / "email").mkdir()
+        (tmp_path / "email" / "reply.txt").write_text("{% block subject %}Re{% endblock %}")
+        (tmp_path / "email" / "reply.html").write_text("<p>fine</p>")
+        Renderer(tmp_path).compile_all()
+        (tmp_path / "email" / "_layout.html").write_text("<p>{% endif %}</p>")
+        with pytest.raises(RenderError, match=r"_layout.html, line 1"):
+            Renderer(tmp_path).compile_all()
+
     def test_check_loads_every_template_up_front(self, renderer: Renderer) -> None:
         renderer.check(sorted(TEMPLATE_KINDS))
         with pytest.raises(UnknownNotificationKind):
