@@ -42,12 +42,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a reduced run, under a minute")
     mode.add_argument("--smoke", action="store_true", help="tiny counts (~15 s): does it work")
-    parser.add_argument("--connections", type=int, default=16, help="SMTP connections (16)")
+    parser.add_argument("--connections", type=int, default=16, help="SMTP connections")
     parser.add_argument(
         "--smtp-processes",
         type=int,
         default=os.cpu_count() or 1,
-        help="maildesk serve --smtp-processes for the inbound runs (default: one a core)",
+        help="maildesk serve --smtp-processes for the inbound runs "
+        "(default: one a core, here %(default)s)",
     )
     parser.add_argument(
         "--workdir", help="where the temporary databases go (default: the system temp dir)"

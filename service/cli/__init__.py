@@ -38,7 +38,17 @@ Command = Callable[[argparse.Namespace], Awaitable[int]]
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's help ends with its default (from MAILDESK_* when that is set)."""
+    """Every option's help ends with its default (from MAILDESK_* when that is set).
+
+    Not where there is none to tell: a flag (False), an option that is off
+    unless given (None), or one whose help already says it.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if action.default in (None, False) or "(default" in help_text:
+            return help_text
+        return super()._get_help_string(action)
 
 
 def _version() -> str:

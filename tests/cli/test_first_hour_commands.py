@@ -210,6 +210,9 @@ def test_every_subcommand_says_what_it_does_and_every_option_has_help(name: str)
         assert action.help, f"{name} {action.option_strings or action.dest} has no help"
     if any(a.default not in (None, False, argparse.SUPPRESS) for a in parser._actions[1:]):
         assert "(default:" in parser.format_help()
+    help_text = " ".join(parser.format_help().split())  # unwrapped
+    for noise in ("(default: None)", "(default: False)"):
+        assert noise not in help_text, f"{name} --help says {noise!r}"
 
 
 def test_the_stand_alone_catcher_names_its_busy_port_in_one_line(tmp_path: Path) -> None:
