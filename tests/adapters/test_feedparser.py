@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from service.adapters import feedparser
-from service.adapters.feedparser import BoundaryMatcher, FeedparserRe
+from service.adapters.feedparser import BoundaryMatcher, FeedparserRe, LineEndAtEnd
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 
@@ -98,6 +98,44 @@ def test_the_stdlib_parser_takes_the_matcher_for_a_multipart_message(
         "the stdlib no longer builds its boundary regex as service/adapters/feedparser.py "
         "expects: compare FeedParser._parsegen with BOUNDARY_START and BOUNDARY_END"
     )
+
+
+def test_the_stdlib_parser_takes_the_line_end_search() -> None:
+    feedparser.install()
+    assert isinstance(email.feedparser.NLCRE_eol, LineEndAtEnd), (
+        "the stdlib's NLCRE_eol is no longer the pattern service/adapters/feedparser.py "
+        "stands in for: compare it with LineEndAtEnd.pattern"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a",
+        "\n",
+        "\r",
+        "\r\n",
+        "\n\n",
+        "\r\r",
+        "\n\r",
+        "\r\n\r\n",
+        "a\r\n",
+        "a\n",
+        "a\r",
+        "ab\n\r",
+        "a\r\nb",
+        "a\nb\n",
+        "x" * 5000 + "\r\n",
+        "\r\nx",
+        "é\n",
+    ],
+)
+def test_the_line_end_search_answers_as_the_regex(text: str) -> None:
+    regex = re.compile(LineEndAtEnd.pattern)
+    found, expected = LineEndAtEnd.search(text), regex.search(text)
+    assert (found and found.span()) == (expected and expected.span())
+    assert (found and found.group(0)) == (expected and expected.group(0))
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
