@@ -62,6 +62,19 @@ def multipart(boundary: str, *, newline: str = "\r\n", variant: int = 0) -> byte
     return newline.join(lines).encode("utf-8") + (b"" if variant == 5 else newline.encode())
 
 
+NESTED = (
+    b'Content-Type: multipart/mixed; boundary="outer"\r\n\r\n'
+    b"--outer\r\n"
+    b'Content-Type: multipart/alternative; boundary="inner"\r\n\r\n'
+    b"--inner\r\nContent-Type: text/plain\r\n\r\nplain\r\n-- \r\nsignature\r\n--\r\n"
+    b"--inner\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n"
+    b"--outer\r\nContent-Type: text/plain\r\n\r\nafter the inner one never closed\r\n"
+    b"--outer--\r\n"
+)
+"""Nested multiparts, an inner one never closed, lines that start with `--` but are not
+boundaries: several boundaries in force at once."""
+
+
 def dump(message: Message) -> Iterator[object]:
     """Everything the parser made of a message, part by part."""
     for part in message.walk():
@@ -146,6 +159,11 @@ def test_a_multipart_message_parses_the_same_with_the_matcher(
 ) -> None:
     raw = multipart(boundary, newline=newline, variant=variant)
     assert parsed(raw, stock=False) == parsed(raw, stock=True)
+
+
+def test_nested_multiparts_parse_the_same_with_the_matcher() -> None:
+    assert parsed(NESTED, stock=False) == parsed(NESTED, stock=True)
+    assert len(parsed(NESTED, stock=False)) > 12  # every part was read
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.eml")), ids=lambda p: p.name)
