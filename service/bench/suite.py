@@ -392,6 +392,7 @@ class Bench:
         dump = self.workdir / "seed-notifications.jsonl"
         await catcher.command(f"dump {dump}")
         notes = await anyio.to_thread.run_sync(_read_dump, dump)
+        caught = len(notes)
         if cost_replies:  # half the tickets for each reply run: a ticket is answered once
             self.cost_replies = corpus.replies_from(
                 [n for n in notes if n.ticket % 2], plan.replies_per_ticket
@@ -399,8 +400,8 @@ class Bench:
             notes = [n for n in notes if not n.ticket % 2]
         replies = corpus.replies_from(notes, plan.replies_per_ticket)
         self.progress(
-            f"seeded {len(seeds)} tickets; {len(notes)} notifications caught; "
-            f"{len(replies)} replies built"
+            f"seeded {len(seeds)} tickets; {caught} notifications caught; "
+            f"{len(replies) + len(self.cost_replies if cost_replies else [])} replies built"
         )
         return replies
 
