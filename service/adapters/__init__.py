@@ -10,6 +10,10 @@ here and nowhere else:
 - `aiosmtpd`: the SMTP session's deadline, `DATA` read in chunks, the
   handler's time not counted against the client;
 - `aiosmtplib`: `DATA` sent as is for messages already in wire form;
+- `feedparser`: the standard library's email feed parser, its multipart
+  boundary and end-of-part line-end search without a regex compiled or run
+  over the whole part (no pin: the Python version is the series, and its
+  tests fail when the stdlib stops taking the replacements);
 - `jinja`: the keywords Jinja's generated code passes to `Context.call`;
 - `mailparser`: mail-parser's structural address scanner;
 - `mailparser_reply`: mail-parser-reply's reply and signature patterns;
