@@ -46,7 +46,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         help_text = action.help or ""
-        if action.default in (None, False) or "(default" in help_text:
+        if action.default is None or action.default is False or "(default" in help_text:
             return help_text
         return super()._get_help_string(action)
 

@@ -103,7 +103,7 @@ def _compile_templates(runtime: Runtime) -> None:
 
     A broken `--templates` folder stops the start with the file and line, not
     the first notification of that kind hours later, and the first messages
-    do not wait for Jinja's compiler (about 0.2 s for every kind).
+    do not wait for Jinja's compiler (about 0.3 s for them all, once a process).
     """
     renderer = runtime.renderer
     try:
