@@ -17,7 +17,7 @@
    replies in a closed loop. Its VmHWM is the peak RSS. With several SMTP
    processes, `serve` #2c with one: new tickets and replies again (on
    tickets seeded for it), for the CPU a message costs against the stock
-   server's, one process each (see `Suite.cost_of_a_message`). Then `serve` #2a the same
+   server's, one process each (see `Bench.cost_of_a_message`). Then `serve` #2a the same
    way with `--sender-auth on` against a DNS server on loopback
    (`service.bench.dns`): new tickets in a closed loop, SPF and DMARC judged
    for each (the cost of facing the internet as the MX).
@@ -741,6 +741,7 @@ class Bench:
         backlog = ", ".join(
             f"{t:g}s {b}" for t, _, b in s["e2e_backlog"][:: max(1, len(s["e2e_backlog"]) // 12)]
         )
+        rows = "3c and 3cr" if self.cost_runs else "3 and 3r"
         lines = [
             f"end to end (one serve, relay: an SMTP sink that counts): {s['e2e_messages']} "
             f"messages in, {s['e2e_notifications']} notifications at the relay in {s['e2e_s']} s: "
@@ -751,7 +752,7 @@ class Bench:
             f"  mail in took {s['e2e_inbound_s']} s ({s['e2e_inbound_msgs_per_s']}/s), the last "
             f"notification left {s['e2e_drain_s']} s after the last message; outbox backlog "
             f"(not yet at the relay) over time: {backlog}; peak {s['e2e_backlog_peak']}",
-            f"  CPU per message beyond parsing, one process each (3c and 3cr against S): new "
+            f"  CPU per message beyond parsing, one process each ({rows} against S): new "
             f"tickets {s['ingest_cpu_ratio_to_stock_parse']}x ({s['ingest_cpu_ms_per_msg']} ms), "
             f"replies {s['reply_cpu_ratio_to_stock_parse']}x ({s['reply_ingest_cpu_ms_per_msg']} "
             f"ms) the stock server's; new tickets with every SMTP process on the saturated "
