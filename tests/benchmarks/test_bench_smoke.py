@@ -10,6 +10,7 @@ maildesk acted on every message it was sent.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import re
@@ -22,6 +23,8 @@ import asyncpg
 import pytest
 
 from tests.conftest import POSTGRES_URL, postgres_problem, require_postgres
+
+pytestmark = pytest.mark.slow  # a load run of ~50 s: CI runs it, `-m "not slow"` skips it
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,8 +77,41 @@ class SmokeRun:
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
-    """One `maildesk bench --smoke` for the tests below, with `--db` when PostgreSQL is here."""
-    tmp_path = tmp_path_factory.mktemp("bench-smoke")
+    """One `maildesk bench --smoke` for the tests below, with `--db` when PostgreSQL is here.
+
+    Made once per test session, whichever xdist worker asks first (a lock file in the
+    session's shared temporary folder): the others read what it kept.
+    """
+    basetemp = tmp_path_factory.getbasetemp()  # a worker's is inside the session's
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    with open(shared / "bench-smoke.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = shared / "bench-smoke.json"
+        if kept.exists():
+            saved = json.loads(kept.read_text("utf-8"))
+            done = subprocess.CompletedProcess(
+                saved["args"], saved["returncode"], saved["stdout"], saved["stderr"]
+            )
+            return SmokeRun(done, saved["result"], Path(saved["workdir"]), saved["on_postgres"])
+        run = _smoke_run(tmp_path_factory.mktemp("bench-smoke"))
+        kept.write_text(
+            json.dumps(
+                {
+                    "args": run.done.args,
+                    "returncode": run.done.returncode,
+                    "stdout": run.done.stdout,
+                    "stderr": run.done.stderr,
+                    "result": run.result,
+                    "workdir": str(run.workdir),
+                    "on_postgres": run.on_postgres,
+                }
+            ),
+            "utf-8",
+        )
+        return run
+
+
+def _smoke_run(tmp_path: Path) -> SmokeRun:
     on_postgres = postgres_problem() is None
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MAILDESK_")}
     environment["PYTHONPATH"] = str(ROOT)
