@@ -162,6 +162,7 @@ def email_environment(
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
         auto_reload=False,
+        cache_size=-1,  # a plain dict: a folder's templates are few, and an LRU's upkeep is not
         extensions=[_SharedSection],
     )
     filters: dict[str, Callable[..., Any]] = {
