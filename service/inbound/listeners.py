@@ -162,6 +162,8 @@ async def _run_helper(settings: Settings, shared_fd: int | None) -> None:
     clock = FollowingClock(SharedTime(shared_fd)) if shared_fd is not None else None
     runtime = await build_runtime(settings, clock=clock)
     try:
+        if settings.relay:  # it delivers too: its first notifications need not wait for Jinja
+            runtime.renderer.compile_all()  # (`serve` checked the folder before starting it)
         # Signals are ours from before `ready` to the end, so one arriving while open
         # transactions finish (a second SIGTERM, a Ctrl-C) cannot cut them short.
         with (
