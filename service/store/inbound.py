@@ -87,14 +87,6 @@ class InboundRepository(Repository):
         )
         return row_id is not None
 
-    async def seen_and_bouncing(
-        self, message_id: str, rcpt_to: str, body_hash: str, sender: str
-    ) -> tuple[bool, bool]:
-        """Whether this delivery was recorded before, and whether `sender` is marked as
-        bouncing."""
-        found = await self.arrival(message_id, rcpt_to, body_hash, sender)
-        return found.seen, found.bouncing
-
     async def arrival(
         self,
         message_id: str,

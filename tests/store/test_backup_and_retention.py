@@ -90,7 +90,7 @@ async def test_raw_mail_older_than_the_retention_is_emptied_and_the_record_kept(
         assert await q.inbound.raw(kept["<old@x>"]["id"]) == b""
         assert await q.inbound.raw(kept["<new@x>"]["id"]) != b""
         assert "raw message removed" in kept["<old@x>"]["detail"]
-        assert (await q.inbound.seen_and_bouncing("<old@x>", "support@desk.test", "<old@x>", ""))[0]
+        assert (await q.inbound.arrival("<old@x>", "support@desk.test", "<old@x>", "")).seen
 
 
 async def test_no_retention_keeps_raw_mail_for_good(store: Store, clock: FakeClock) -> None:
