@@ -184,9 +184,7 @@ class Renderer:
             try:
                 environment.get_template(f"email/{path.name}")
             except jinja2.TemplateSyntaxError as error:
-                raise RenderError(
-                    f"{error.filename or error.name}, line {error.lineno}: {error.message}"
-                ) from error
+                raise _syntax_error(error) from error
 
     @traced("Renderer.render (Jinja, text + HTML)")
     def render(
@@ -236,9 +234,12 @@ class Renderer:
                 f"{self.templates_dir} (each kind needs email/{kind}.txt and email/{kind}.html)"
             ) from None
         except jinja2.TemplateSyntaxError as error:
-            raise RenderError(
-                f"{error.filename or error.name}, line {error.lineno}: {error.message}"
-            ) from error
+            raise _syntax_error(error) from error
+
+
+def _syntax_error(error: jinja2.TemplateSyntaxError) -> RenderError:
+    """A template that does not compile, named with its file and line."""
+    return RenderError(f"{error.filename or error.name}, line {error.lineno}: {error.message}")
 
 
 # --- derived names -------------------------------------------------------------
