@@ -14,16 +14,15 @@ anywhere on the path shows here as a ratio well above 1.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from service.bench import importing, load
+from service.bench import importing
 from service.bench.corpus import NewTickets
 from service.bench.end_to_end import copy_database
 from service.bench.report import Measured
-from service.bench.servers import HOST, Maildesk, _child_env
+from service.bench.servers import Maildesk
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,10 +37,7 @@ async def measure(bench: Bench, base: Path, tickets: NewTickets, padding: int) -
     await anyio.to_thread.run_sync(copy_database, base, big)
     file = bench.workdir / "padding.json"
     await anyio.to_thread.run_sync(importing.write_file, file, padding)
-    command = [sys.executable, "-m", "service.cli", "import", str(file), "--db", str(big)]
-    done = await anyio.run_process(command, env=_child_env(), check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"maildesk import of the padding failed: {done.stderr.decode()[-2000:]}")
+    await bench.import_catalog(big, file)
     file.unlink()
     bench.progress(f"growth: {padding:,} more orders imported into a copy of the catalog")
     measured: dict[str, Measured] = {}
@@ -53,15 +49,8 @@ async def measure(bench: Bench, base: Path, tickets: NewTickets, padding: int) -
             smtp_processes=bench.smtp_processes,
         )
         try:
-            cpu0 = maildesk.cpu_seconds()
-            run = await load.closed_loop(
-                HOST,
-                maildesk.smtp_port,
-                iter(tickets.make(count)),
-                label=f"growth-{name}",
-                connections=bench.connections,
-            )
-            measured[name] = Measured(run, maildesk.cpu_seconds() - cpu0)
+            run = await bench.maildesk_run(maildesk, f"growth-{name}", iter(tickets.make(count)))
+            measured[name] = bench.runs[f"growth-{name}"]
         finally:
             await maildesk.stop()
         if run.errors:

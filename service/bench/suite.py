@@ -341,17 +341,21 @@ class Bench:
 
     # --- 2. the catalog --------------------------------------------------------------
 
-    async def import_catalog(self, db: Path | str) -> None:
-        """`maildesk import` of the run's catalog into `db` (a SQLite path or a PostgreSQL URL)."""
+    async def import_catalog(self, db: Path | str, file: Path | None = None) -> str:
+        """`maildesk import` of the run's catalog (or of `file`) into `db` (a SQLite path or a
+        PostgreSQL URL); what it printed (its counts)."""
         command = [
-            *(sys.executable, "-m", "service.cli", "import", str(self.catalog_file)),
+            *(sys.executable, "-m", "service.cli", "import", str(file or self.catalog_file)),
             *("--db", str(db)),
         ]
         done = await anyio.run_process(command, env=_child_env(), check=False)
         if done.returncode != 0:
             raise RuntimeError(f"maildesk import failed: {done.stderr.decode()[-2000:]}")
-        store = "PostgreSQL" if isinstance(db, str) else "SQLite"
-        self.progress(f"imported the catalog into {store}: {done.stdout.decode().strip()}")
+        counts = done.stdout.decode().strip()
+        if file is None:
+            store = "PostgreSQL" if isinstance(db, str) else "SQLite"
+            self.progress(f"imported the catalog into {store}: {counts}")
+        return counts
 
     # --- 3. seed tickets, whose notifications the replies answer ----------------------
 
