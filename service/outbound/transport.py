@@ -204,11 +204,9 @@ class SmtpRelayTransport:
         options = ["SMTPUTF8"] if international else []
         encoding = "utf-8" if international else "ascii"
         try:
-            await client.mail_as_is(sender, options=options, encoding=encoding)
-            for recipient in recipients:
-                await client.rcpt_as_is(recipient, encoding=encoding)
+            await client.start_data_as_is(sender, recipients, options=options, encoding=encoding)
             data_sent = True
-            await client.data_as_is(message, crlf_only=isinstance(message, WireMessage))
+            await client.content_as_is(message, crlf_only=isinstance(message, WireMessage))
         except aiosmtplib.SMTPServerDisconnected as error:
             if data_sent:
                 raise MaybeDelivered(f"disconnected after DATA: {error}") from error

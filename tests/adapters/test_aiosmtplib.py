@@ -23,11 +23,11 @@ import anyio
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from aiosmtplib.email import quote_address
-from aiosmtplib.protocol import SMTPProtocol
+from aiosmtplib.protocol import SMTPProtocol, normalize_message_line_endings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.adapters.aiosmtplib import _PLAIN_ADDRESS, RelayClient
+from service.adapters.aiosmtplib import _PLAIN_ADDRESS, RelayClient, _PipelinedReplies
 from tests.adapters.pins import assert_installed_in_pinned_series
 from tests.inbound.test_smtp_data import Keeper, stock_aiosmtpd
 
@@ -36,6 +36,9 @@ pytestmark = pytest.mark.anyio
 PROTOCOL_METHODS = {
     "write": (["self", "data"], False),
     "read_response": (["self", "timeout"], True),
+    "_read_response_from_buffer": (["self"], False),  # pipelining: the next reply off _buffer
+    "data_received": (["self", "data"], False),  # overridden for pipelining
+    "connection_lost": (["self", "exc"], False),  # overridden for pipelining
 }
 """`SMTPProtocol` methods the adapter calls: (parameters, is a coroutine function)."""
 
@@ -90,7 +93,7 @@ async def test_the_client_says_it_needs_ehlo_until_it_has_greeted() -> None:
 
 def test_the_names_the_adapter_adds_are_not_aiosmtplibs() -> None:
     added = {n for n in vars(RelayClient) if not n.startswith("__")}
-    assert added == {"data_as_is", "mail_as_is", "rcpt_as_is"}
+    assert added == {"content_as_is", "data_as_is", "mail_as_is", "rcpt_as_is", "start_data_as_is"}
     assert not added & set(dir(aiosmtplib.SMTP)), "aiosmtplib now has one of them of its own"
 
 
@@ -192,3 +195,235 @@ async def test_no_reply_to_the_content_is_a_timeout_and_the_connection_is_closed
         with anyio.fail_after(5), pytest.raises(aiosmtplib.SMTPTimeoutError):
             await client.data_as_is(MESSAGE)
         assert not client.is_connected and client.protocol is None
+
+
+# --- pipelining (RFC 2920): the names `_PipelinedReplies` relies on, then whole exchanges
+
+
+async def test_a_protocol_keeps_unparsed_bytes_in_a_bytearray_and_reads_one_reply_off_it() -> None:
+    protocol = SMTPProtocol(loop=asyncio.get_running_loop())
+    assert isinstance(protocol._buffer, bytearray)
+    assert protocol._loop is asyncio.get_running_loop()
+    protocol._buffer.extend(b"250-one\r\n250 two\r\n354 go\r\n452 pa")
+    first = protocol._read_response_from_buffer()
+    assert first is not None and (first.code, first.message) == (250, "one\ntwo")
+    second = protocol._read_response_from_buffer()
+    assert second is not None and second.code == 354
+    assert protocol._read_response_from_buffer() is None  # half a reply stays for later
+    assert bytes(protocol._buffer) == b"452 pa"
+
+
+def test_a_protocol_object_can_take_the_pipelining_class_and_keeps_its_state() -> None:
+    """`_PipelinedReplies.of` changes the class of aiosmtplib's own object: no slots may stop
+    it, and the subclass must bring no state of its own but its class-level defaults."""
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = SMTPProtocol(loop=loop)
+        before = dict(vars(protocol))
+        assert _PipelinedReplies.of(protocol) is protocol
+        assert type(protocol) is _PipelinedReplies and vars(protocol) == before
+        assert "__init__" not in vars(_PipelinedReplies)
+    finally:
+        loop.close()
+
+
+def test_line_ends_are_normalised_as_data_would() -> None:
+    assert list(inspect.signature(normalize_message_line_endings).parameters) == ["message"]
+    assert normalize_message_line_endings(b"a\nb\rc") == b"a\r\nb\r\nc\r\n"
+
+
+class ScriptedRelay:
+    """A relay that reads what arrives and answers by a script, recording each read's commands.
+
+    `pipelining` offers PIPELINING; `replies` answers a verb (`MAIL`, `RCPT`, `DATA`)
+    otherwise than `250`/`354`; `apart` writes each reply on its own, a few milliseconds
+    after the one before; `bytewise` writes them a byte at a time; `silent` answers nothing
+    after EHLO; `hang_up` closes the connection when the envelope arrives.
+    """
+
+    def __init__(
+        self,
+        *,
+        pipelining: bool = True,
+        replies: dict[bytes, bytes] | None = None,
+        apart: bool = False,
+        bytewise: bool = False,
+        silent: bool = False,
+        hang_up: bool = False,
+    ) -> None:
+        self.pipelining, self.replies = pipelining, replies or {}
+        self.apart, self.bytewise, self.silent, self.hang_up = apart, bytewise, silent, hang_up
+        self.reads: list[list[bytes]] = []
+        self.contents: list[bytes] = []
+
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relay.test ESMTP\r\n")
+        buffer, in_data = b"", False
+        while data := await reader.read(65536):
+            buffer += data
+            answers: list[bytes] = []
+            commands: list[bytes] = []
+            while True:
+                if in_data:
+                    end = buffer.find(b"\r\n.\r\n")
+                    if end < 0:
+                        break
+                    # as a relay reads it: the CRLF put before it off, the dots unstuffed
+                    self.contents.append(buffer[: end + 2].replace(b"\r\n..", b"\r\n.")[2:])
+                    buffer, in_data = buffer[end + 5 :], False
+                    answers.append(b"250 kept\r\n")
+                    continue
+                line, found, rest = buffer.partition(b"\r\n")
+                if not found:
+                    break
+                buffer, verb = rest, line[:4].upper()
+                commands.append(line)
+                if verb == b"EHLO":
+                    offer = b"250-PIPELINING\r\n" if self.pipelining else b""
+                    answers.append(b"250-relay.test\r\n" + offer + b"250 8BITMIME\r\n")
+                elif verb == b"QUIT":
+                    answers.append(b"221 bye\r\n")
+                else:
+                    answer = self.replies.get(verb, b"354 go" if verb == b"DATA" else b"250 OK")
+                    in_data = answer.startswith(b"354")
+                    answers.append(answer + b"\r\n")
+                    buffer = b"\r\n" + buffer if in_data else buffer
+            if commands and commands[0][:4].upper() != b"EHLO":
+                self.reads.append(commands)
+                if self.hang_up:
+                    break
+                if self.silent:
+                    continue
+            await self._answer(writer, answers)
+        writer.close()
+
+    async def _answer(self, writer: asyncio.StreamWriter, answers: list[bytes]) -> None:
+        if self.bytewise:
+            for byte in b"".join(answers):
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0)
+            return
+        for answer in answers if self.apart else [b"".join(answers)]:
+            writer.write(answer)
+            await writer.drain()
+            if self.apart:
+                await asyncio.sleep(0.005)
+
+
+@asynccontextmanager
+async def connected(relay: ScriptedRelay, wait_s: float = 2) -> AsyncIterator[RelayClient]:
+    server = await asyncio.start_server(relay.session, "127.0.0.1", 0)
+    client = RelayClient(
+        hostname="127.0.0.1",
+        port=int(server.sockets[0].getsockname()[1]),
+        timeout=wait_s,
+        start_tls=False,
+    )
+    try:
+        await client.connect()
+        await client.ehlo()
+        yield client
+    finally:
+        client.close()
+        server.close()
+        await server.wait_closed()
+
+
+ENVELOPE = [b"MAIL FROM:<bounces+1@b.test>", b"RCPT TO:<c@d.test>", b"RCPT TO:<e@f.test>", b"DATA"]
+
+
+async def send(client: RelayClient, message: bytes = MESSAGE) -> None:
+    await client.start_data_as_is("bounces+1@b.test", ["c@d.test", "e@f.test"])
+    await client.content_as_is(message)
+
+
+@pytest.mark.parametrize("how", ["together", "apart", "bytewise"])
+async def test_a_relay_that_offers_pipelining_gets_the_envelope_in_one_write(how: str) -> None:
+    relay = ScriptedRelay(apart=how == "apart", bytewise=how == "bytewise")
+    async with connected(relay) as client:
+        for _ in range(3):  # the replies of one group never meet the next one's
+            await send(client)
+        assert (await client.rset()).code == 250  # aiosmtplib's own reading, after groups
+        await client.quit()
+    assert relay.reads == [ENVELOPE, ENVELOPE, ENVELOPE, [b"RSET"], [b"QUIT"]]
+    assert relay.contents == [MESSAGE] * 3
+
+
+async def test_without_pipelining_the_envelope_goes_one_command_at_a_time_the_same() -> None:
+    relay = ScriptedRelay(pipelining=False)
+    async with connected(relay) as client:
+        await send(client)
+        await client.quit()
+    assert relay.reads == [[command] for command in ENVELOPE] + [[b"QUIT"]]
+    assert relay.contents == [MESSAGE]
+
+
+async def test_content_with_other_line_ends_arrives_as_data_would_send_it() -> None:
+    relay = ScriptedRelay()
+    async with connected(relay) as client:
+        await send(client, b"Subject: a\n\n.dot\rend")
+        await client.data(b"Subject: a\n\n.dot\rend")
+    assert relay.contents == [b"Subject: a\r\n\r\n.dot\r\nend\r\n"] * 2
+
+
+async def test_a_refused_sender_is_aiosmtplibs_refusal_and_the_connection_stays_usable() -> None:
+    relay = ScriptedRelay(
+        replies={b"MAIL": b"451 4.3.0 later", b"RCPT": b"503 5.5.1 MAIL first", b"DATA": b"503 no"}
+    )
+    async with connected(relay) as client:
+        with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
+            await send(client)
+        assert (refused.value.code, refused.value.sender) == (451, "bounces+1@b.test")
+        assert client.is_connected
+        assert (await client.rset()).code == 250
+
+
+async def test_a_refused_recipient_is_named() -> None:
+    relay = ScriptedRelay(replies={b"RCPT": b"550 5.1.1 no such user", b"DATA": b"554 none"})
+    async with connected(relay) as client:
+        with pytest.raises(aiosmtplib.SMTPRecipientRefused) as refused:
+            await send(client)
+        assert (refused.value.code, refused.value.recipient) == (550, "c@d.test")
+        assert client.is_connected
+
+
+async def test_a_refused_data_command_is_a_data_error() -> None:
+    relay = ScriptedRelay(replies={b"DATA": b"452 4.3.1 full"})
+    async with connected(relay) as client:
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send(client)
+        assert refused.value.code == 452 and client.is_connected
+
+
+async def test_a_relay_that_starts_data_after_a_refusal_is_hung_up_on() -> None:
+    """It waits for content that must not be sent (a recipient was refused): only closing
+    the connection ends that transaction without delivering anything."""
+    relay = ScriptedRelay(replies={b"RCPT": b"550 5.1.1 no such user"})
+    async with connected(relay) as client:
+        with pytest.raises(aiosmtplib.SMTPRecipientRefused):
+            await send(client)
+        assert not client.is_connected
+    assert relay.contents == []
+
+
+async def test_a_relay_that_hangs_up_during_the_group_is_a_disconnect() -> None:
+    async with connected(ScriptedRelay(hang_up=True)) as client:
+        with anyio.fail_after(5), pytest.raises(aiosmtplib.SMTPServerDisconnected):
+            await send(client)
+        assert not client.is_connected and client.protocol is None
+
+
+async def test_no_replies_to_the_group_is_a_timeout_and_the_connection_is_closed() -> None:
+    async with connected(ScriptedRelay(silent=True), wait_s=0.3) as client:
+        with anyio.fail_after(5), pytest.raises(aiosmtplib.SMTPTimeoutError):
+            await send(client)
+        assert not client.is_connected and client.protocol is None
+
+
+async def test_replies_that_do_not_parse_close_the_connection() -> None:
+    relay = ScriptedRelay(replies={b"RCPT": b"what?"})
+    async with connected(relay) as client:
+        with anyio.fail_after(5), pytest.raises(aiosmtplib.SMTPResponseException):
+            await send(client)
+        assert not client.is_connected

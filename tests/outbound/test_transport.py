@@ -1,10 +1,13 @@
 """The relay transport: what a real SMTP server receives is the message, byte for byte.
 
-`SmtpRelayTransport` sends `DATA` itself for messages that already have CRLF
-line ends only (`RelayClient.data_as_is`, `service.adapters.aiosmtplib`), and
-lets aiosmtplib's `data()` send anything else. Both are checked here against
-aiosmtpd's own `SMTP` protocol and against maildesk's catcher (which reads
-DATA its own way), so neither reader can hide a mistake of the other.
+`SmtpRelayTransport` sends the envelope as one pipelined group to a relay
+that offers PIPELINING and one command at a time to one that does not, and
+the content itself (`RelayClient.start_data_as_is` and `content_as_is`,
+`service.adapters.aiosmtplib`), made CRLF as aiosmtplib's `data()` would
+when it is not. Both are checked here against aiosmtpd's own `SMTP`
+protocol, with and without PIPELINING offered, and against maildesk's
+catcher (which reads DATA its own way), so no reader can hide a mistake of
+another.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from service.adapters.aiosmtplib import _PipelinedReplies
 from service.outbound.message import WireMessage
 from service.outbound.transport import PermanentFailure, SmtpRelayTransport, TransientFailure
 from tests.inbound.test_smtp_data import Keeper, maildesk_session, stock_aiosmtpd
@@ -25,8 +30,38 @@ SENDER = "support@desk.example.test"
 RECIPIENT = "jane@example.test"
 
 
+class OfferingPipelining:
+    """`keeper`'s relay, offering PIPELINING in its EHLO reply, as Postfix does.
+
+    aiosmtpd reads a command at a time from what arrived, so it takes a
+    pipelined group as it is; it only never offers the extension itself.
+    """
+
+    def __init__(self, keeper: Keeper) -> None:
+        self.keeper = keeper
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return await self.keeper.handle_DATA(server, session, envelope)
+
+
+def pipelining_aiosmtpd(keeper: Keeper) -> AbstractAsyncContextManager[int]:
+    return stock_aiosmtpd(OfferingPipelining(keeper))
+
+
 RELAYS: dict[str, Callable[[Keeper], AbstractAsyncContextManager[int]]] = {
     "aiosmtpd": stock_aiosmtpd,
+    "aiosmtpd offering PIPELINING": pipelining_aiosmtpd,
     "maildesk session": maildesk_session,
 }
 
@@ -55,6 +90,18 @@ async def test_crlf_messages_arrive_byte_for_byte(
     assert relay.contents == [message, message, message]
 
 
+async def test_a_relay_that_offers_pipelining_is_sent_the_envelope_as_one_group() -> None:
+    relay = Keeper()
+    async with pipelining_aiosmtpd(relay) as port:
+        transport = SmtpRelayTransport("127.0.0.1", port, timeout=5)
+        await transport.send(SENDER, [RECIPIENT], WireMessage(AS_IS["plain lines"]))
+        (client,) = transport._idle
+        assert client.supports_extension("pipelining")
+        assert isinstance(client.protocol, _PipelinedReplies)  # it sent a group
+        await transport.aclose()
+    assert relay.contents == [AS_IS["plain lines"]]
+
+
 NORMALISED = {
     "bare LF": (b"Subject: a\n\nline\n.\nend\n", b"Subject: a\r\n\r\nline\r\n.\r\nend\r\n"),
     "bare CR": (b"Subject: a\r\n\r\none\rtwo\r\n", b"Subject: a\r\n\r\none\r\ntwo\r\n"),
@@ -64,7 +111,7 @@ NORMALISED = {
 
 @pytest.mark.parametrize("serve", RELAYS.values(), ids=RELAYS.keys())
 @pytest.mark.parametrize(("message", "arrives"), NORMALISED.values(), ids=NORMALISED.keys())
-async def test_other_line_ends_are_made_crlf_by_aiosmtplib(
+async def test_other_line_ends_are_made_crlf_as_aiosmtplib_does(
     serve: Callable[[Keeper], AbstractAsyncContextManager[int]], message: bytes, arrives: bytes
 ) -> None:
     relay = Keeper()
