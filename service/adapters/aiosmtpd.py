@@ -74,7 +74,7 @@ import re
 import sys
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
@@ -189,8 +189,9 @@ class GuardedSession(SMTP):
     def close_with(self, reply: str) -> None:
         """Tell the client `reply`, then close (the reply is flushed before the FIN)."""
         self._registry.discard(self)
-        transport = self.transport
-        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+        # Not `isinstance(…, asyncio.WriteTransport)`: uvloop's transports are not subclasses.
+        transport = cast(asyncio.WriteTransport | None, self.transport)
+        if transport is not None and not transport.is_closing():
             transport.write(reply.encode() + b"\r\n")
             transport.close()
 

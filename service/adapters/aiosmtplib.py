@@ -271,6 +271,8 @@ class _PipelinedReplies(SMTPProtocol):
     def of(cls, protocol: SMTPProtocol) -> _PipelinedReplies:
         if not isinstance(protocol, cls):
             protocol.__class__ = cls
+            if protocol.transport is not None:  # a loop that keeps the protocol's bound
+                protocol.transport.set_protocol(protocol)  # methods (uvloop) takes the new ones
         assert isinstance(protocol, cls)
         return protocol
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 GREETING = b"220 sink.bench.test ESMTP\r\n"
 EHLO_REPLY = (
@@ -41,9 +42,8 @@ class SinkProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        transport.write(GREETING)
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._transport.write(GREETING)
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport

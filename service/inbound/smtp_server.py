@@ -41,7 +41,7 @@ import ssl
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.lowlevel
@@ -107,8 +107,10 @@ class _Refusal(asyncio.Protocol):
     """A connection over the cap while every session is busy: `421`, then closed."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(str(codes.TOO_MANY_CONNECTIONS).encode() + b"\r\n")
+        # A stream socket's transport writes, whatever its class (uvloop's are not asyncio's).
+        cast(asyncio.WriteTransport, transport).write(
+            str(codes.TOO_MANY_CONNECTIONS).encode() + b"\r\n"
+        )
         transport.close()
 
 
