@@ -25,6 +25,7 @@ import pytest
 from service.catalog import import_catalog
 from service.clock import FakeClock
 from service.desk import Desk, MailIdentity
+from service.event_loop import anyio_backend_options
 from service.scheduler import Scheduler
 from service.store import Store
 from service.store.postgres import PostgresStore
@@ -74,8 +75,10 @@ def require_postgres() -> None:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    """The loop `maildesk serve` runs on by default (uvloop where it is installed); the
+    modules that touch transports and protocols run on both (`tests/loops.py`)."""
+    return ("asyncio", anyio_backend_options({}))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -30,6 +30,7 @@ from service.cli.operator import (
 )
 from service.cli.send import cmd_send
 from service.config import DEFAULT_DB, DEFAULT_DOMAIN, ConfigError, env
+from service.event_loop import anyio_backend_options
 from service.serving.options import DEMO_DB, WEBHOOK_ALLOW_HOSTS_HELP, add_serve_options
 from service.serving.run import cmd_catcher, cmd_serve
 from service.store import StorageError
@@ -181,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Command = args.run
     try:
-        return anyio.run(run, args)
+        return anyio.run(run, args, backend_options=anyio_backend_options())
     except (ConfigError, ImportError_, StorageError) as error:
         print(f"maildesk: {error}", file=sys.stderr)
         return 2

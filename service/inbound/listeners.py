@@ -46,6 +46,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from service import logs
 from service.clock import FollowingClock, SharedTime
 from service.config import Settings
+from service.event_loop import anyio_backend_options
 from service.inbound.smtp_server import serve_smtp
 from service.runtime import Runtime, build_runtime
 from service.web.http_server import listening_socket
@@ -205,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = Settings.from_json(sys.stdin.readline())
     logs.configure(settings.log_format)
-    anyio.run(_run_helper, settings, int(args[0]) if args else None)
+    anyio.run(
+        _run_helper,
+        settings,
+        int(args[0]) if args else None,
+        backend_options=anyio_backend_options(),  # the parent's, through the environment
+    )
     return 0
 
 

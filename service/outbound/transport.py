@@ -70,9 +70,11 @@ class SmtpRelayTransport:
     Connections are kept open between messages (one per concurrent sender, up
     to `pool_size` idle), which saves a TCP handshake, a greeting and an EHLO
     per email. A kept connection the relay has meanwhile closed is noticed
-    before DATA and replaced once, without counting as a relay failure.
-    Messages already in wire form are sent with `RelayClient.data_as_is`
-    (`service.adapters.aiosmtplib`), anything else with aiosmtplib's `data()`.
+    before the content is sent and replaced once, without counting as a relay
+    failure. The envelope goes as one pipelined group to a relay that offers
+    PIPELINING, and the content as it is (`RelayClient.start_data_as_is` and
+    `content_as_is`, `service.adapters.aiosmtplib`); only once the content is
+    on its way may the relay have the message (`MaybeDelivered`).
 
     TLS (see `Relay`): `smtps://` wraps the connection from the start; for
     `smtp://` aiosmtplib upgrades with STARTTLS when the relay offers it

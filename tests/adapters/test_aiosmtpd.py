@@ -35,6 +35,7 @@ from service.adapters.aiosmtpd import GuardedSession
 from service.inbound.smtp_server import serve_smtp
 from tests.adapters.pins import assert_installed_in_pinned_series
 from tests.inbound.test_smtp_data import Keeper
+from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
 
 OVERRIDDEN = {
     "_reset_timeout": (["self", "duration"], False),

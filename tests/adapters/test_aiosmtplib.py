@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from service.adapters.aiosmtplib import _PLAIN_ADDRESS, RelayClient, _PipelinedReplies
 from tests.adapters.pins import assert_installed_in_pinned_series
 from tests.inbound.test_smtp_data import Keeper, stock_aiosmtpd
+from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
 
 pytestmark = pytest.mark.anyio
 

@@ -11,6 +11,7 @@ import pytest
 
 from service.bench.sink import SinkProtocol
 from service.outbound.transport import SmtpRelayTransport
+from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
 
 pytestmark = pytest.mark.anyio
 

@@ -48,9 +48,9 @@ class Served:
 
 
 @contextmanager
-def serving(workdir: Path, *flags: str) -> Iterator[Served]:
+def serving(workdir: Path, *flags: str, env: dict[str, str] | None = None) -> Iterator[Served]:
     """`maildesk serve FLAGS`, healthy, with its helpers; killed with them afterwards if alive."""
-    process, smtp_port, http_port = start_serve(workdir, *flags, env=ENV)
+    process, smtp_port, http_port = start_serve(workdir, *flags, env={**ENV, **(env or {})})
     helpers: list[int] = []
     try:
         wait_for_health(http_port, process)
@@ -245,3 +245,41 @@ def test_every_process_finishes_the_transactions_in_flight_on_sigterm(tmp_path: 
         return count
 
     assert anyio.run(committed) == 6  # each acted on: support tickets may share an order
+
+
+def runs_on_uvloop(pid: int) -> bool:
+    """Whether the process has uvloop's extension loaded (anyio imports it only to run on it)."""
+    return "uvloop" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_serve_and_its_helpers_run_on_the_event_loop_chosen_and_mail_goes_in_and_out(
+    tmp_path: Path, loop: str
+) -> None:
+    with (
+        relay() as (relay_port, mailbox),
+        serving(
+            tmp_path,
+            "--smtp-processes",
+            "2",
+            "--relay",
+            f"127.0.0.1:{relay_port}",
+            "--sender-auth",
+            "off",
+            env={"MAILDESK_EVENT_LOOP": loop},
+        ) as up,
+    ):
+        import_demo(tmp_path)
+        code, reply = send_support_mail(up.smtp_port, f"on-{loop}@jane.test")
+        assert code == 250, reply
+        wait_for_mail(mailbox, 2)
+        assert [runs_on_uvloop(pid) for pid in (up.process.pid, *up.helpers)] == [
+            loop == "uvloop"
+        ] * 2
+
+
+def test_serve_refuses_an_unknown_event_loop_with_the_choices(tmp_path: Path) -> None:
+    process, _, _ = start_serve(tmp_path, env={**ENV, "MAILDESK_EVENT_LOOP": "tokio"})
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "MAILDESK_EVENT_LOOP='tokio'" in err and "uvloop, asyncio" in err

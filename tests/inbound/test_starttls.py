@@ -26,6 +26,7 @@ from service.inbound.tls import ListenerTls
 from service.store import Store
 from tests.conftest import DOMAIN
 from tests.e2e.conftest import Served, serving
+from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
 
 pytestmark = pytest.mark.anyio
 

@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from service.config import ConfigError, Relay, parse_relay
 from service.outbound.transport import SmtpRelayTransport, TransientFailure
+from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
 
 pytestmark = pytest.mark.anyio
 

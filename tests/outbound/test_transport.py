@@ -23,6 +23,7 @@ from service.adapters.aiosmtplib import _PipelinedReplies
 from service.outbound.message import WireMessage
 from service.outbound.transport import PermanentFailure, SmtpRelayTransport, TransientFailure
 from tests.inbound.test_smtp_data import Keeper, maildesk_session, stock_aiosmtpd
+from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
 
 pytestmark = pytest.mark.anyio
 

@@ -35,6 +35,7 @@ from service.store.sqlite import SqliteStore
 from tests.cli.test_serve_process import free_port, wait_for_health
 from tests.conftest import DOMAIN
 from tests.e2e.conftest import DEMO, SECRET, Served, serving
+from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
 
 pytestmark = [pytest.mark.reliability, pytest.mark.anyio]
 
