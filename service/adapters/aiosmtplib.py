@@ -34,6 +34,10 @@ Private names used (undocumented, or on a class the package does not export):
   and uses `SMTPProtocol._buffer` (the bytearray of unparsed reply bytes),
   `SMTPProtocol._read_response_from_buffer()` (the next complete reply
   taken off that buffer, or None) and `SMTPProtocol._loop`;
+- `aiosmtplib.protocol.normalize_message_line_endings(message)` (not in
+  that module's `__all__`): bare CR and LF made CRLF, and a final CRLF
+  added, as `data()` does before it sends; `content_as_is` sends other
+  content through it;
 - `SMTP.timeout`: the default command timeout given to the constructor,
   an undocumented attribute, used for the reply to the content and to a
   pipelined group;
@@ -53,9 +57,11 @@ exceptions (`service.outbound.transport`, `service.serving.run`,
 `service.bench.load`).
 
 What this module must never do: send content aiosmtplib's `data()` would
-send differently (a bare CR or LF goes through `data()` itself), send an
-envelope its `mail()` and `rcpt()` would send differently, or leave a
-half-read reply on a connection that is used again.
+send differently (a bare CR or LF is made CRLF by aiosmtplib's own
+function), send an envelope its `mail()` and `rcpt()` would send
+differently, pipelined or not, or leave a half-read reply on a connection
+that is used again (a group that fails before all its replies came closes
+the connection).
 """
 
 from __future__ import annotations

@@ -30,15 +30,35 @@ MESSAGE = b"Subject: hello\r\n\r\nbody\r\n"
 
 
 class Recorder:
-    """Keeps each message with whether it came over TLS, and the client's EHLO name."""
+    """Keeps each message with whether it came over TLS, and the client's EHLO name; with
+    `pipelining`, offers PIPELINING, as the relays in production do (aiosmtpd reads a
+    pipelined group as it is, it only never offers the extension)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = False) -> None:
         self.received: list[tuple[bytes, bool, str]] = []
+        self.pipelining = pipelining
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        offer = ["250-PIPELINING"] if self.pipelining else []
+        return [*responses[:-1], *offer, responses[-1]]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         tls = session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None
         self.received.append((bytes(envelope.original_content or b""), tls, session.host_name))
         return "250 2.0.0 kept"
+
+
+@pytest.fixture(params=[False, True], ids=["one command at a time", "pipelining"])
+def kept(request: pytest.FixtureRequest) -> Recorder:
+    return Recorder(pipelining=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +122,8 @@ async def send_once(relay_settings: Relay) -> None:
 
 
 async def test_starttls_is_used_when_the_relay_offers_it(
-    authority: trustme.CA, ca_file: str
+    authority: trustme.CA, ca_file: str, kept: Recorder
 ) -> None:
-    kept = Recorder()
     async with relay(kept, starttls=server_context(authority)) as port:
         await send_once(Relay("localhost", port, ca_file=ca_file))
     assert kept.received == [(MESSAGE, True, "mx.desk.example.test")]
@@ -133,15 +152,17 @@ async def test_starttls_required_refuses_a_relay_without_it() -> None:
     assert kept.received == []
 
 
-async def test_smtps_is_tls_from_the_first_byte(authority: trustme.CA, ca_file: str) -> None:
-    kept = Recorder()
+async def test_smtps_is_tls_from_the_first_byte(
+    authority: trustme.CA, ca_file: str, kept: Recorder
+) -> None:
     async with relay(kept, implicit=server_context(authority)) as port:
         await send_once(Relay("localhost", port, implicit_tls=True, ca_file=ca_file))
     assert [(message, tls) for message, tls, _ in kept.received] == [(MESSAGE, True)]
 
 
-async def test_the_login_runs_after_starttls(authority: trustme.CA, ca_file: str) -> None:
-    kept = Recorder()
+async def test_the_login_runs_after_starttls(
+    authority: trustme.CA, ca_file: str, kept: Recorder
+) -> None:
     async with relay(kept, starttls=server_context(authority), login=True) as port:
         await send_once(
             Relay("localhost", port, ca_file=ca_file, username="desk", password="s3cret")
