@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from service.config import ConfigError, Relay, parse_relay
 from service.outbound.transport import SmtpRelayTransport, TransientFailure
 from tests.loops import anyio_backend_on_both_loops  # noqa: F401 (a fixture: both event loops)
+from tests.outbound.test_transport import OffersPipelining
 
 pytestmark = pytest.mark.anyio
 
@@ -29,26 +30,13 @@ RECIPIENT = "jane@example.test"
 MESSAGE = b"Subject: hello\r\n\r\nbody\r\n"
 
 
-class Recorder:
+class Recorder(OffersPipelining):
     """Keeps each message with whether it came over TLS, and the client's EHLO name; with
-    `pipelining`, offers PIPELINING, as the relays in production do (aiosmtpd reads a
-    pipelined group as it is, it only never offers the extension)."""
+    `pipelining`, offers PIPELINING, as the relays in production do."""
 
     def __init__(self, *, pipelining: bool = False) -> None:
         self.received: list[tuple[bytes, bool, str]] = []
         self.pipelining = pipelining
-
-    async def handle_EHLO(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        hostname: str,
-        responses: list[str],
-    ) -> list[str]:
-        session.host_name = hostname
-        offer = ["250-PIPELINING"] if self.pipelining else []
-        return [*responses[:-1], *offer, responses[-1]]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         tls = session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None

@@ -31,15 +31,14 @@ SENDER = "support@desk.example.test"
 RECIPIENT = "jane@example.test"
 
 
-class OfferingPipelining:
-    """`keeper`'s relay, offering PIPELINING in its EHLO reply, as Postfix does.
+class OffersPipelining:
+    """A handler whose EHLO reply offers PIPELINING while `pipelining`, as Postfix's does.
 
     aiosmtpd reads a command at a time from what arrived, so it takes a
     pipelined group as it is; it only never offers the extension itself.
     """
 
-    def __init__(self, keeper: Keeper) -> None:
-        self.keeper = keeper
+    pipelining = True
 
     async def handle_EHLO(
         self,
@@ -50,7 +49,15 @@ class OfferingPipelining:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        offer = ["250-PIPELINING"] if self.pipelining else []
+        return [*responses[:-1], *offer, responses[-1]]
+
+
+class OfferingPipelining(OffersPipelining):
+    """`keeper`'s relay, offering PIPELINING."""
+
+    def __init__(self, keeper: Keeper) -> None:
+        self.keeper = keeper
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         return await self.keeper.handle_DATA(server, session, envelope)
