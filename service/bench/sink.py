@@ -12,10 +12,10 @@ once the `<CRLF>.<CRLF>` that ends the data has arrived, `221` to `QUIT`)
 and nothing more: no parsing, no dot-unstuffing, no checks. It offers
 PIPELINING as the relays in production do (Postfix, Exim, the hosted ones),
 and answers what one read brought in one write, as Postfix does: a
-pipelined envelope costs both sides one exchange instead of three. maildesk's relay client
-(aiosmtplib through `service.outbound.transport`) is the same one that talks
-to real relays; `tests/benchmarks/test_sink.py` holds the sink to what that
-client needs.
+pipelined envelope costs both sides one exchange instead of three.
+maildesk's relay client (aiosmtplib through `service.outbound.transport`) is
+the same one that talks to real relays; `tests/benchmarks/test_sink.py`
+holds the sink to what that client needs.
 """
 
 from __future__ import annotations
