@@ -175,11 +175,12 @@ class RelayClient(aiosmtplib.SMTP):
             mail, *accepted, start = await _PipelinedReplies.of(protocol).send_group(
                 group, 2 + len(recipients), within=self.timeout
             )
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        except (
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            aiosmtplib.SMTPResponseException,  # a reply that does not parse
+        ):
             self.close()  # replies may still be on their way: they must not meet the next command
-            raise
-        except aiosmtplib.SMTPResponseException:  # a reply that does not parse
-            self.close()
             raise
         if mail.code != SMTPStatus.completed:
             _close_if_started(self, start)

@@ -56,8 +56,8 @@ async def measure(
     progress: Callable[[str], None],
     trace_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Send `jobs` to a maildesk on `db` (empty outbox) whose relay is a counting no-op
-    server; the end-to-end rate and the outbox backlog over time. With `trace_dir`, where
+    """Send `jobs` to a maildesk on `db` (empty outbox) whose relay is the counting SMTP
+    sink; the end-to-end rate and the outbox backlog over time. With `trace_dir`, where
     the time went (`end-to-end.trace.txt`, per inbound message, both directions)."""
     relay = await ServerProcess.start("sink")
     try:
@@ -149,7 +149,9 @@ async def _run(
         "e2e_cpu_ms_per_msg": round(1000 * cpu / max(1, run.ok), 3),
         "e2e_server_cpu": round(cpu / span, 2),
         # The harness on the same cores: the load generator and the relay, a message each way
-        "e2e_client_cpu_ms_per_msg": round(1000 * run.client_cpu * run.elapsed_s / run.ok, 3),
+        "e2e_client_cpu_ms_per_msg": round(
+            1000 * run.client_cpu * run.elapsed_s / max(1, run.ok), 3
+        ),
         "e2e_relay_cpu_ms_per_msg": round(1000 * relay_cpu / max(1, run.ok), 3),
         "e2e_backlog_peak": peak,
         "e2e_backlog": [[s["t"], s["delivered"], s["backlog"]] for s in samples],
